@@ -1,0 +1,49 @@
+// webmoe CLI entry: dispatches to one module per command. Machine-readable output goes to stdout,
+// human messages to stderr; bad input exits non-zero with a message that says what to do.
+
+import { WebMoeError } from '../format/errors.ts';
+
+type Command = { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> };
+
+const COMMANDS: Record<string, Command> = {
+  logits: { summary: 'logits --model DIR --tokens 1,2,3 [--backend cpu|webgpu|browser]', load: () => import('./logits.ts') },
+  generate: {
+    summary: 'generate --model DIR (--tokens LIST | --prompt TEXT) --max-tokens N [--temperature T] [--top-p P] [--seed S] [--ignore-eos] [--backend ...] --json',
+    load: () => import('./generate.ts'),
+  },
+};
+
+export function registerCommand(name: string, cmd: Command): void {
+  COMMANDS[name] = cmd;
+}
+
+function usage(): string {
+  return ['usage: webmoe <command> [options]', '', ...Object.values(COMMANDS).map((c) => `  webmoe ${c.summary}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stderr.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`webmoe: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await (await cmd.load()).main(rest);
+  } catch (e) {
+    if (e instanceof WebMoeError) {
+      process.stderr.write(`webmoe ${name}: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof RangeError) {
+      process.stderr.write(`webmoe ${name}: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`webmoe ${name}: internal error: ${(e as Error).stack ?? e}\n`);
+    return 1;
+  }
+}

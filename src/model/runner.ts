@@ -1,0 +1,29 @@
+// The contract between a forward-pass backend (CPU reference, WebGPU) and everything above it
+// (generation loop, engine API, CLI). Logits arrive as Float32Array; no GPU types cross it.
+
+import type { ModelSpec } from '../format/spec.ts';
+
+export interface ExpertCacheStats {
+  hits: number;
+  misses: number;
+  bytesStreamed: number;
+  stallMs: number;
+  budgetBytes: number;
+}
+
+export interface ModelRunner {
+  readonly spec: ModelSpec;
+  /** 'cpu' | 'webgpu' | ... for stats and messages */
+  readonly backend: string;
+  /** Forget the sequence (KV caches, linear states). */
+  reset(): void;
+  /** Tokens processed in the current sequence. */
+  readonly length: number;
+  /**
+   * Append tokens to the sequence. Returns logits (V) for every new token when `allLogits`,
+   * else only for the last one.
+   */
+  forward(tokens: number[], allLogits?: boolean): Promise<Float32Array[]>;
+  expertCacheStats?(): ExpertCacheStats;
+  dispose(): void;
+}
