@@ -99,11 +99,11 @@ export function baseDims(r: ConfigReader) {
 const LAYER_TYPE_NAMES = ['full_attention', 'sliding_attention', 'linear_attention'];
 
 /** Resolve one rope-parameter object (HF `rope_parameters` entry or legacy fields) into a RopeSpec. */
-function ropeFrom(r: ConfigReader, p: Record<string, unknown> | null, headDim: number, defaultTheta: number): RopeSpec {
+function ropeFrom(r: ConfigReader, p: Record<string, unknown> | null, headDim: number, defaultTheta: number, opts: RopeOptions): RopeSpec {
   const get = (k: string) => (p && p[k] !== undefined && p[k] !== null ? p[k] : undefined);
   const theta = Number(get('rope_theta') ?? r.cfg.rope_theta ?? defaultTheta);
   let rotary_dim = headDim;
-  const partial = get('partial_rotary_factor') ?? r.cfg.partial_rotary_factor;
+  const partial = opts.partialRotaryFactor === false ? undefined : (get('partial_rotary_factor') ?? r.cfg.partial_rotary_factor);
   if (partial !== undefined && partial !== null) rotary_dim = Math.round(headDim * Number(partial));
   else if (r.has('rotary_dim')) rotary_dim = r.int('rotary_dim');
   if (rotary_dim <= 0 || rotary_dim > headDim || rotary_dim % 2 !== 0)
@@ -134,17 +134,22 @@ function ropeFrom(r: ConfigReader, p: Record<string, unknown> | null, headDim: n
  * RoPE per layer type. `rope_parameters` may be one object for all layers or (Gemma 3 convention)
  * an object keyed by layer type; legacy configs use `rope_theta` + `rope_scaling`.
  */
-export function ropeByLayerType(r: ConfigReader, headDim: number, defaultTheta: number): (layerType: string) => RopeSpec {
+export interface RopeOptions {
+  /** false where HF's module ignores `partial_rotary_factor` (HF-native MiniMax rotates all dims) */
+  partialRotaryFactor?: boolean;
+}
+
+export function ropeByLayerType(r: ConfigReader, headDim: number, defaultTheta: number, opts: RopeOptions = {}): (layerType: string) => RopeSpec {
   const rp = r.obj('rope_parameters') ?? r.obj('rope_scaling');
   if (rp && Object.keys(rp).some((k) => LAYER_TYPE_NAMES.includes(k))) {
     const table: Record<string, RopeSpec> = {};
-    for (const [k, v] of Object.entries(rp)) table[k] = ropeFrom(r, v as Record<string, unknown>, headDim, defaultTheta);
+    for (const [k, v] of Object.entries(rp)) table[k] = ropeFrom(r, v as Record<string, unknown>, headDim, defaultTheta, opts);
     return (t) => {
       const spec = table[t] ?? table.full_attention ?? Object.values(table)[0];
       return spec;
     };
   }
-  const single = ropeFrom(r, rp, headDim, defaultTheta);
+  const single = ropeFrom(r, rp, headDim, defaultTheta, opts);
   return () => single;
 }
 

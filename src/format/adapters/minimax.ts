@@ -19,7 +19,9 @@ export const minimax: Adapter = {
   toSpec(r: ConfigReader): ModelSpec {
     const dims = baseDims(r);
     const n = dims.num_hidden_layers;
-    const rope = ropeByLayerType(r, dims.head_dim, 1e7);
+    // transformers' native `minimax` rotates every head dim whatever partial_rotary_factor says
+    // (checked against HF 5.17 outputs); remote-code configs state `rotary_dim` (64 of 128) instead.
+    const rope = ropeByLayerType(r, dims.head_dim, 1e7, { partialRotaryFactor: r.str('model_type', '') !== 'minimax' });
     let types = layerTypes(r, n);
     if (!types) {
       const atl = r.list<number>('attn_type_list'); // 0 = lightning, 1 = softmax
