@@ -1,0 +1,197 @@
+// Device acquisition: find WebGPU (navigator.gpu in a page or worker, the `webgpu` package in
+// Node), request the adapter's full limits (large models need big storage bindings) and the
+// optional features we can use, and surface device loss and uncaptured errors as typed errors.
+
+import { BufferPool } from './pool.ts';
+import { PipelineCache } from './pipelines.ts';
+import { GpuEncoder } from './encoder.ts';
+import { GpuDeviceLostError, GpuUnavailableError, GpuValidationError, toGpuError } from './errors.ts';
+
+/** Limits raised to the adapter's maximum. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxUniformBufferBindingSize',
+  'maxBindGroups',
+] as const;
+
+const OPTIONAL_FEATURES = ['subgroups', 'shader-f16', 'timestamp-query'] as const;
+
+export interface GpuCaps {
+  subgroups: boolean;
+  shaderF16: boolean;
+  timestampQuery: boolean;
+  /** SwiftShader or another CPU adapter: prefer one-thread-per-row kernels */
+  fallbackAdapter: boolean;
+}
+
+export interface GpuOptions {
+  /** a GPU object to use instead of navigator.gpu / the `webgpu` package */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+  /** features to leave off even when present (e.g. to test the f32 paths) */
+  disableFeatures?: string[];
+}
+
+export class GpuContext {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly caps: GpuCaps;
+  readonly queue: GPUQueue;
+  /** set once the device is lost */
+  lostError: GpuDeviceLostError | null = null;
+  /** resolves when the device is lost (never rejects) */
+  readonly lost: Promise<GpuDeviceLostError>;
+  private readonly uncaptured: GpuValidationError[] = [];
+  private dummyBuffer: GPUBuffer | null = null;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string },
+    fallbackAdapter: boolean,
+  ) {
+    this.queue = device.queue;
+    this.pool = new BufferPool(device);
+    this.pipelines = new PipelineCache(device);
+    const f = device.features;
+    this.caps = {
+      subgroups: f.has('subgroups'),
+      shaderF16: f.has('shader-f16'),
+      timestampQuery: f.has('timestamp-query'),
+      fallbackAdapter,
+    };
+    this.lost = device.lost.then((info) => {
+      this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
+      return this.lostError;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      this.uncaptured.push(toGpuError((ev as GPUUncapturedErrorEvent).error, 'uncaptured'));
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /** Throw the device-lost error or the first uncaptured GPU error since the last check. */
+  check(): void {
+    if (this.lostError) throw this.lostError;
+    const e = this.uncaptured.shift();
+    if (e) {
+      this.uncaptured.length = 0;
+      throw e;
+    }
+  }
+
+  encoder(label?: string): GpuEncoder {
+    return new GpuEncoder(this, label);
+  }
+
+  /** A zero-filled 256-byte storage buffer for bindings a kernel call does not use. */
+  get dummy(): GPUBuffer {
+    if (!this.dummyBuffer) this.dummyBuffer = this.createBuffer(256, GPUBufferUsage.STORAGE, 'dummy');
+    return this.dummyBuffer;
+  }
+
+  createBuffer(bytes: number, usage: GPUBufferUsageFlags = STORAGE_RW, label?: string): GPUBuffer {
+    return this.device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage, label });
+  }
+
+  /** A new buffer holding `data` (padded to 4 bytes). */
+  upload(data: ArrayBufferView | ArrayBuffer, usage: GPUBufferUsageFlags = STORAGE_RW, label?: string): GPUBuffer {
+    const src = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const buf = this.device.createBuffer({ size: Math.max(4, Math.ceil(src.byteLength / 4) * 4), usage, label, mappedAtCreation: true });
+    new Uint8Array(buf.getMappedRange()).set(src);
+    buf.unmap();
+    return buf;
+  }
+
+  /** Copy `size` bytes of `src` back to the CPU (one submit). */
+  async read(src: GPUBuffer, offset = 0, size = src.size - offset): Promise<ArrayBuffer> {
+    const enc = this.encoder('read');
+    const p = enc.read(src, offset, size);
+    enc.submit();
+    return p;
+  }
+
+  async readF32(src: GPUBuffer, offset = 0, count = (src.size - offset) / 4): Promise<Float32Array> {
+    return new Float32Array(await this.read(src, offset, count * 4));
+  }
+
+  async readU32(src: GPUBuffer, offset = 0, count = (src.size - offset) / 4): Promise<Uint32Array> {
+    return new Uint32Array(await this.read(src, offset, count * 4));
+  }
+
+  /** Run `fn` inside validation + out-of-memory error scopes; throws the first error as a typed error. */
+  async scoped<T>(where: string, fn: () => T | Promise<T>): Promise<T> {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let out: T;
+    try {
+      out = await fn();
+    } finally {
+      const v = await this.device.popErrorScope();
+      const m = await this.device.popErrorScope();
+      if (v) throw toGpuError(v, where);
+      if (m) throw toGpuError(m, where);
+    }
+    this.check();
+    return out;
+  }
+
+  destroy(): void {
+    this.pool.trim();
+    this.device.destroy();
+  }
+}
+
+/** STORAGE | COPY_SRC | COPY_DST: the usage of activations and weights. */
+export const STORAGE_RW = 0x80 | 0x04 | 0x08;
+
+/** navigator.gpu when present, else the `webgpu` package (Node). */
+export async function findGpu(): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (!isNode) throw new GpuUnavailableError('navigator.gpu is missing in this browser context');
+  try {
+    const { nodeGpu } = await import('./node.ts');
+    return await nodeGpu();
+  } catch (e) {
+    throw new GpuUnavailableError(`the "webgpu" package could not be loaded (${(e as Error).message})`);
+  }
+}
+
+/** Acquire an adapter and a device with the adapter's limits and our optional features. */
+export async function createGpuContext(opts: GpuOptions = {}): Promise<GpuContext> {
+  const gpu = opts.gpu ?? (await findGpu());
+  const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new GpuUnavailableError('requestAdapter() returned null (no usable GPU driver)');
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const v = (adapter.limits as unknown as Record<string, number | undefined>)[name];
+    if (typeof v === 'number') requiredLimits[name] = v;
+  }
+  const disabled = new Set(opts.disableFeatures ?? []);
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !disabled.has(f)) as GPUFeatureName[];
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webmoe' });
+  } catch (e) {
+    throw new GpuUnavailableError(`requestDevice failed (${(e as Error).message})`);
+  }
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const fallback = !!(info as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+  return new GpuContext(
+    device,
+    { vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '' },
+    fallback,
+  );
+}

@@ -1,0 +1,163 @@
+// GpuEncoder: one command encoder that kernels record into, so a whole token (all layers) can be
+// one submit. Kernel wrappers call `dispatch`; nothing submits except `submit()`.
+//
+// Params: every kernel's binding 0 is a small uniform struct. They are packed into 256-byte slots
+// of pooled 64 KiB chunks in CPU memory and uploaded with one writeBuffer per chunk at submit.
+// Readbacks: `read` records a copy into a pooled MAP_READ buffer and returns a promise that
+// resolves after `submit()` (and the GPU work) completes.
+
+import { KernelShapeError } from './errors.ts';
+import type { Kernel } from './pipelines.ts';
+import type { GpuContext } from './device.ts';
+
+/** A whole buffer or a range of one (offset: multiple of 256; size: multiple of 4). */
+export type BufferArg = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+export function bufferOf(b: BufferArg): GPUBuffer {
+  return 'buffer' in b ? b.buffer : b;
+}
+
+/** Byte size of a binding. */
+export function bindingSize(b: BufferArg): number {
+  if (!('buffer' in b)) return b.size;
+  return b.size ?? b.buffer.size - (b.offset ?? 0);
+}
+
+/**
+ * Workgroup grid for `threads` invocations of `wg` threads each, folded into y when x would
+ * exceed `max` groups. Kernels compute the flat id as (wid.y * nwg.x + wid.x) * WG + lid.x and
+ * return when it is >= threads.
+ */
+export function linearGrid(threads: number, wg: number, max = 65535): [number, number] {
+  const groups = Math.ceil(threads / wg);
+  if (groups <= max) return [groups, 1];
+  const y = Math.ceil(groups / max);
+  return [Math.ceil(groups / y), y];
+}
+
+const CHUNK = 64 * 1024;
+
+interface Chunk {
+  buffer: GPUBuffer;
+  cpu: Uint8Array;
+  used: number;
+}
+
+interface PendingRead {
+  staging: GPUBuffer;
+  size: number;
+  resolve(v: ArrayBuffer): void;
+  reject(e: unknown): void;
+}
+
+export class GpuEncoder {
+  readonly encoder: GPUCommandEncoder;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly chunks: Chunk[] = [];
+  private readonly reads: PendingRead[] = [];
+  private submitted = false;
+  /** dispatches recorded so far (for stats) */
+  dispatches = 0;
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly label = 'webmoe',
+  ) {
+    ctx.check();
+    this.encoder = ctx.device.createCommandEncoder({ label });
+  }
+
+  /** The open compute pass (begun on demand; `desc` only applies when a new pass starts). */
+  computePass(desc?: GPUComputePassDescriptor): GPUComputePassEncoder {
+    if (this.submitted) throw new Error('GpuEncoder: already submitted; create a new encoder');
+    if (!this.pass) this.pass = this.encoder.beginComputePass(desc ?? { label: this.label });
+    return this.pass;
+  }
+
+  endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Place a params struct in the uniform arena; returns its binding. */
+  uniform(data: ArrayBuffer | ArrayBufferView): GPUBufferBinding {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const size = Math.ceil(Math.max(bytes.byteLength, 16) / 16) * 16;
+    const align = this.ctx.device.limits.minUniformBufferOffsetAlignment;
+    if (size > CHUNK) throw new KernelShapeError('uniform', `params struct of ${size} bytes exceeds ${CHUNK}`);
+    let c = this.chunks[this.chunks.length - 1];
+    if (!c || Math.ceil(c.used / align) * align + size > CHUNK) {
+      const buffer = this.ctx.pool.acquire(CHUNK, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');
+      c = { buffer, cpu: new Uint8Array(CHUNK), used: 0 };
+      this.chunks.push(c);
+    }
+    const offset = Math.ceil(c.used / align) * align;
+    c.cpu.set(bytes, offset);
+    c.used = offset + size;
+    return { buffer: c.buffer, offset, size };
+  }
+
+  /**
+   * Record one dispatch: binding 0 = params (if any), then `buffers` at bindings 1.., in order
+   * (null: that binding is not used by this entry point). `groups`: workgroup counts (x, y, z).
+   */
+  dispatch(kernel: Kernel, params: ArrayBuffer | null, buffers: (BufferArg | null)[], groups: [number, number?, number?]): void {
+    const max = this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
+    const [x, y = 1, z = 1] = groups;
+    for (const g of [x, y, z])
+      if (!Number.isInteger(g) || g < 0 || g > max)
+        throw new KernelShapeError(kernel.label, `workgroup count ${g} outside [0, ${max}]`);
+    if (x === 0 || y === 0 || z === 0) return;
+    const entries: GPUBindGroupEntry[] = [];
+    if (params) entries.push({ binding: 0, resource: this.uniform(params) });
+    buffers.forEach((b, i) => {
+      if (!b) return;
+      const resource: GPUBufferBinding = 'buffer' in b ? { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } : { buffer: b };
+      entries.push({ binding: i + 1, resource });
+    });
+    const bindGroup = this.ctx.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.label });
+    const pass = this.computePass();
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+  }
+
+  /** Buffer-to-buffer copy (ends the open compute pass). Offsets and size: multiples of 4. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.endPass();
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  /** Read `size` bytes of `src` at `offset` after this encoder's work; resolves after submit(). */
+  read(src: GPUBuffer, offset = 0, size = src.size - offset): Promise<ArrayBuffer> {
+    if (offset % 4 || size % 4) throw new KernelShapeError('read', `offset ${offset} and size ${size} must be multiples of 4`);
+    const staging = this.ctx.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    this.copy(src, offset, staging, 0, size);
+    return new Promise((resolve, reject) => this.reads.push({ staging, size, resolve, reject }));
+  }
+
+  /** Upload params, submit the command buffer, start the pending readbacks. */
+  submit(): void {
+    if (this.submitted) throw new Error('GpuEncoder: submit() called twice');
+    this.endPass();
+    this.submitted = true;
+    const { device, pool } = this.ctx;
+    for (const c of this.chunks) device.queue.writeBuffer(c.buffer, 0, c.cpu, 0, c.used);
+    device.queue.submit([this.encoder.finish()]);
+    for (const c of this.chunks) pool.release(c.buffer);
+    for (const r of this.reads) {
+      r.staging.mapAsync(GPUMapMode.READ, 0, r.size).then(
+        () => {
+          const out = r.staging.getMappedRange(0, r.size).slice(0);
+          r.staging.unmap();
+          pool.release(r.staging);
+          r.resolve(out);
+        },
+        (e) => r.reject(this.ctx.lostError ?? e),
+      );
+    }
+  }
+}

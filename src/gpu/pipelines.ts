@@ -1,0 +1,87 @@
+// Pipeline cache keyed by (shader text, entry point, override constants). Kernel wrappers ask for
+// their pipeline on every encode; the first call compiles (0.5-2 s per shader on SwiftShader, so
+// `prepare` can compile ahead of time with createComputePipelineAsync).
+//
+// Bind group layouts are 'auto' (derived from the shader), so binding 0 is the params uniform and
+// every binding a kernel declares must be used by its entry point.
+
+/** A WGSL source file, loaded with `import code from './k.wgsl?raw'`. */
+export interface KernelSource {
+  label: string;
+  code: string;
+}
+
+export interface Kernel {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  label: string;
+}
+
+export type Constants = Record<string, number>;
+
+export class PipelineCache {
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly kernels = new Map<string, Kernel>();
+  private readonly pending = new Map<string, Promise<Kernel>>();
+
+  constructor(private readonly device: GPUDevice) {}
+
+  private key(src: KernelSource, entryPoint: string, constants: Constants): string {
+    const c = Object.keys(constants)
+      .sort()
+      .map((k) => `${k}=${constants[k]}`)
+      .join(',');
+    return `${src.label}\u0000${entryPoint}\u0000${c}\u0000${src.code}`;
+  }
+
+  private module(src: KernelSource): GPUShaderModule {
+    let m = this.modules.get(src.code);
+    if (!m) {
+      m = this.device.createShaderModule({ code: src.code, label: src.label });
+      this.modules.set(src.code, m);
+    }
+    return m;
+  }
+
+  private descriptor(src: KernelSource, entryPoint: string, constants: Constants): GPUComputePipelineDescriptor {
+    return {
+      label: `${src.label}:${entryPoint}`,
+      layout: 'auto',
+      compute: { module: this.module(src), entryPoint, constants },
+    };
+  }
+
+  /** The pipeline for (src, entryPoint, constants), compiled synchronously on first use. */
+  get(src: KernelSource, entryPoint = 'main', constants: Constants = {}): Kernel {
+    const key = this.key(src, entryPoint, constants);
+    let k = this.kernels.get(key);
+    if (!k) {
+      const pipeline = this.device.createComputePipeline(this.descriptor(src, entryPoint, constants));
+      k = { pipeline, layout: pipeline.getBindGroupLayout(0), label: `${src.label}:${entryPoint}` };
+      this.kernels.set(key, k);
+    }
+    return k;
+  }
+
+  /** Compile ahead of time without blocking; later `get` calls return the same pipeline. */
+  prepare(src: KernelSource, entryPoint = 'main', constants: Constants = {}): Promise<Kernel> {
+    const key = this.key(src, entryPoint, constants);
+    const done = this.kernels.get(key);
+    if (done) return Promise.resolve(done);
+    let p = this.pending.get(key);
+    if (!p) {
+      p = this.device.createComputePipelineAsync(this.descriptor(src, entryPoint, constants)).then((pipeline) => {
+        const k = { pipeline, layout: pipeline.getBindGroupLayout(0), label: `${src.label}:${entryPoint}` };
+        this.kernels.set(key, k);
+        this.pending.delete(key);
+        return k;
+      });
+      this.pending.set(key, p);
+    }
+    return p;
+  }
+
+  get size(): number {
+    return this.kernels.size;
+  }
+}

@@ -1,0 +1,88 @@
+// Test helpers shared by the kernel tests (vitest in Node, and the same files in headless Chromium
+// through tests/browser/). Framework-free: checks throw Errors with the first mismatch.
+
+import { createGpuContext, type GpuContext } from '../../gpu/device.ts';
+
+let ctxPromise: Promise<GpuContext> | null = null;
+
+/** One device per test process (or page). */
+export function testContext(): Promise<GpuContext> {
+  if (!ctxPromise) ctxPromise = createGpuContext();
+  return ctxPromise;
+}
+
+/** Seeded PRNG (mulberry32) so failures reproduce. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform values in [lo, hi). */
+export function randArray(r: () => number, n: number, lo = -1, hi = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
+  return a;
+}
+
+/** Integer in [lo, hi]. */
+export function randInt(r: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(r() * (hi - lo + 1));
+}
+
+export interface Tolerance {
+  /** relative to max |expected| over the array */
+  rtol?: number;
+  atol?: number;
+}
+
+/**
+ * |actual - expected| <= atol + rtol * max|expected| elementwise (a scale-aware bound: kernels
+ * accumulate in f32 in another order than the f64 reference). Throws with the worst element.
+ */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol: Tolerance = {}): void {
+  const rtol = tol.rtol ?? 1e-4;
+  const atol = tol.atol ?? 1e-6;
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} != expected ${expected.length}`);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  const bound = atol + rtol * scale;
+  let worst = -1;
+  let worstErr = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = Math.abs(actual[i] - expected[i]);
+    if (!(e <= bound) && (worst < 0 || e > worstErr || Number.isNaN(e))) {
+      worst = i;
+      worstErr = e;
+    }
+  }
+  if (worst >= 0)
+    throw new Error(
+      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (|err| ${worstErr.toExponential(3)} > ` +
+        `${bound.toExponential(3)} = ${atol} + ${rtol} * ${scale.toExponential(3)})`,
+    );
+}
+
+/** Exact equality of integer arrays. */
+export function expectEqual(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} != expected ${expected.length}`);
+  for (let i = 0; i < expected.length; i++)
+    if (actual[i] !== expected[i]) throw new Error(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]} (got [${Array.from(actual).slice(0, 16)}], expected [${Array.from(expected).slice(0, 16)}])`);
+}
+
+/** Expect `fn` to throw an error whose class name or message matches. */
+export async function expectThrows(fn: () => unknown, match: RegExp, what: string): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const s = `${(e as Error).name}: ${(e as Error).message}`;
+    if (!match.test(s)) throw new Error(`${what}: threw "${s}", expected ${match}`);
+    return;
+  }
+  throw new Error(`${what}: did not throw (expected ${match})`);
+}
