@@ -7,6 +7,11 @@ type Command = { summary: string; load: () => Promise<{ main(argv: string[]): Pr
 
 const COMMANDS: Record<string, Command> = {
   logits: { summary: 'logits --model DIR --tokens 1,2,3 [--backend cpu|webgpu|browser]', load: () => import('./logits.ts') },
+  convert: {
+    summary: 'convert HF_DIR OUT_DIR [--quant q4|q8|f16|f32|mxfp4] [--dense-quant q8|f16|f32] [--force]',
+    load: () => import('./convert.ts'),
+  },
+  inspect: { summary: 'inspect PKG [--json] [--verify]', load: () => import('./inspect.ts') },
   generate: {
     summary: 'generate --model DIR (--tokens LIST | --prompt TEXT) --max-tokens N [--temperature T] [--top-p P] [--seed S] [--ignore-eos] [--backend ...] --json',
     load: () => import('./generate.ts'),

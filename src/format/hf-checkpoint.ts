@@ -57,6 +57,20 @@ const PER_EXPERT_NAMES = [
   { gate: 'gate_proj', up: 'up_proj', down: 'down_proj' },
 ];
 
+/** One MXFP4 matrix as HF stores it: (rows, G, 16) E2M1 nibble bytes and (rows, G) E8M0 scales. */
+export interface Mxfp4Matrix {
+  rows: number;
+  cols: number;
+  blocks: Uint8Array; // (rows, G, 16)
+  scales: Uint8Array; // (rows, G)
+}
+
+export interface Mxfp4Expert extends Pick<ExpertWeights, 'gate_bias' | 'up_bias' | 'down_bias'> {
+  gate: Mxfp4Matrix; // (I, D)
+  up: Mxfp4Matrix; // (I, D)
+  down: Mxfp4Matrix; // (D, I)
+}
+
 export async function readHfConfig(dir: DirSource): Promise<HfConfig> {
   const text = await dir.readText('config.json');
   if (text === null) throw new ConfigError(`${dir.name}/config.json`, 'not found: a checkpoint directory needs config.json next to its *.safetensors');
@@ -262,25 +276,59 @@ export class HfCheckpoint implements WeightSource {
       w.gate.set(gu.subarray(gRow * D, gRow * D + D), j * D);
       w.up.set(gu.subarray(uRow * D, uRow * D + D), j * D);
     }
-    if (moe.expert_bias) {
-      const gub = await this.slice0(`${p}gate_up_proj_bias`, e); // (2I)
-      w.gate_bias = new Float32Array(I);
-      w.up_bias = new Float32Array(I);
-      for (let j = 0; j < I; j++) {
-        w.gate_bias[j] = gub[interleaved ? 2 * j : j];
-        w.up_bias[j] = gub[interleaved ? 2 * j + 1 : I + j];
-      }
-      w.down_bias = await this.slice0(`${p}down_proj_bias`, e);
-    }
+    if (moe.expert_bias) Object.assign(w, await this.fusedBiases(p, e));
     return w;
   }
 
-  /** MXFP4 `name_blocks` [E, rows, G, 16] + `name_scales` [E, rows, G] -> expert e as (rows, cols). */
-  private async mxfp4Rows(name: string, e: number, rows: number, cols: number): Promise<Float32Array> {
+  /** gate/up/down biases of expert e in the fused layout (gate/up de-interleaved). */
+  private async fusedBiases(p: string, e: number): Promise<Pick<ExpertWeights, 'gate_bias' | 'up_bias' | 'down_bias'>> {
+    const I = this.spec.moe.moe_intermediate_size;
+    const interleaved = this.adapter.quirks.fusedGateUpInterleaved;
+    const gub = await this.slice0(`${p}gate_up_proj_bias`, e); // (2I)
+    const gate_bias = new Float32Array(I);
+    const up_bias = new Float32Array(I);
+    for (let j = 0; j < I; j++) {
+      gate_bias[j] = gub[interleaved ? 2 * j : j];
+      up_bias[j] = gub[interleaved ? 2 * j + 1 : I + j];
+    }
+    return { gate_bias, up_bias, down_bias: await this.slice0(`${p}down_proj_bias`, e) };
+  }
+
+  /**
+   * Expert e of layer L as raw MXFP4 bytes, for packages that keep them as is (no requantization):
+   * gate/up rows de-interleaved into canonical (I, D) order, down (D, I). Null when layer L's
+   * experts are not stored as MXFP4 `_blocks`/`_scales`.
+   */
+  async mxfp4Expert(L: number, e: number): Promise<Mxfp4Expert | null> {
+    const { hidden_size: D, moe } = this.spec;
+    const I = moe.moe_intermediate_size;
+    const p = MOE_PREFIXES.map((m) => `model.layers.${L}.${m}experts.`).find((q) => this.has(`${q}gate_up_proj_blocks`));
+    if (!p) return null;
+    if (e < 0 || e >= moe.num_experts) throw new RangeError(`expert ${e} out of range [0, ${moe.num_experts})`);
+    const interleaved = this.adapter.quirks.fusedGateUpInterleaved;
+    const gu = await this.mxfp4Raw(`${p}gate_up_proj`, e, 2 * I, D); // rows (2I): [gate; up] or interleaved
+    const Gd = Math.ceil(D / 32);
+    const gate: Mxfp4Matrix = { rows: I, cols: D, blocks: new Uint8Array(I * Gd * 16), scales: new Uint8Array(I * Gd) };
+    const up: Mxfp4Matrix = { rows: I, cols: D, blocks: new Uint8Array(I * Gd * 16), scales: new Uint8Array(I * Gd) };
+    for (let j = 0; j < I; j++) {
+      const gRow = interleaved ? 2 * j : j;
+      const uRow = interleaved ? 2 * j + 1 : I + j;
+      gate.blocks.set(gu.blocks.subarray(gRow * Gd * 16, (gRow + 1) * Gd * 16), j * Gd * 16);
+      up.blocks.set(gu.blocks.subarray(uRow * Gd * 16, (uRow + 1) * Gd * 16), j * Gd * 16);
+      gate.scales.set(gu.scales.subarray(gRow * Gd, (gRow + 1) * Gd), j * Gd);
+      up.scales.set(gu.scales.subarray(uRow * Gd, (uRow + 1) * Gd), j * Gd);
+    }
+    const out: Mxfp4Expert = { gate, up, down: await this.mxfp4Raw(`${p}down_proj`, e, D, I) };
+    if (moe.expert_bias) Object.assign(out, await this.fusedBiases(p, e));
+    return out;
+  }
+
+  /** Shape-checked raw `name_blocks` / `name_scales` slices of expert e. */
+  private async mxfp4Raw(name: string, e: number, rows: number, cols: number): Promise<Mxfp4Matrix> {
     const bName = `${name}_blocks`;
     const sName = `${name}_scales`;
-    const bs = this.info(bName).shape;
     const G = Math.ceil(cols / 32);
+    const bs = this.info(bName).shape;
     if (bs.length !== 4 || bs[1] !== rows || bs[2] !== G || bs[3] !== 16)
       throw new CheckpointError(this.fileOf(bName), `MXFP4 blocks shape ${JSON.stringify(bs)}, expected [E, ${rows}, ${G}, 16]`, bName);
     const ss = this.info(sName).shape;
@@ -288,6 +336,13 @@ export class HfCheckpoint implements WeightSource {
       throw new CheckpointError(this.fileOf(sName), `MXFP4 scales shape ${JSON.stringify(ss)}, expected [E, ${rows}, ${G}]`, sName);
     const blocks = await this.index.get(bName)!.readSlice0(bName, e);
     const scales = await this.index.get(sName)!.readSlice0(sName, e);
+    return { rows, cols, blocks, scales };
+  }
+
+  /** MXFP4 `name_blocks` [E, rows, G, 16] + `name_scales` [E, rows, G] -> expert e as (rows, cols). */
+  private async mxfp4Rows(name: string, e: number, rows: number, cols: number): Promise<Float32Array> {
+    const G = Math.ceil(cols / 32);
+    const { blocks, scales } = await this.mxfp4Raw(name, e, rows, cols);
     const full = dequantMxfp4(blocks, scales, rows, G); // (rows, G*32)
     if (G * 32 === cols) return full;
     const out = new Float32Array(rows * cols);
