@@ -1,0 +1,170 @@
+// Test assets built in code: tiny tokenizer.json files of the two kinds MoE checkpoints ship
+// (byte-level BPE like MiniMax-M2 / gpt-oss / Qwen3; SentencePiece-style BPE with byte fallback
+// like Mixtral) and a tiny random MoE model on the CPU reference. Used by tests only.
+
+import { adapterFor } from '../format/adapters/index.ts';
+import { ConfigReader } from '../format/adapters/common.ts';
+import { expertFieldShape, expertFieldsPresent, layerFieldShape, layerFieldsPresent, type ExpertWeights, type LayerWeights } from '../format/weights.ts';
+import { ReferenceModel } from '../reference/forward.ts';
+import { makeRng } from './sampler.ts';
+
+export interface AddedTokenSpec {
+  content: string;
+  special: boolean;
+}
+
+function addedTokenJson(id: number, t: AddedTokenSpec) {
+  return { id, content: t.content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: t.special };
+}
+
+/** GPT-2's byte -> printable-character table used by byte-level BPE vocabularies. */
+export function byteToUnicode(): string[] {
+  const printable: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
+  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
+  const out: string[] = new Array(256);
+  let extra = 0;
+  for (let b = 0; b < 256; b++) out[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
+  return out;
+}
+
+/**
+ * Byte-level BPE: ids 0..255 are the bytes, then one id per merge (in order), then the added
+ * tokens. `merges` are pairs of existing tokens written in byte-level characters ("Ġ" is space).
+ */
+export function byteLevelTokenizerJson(merges: [string, string][], added: AddedTokenSpec[]): object {
+  const vocab: Record<string, number> = {};
+  byteToUnicode().forEach((c, b) => (vocab[c] = b));
+  let next = 256;
+  for (const [a, b] of merges) {
+    if (vocab[a] === undefined || vocab[b] === undefined) throw new Error(`merge ${a} + ${b}: both halves must be tokens already`);
+    vocab[a + b] ??= next++;
+  }
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added.map((t, i) => addedTokenJson(next + i, t)),
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: merges.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+}
+
+/**
+ * SentencePiece-style BPE (Llama/Mixtral layout): <unk> <s> </s>, the 256 byte-fallback tokens
+ * <0x00>..<0xFF>, then `pieces` (use "▁" for a space) merged from their characters.
+ */
+export function byteFallbackTokenizerJson(pieces: string[]): object {
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
+  let next = 259;
+  const merges: string[] = [];
+  const add = (t: string) => (vocab[t] ??= next++);
+  for (const p of pieces) {
+    const chars = [...p];
+    chars.forEach(add);
+    let cur = chars[0];
+    for (let i = 1; i < chars.length; i++) {
+      if (vocab[cur + chars[i]] === undefined) merges.push(`${cur} ${chars[i]}`);
+      cur += chars[i];
+      add(cur);
+    }
+  }
+  const special = (id: number, content: string) => addedTokenJson(id, { content, special: true });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges },
+  };
+}
+
+/** Normal(0, std) from a seeded uniform RNG (Box-Muller). */
+function randn(rng: () => number, n: number, std: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(rng(), 1e-12);
+    out[i] = std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+  }
+  return out;
+}
+
+/**
+ * A tiny MiniMax-M2-shaped model with random weights (seeded): 2 layers, D 16, 4 experts top-2.
+ * Norm weights are 1, everything else N(0, std). Built through the real adapter, so the spec is
+ * what a checkpoint with this config.json would give.
+ */
+export function tinyRandomModel(vocabSize: number, seed = 1, std = 0.5, eos: number[] = []): ReferenceModel {
+  const config = {
+    model_type: 'minimax_m2',
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 8,
+    vocab_size: vocabSize,
+    intermediate_size: 8,
+    num_local_experts: 4,
+    num_experts_per_tok: 2,
+    rotary_dim: 4,
+    max_position_embeddings: 256,
+    eos_token_id: eos,
+  };
+  const spec = adapterFor(config, 'tiny config.json').toSpec(new ConfigReader(config, 'tiny config.json'));
+  const rng = makeRng(seed);
+  const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const D = spec.hidden_size;
+  const ones = (n: number) => new Float32Array(n).fill(1);
+  const globals = { embed_tokens: randn(rng, vocabSize * D, 1), final_norm: ones(D), lm_head: randn(rng, vocabSize * D, std) };
+  const layers: LayerWeights[] = [];
+  const experts: ExpertWeights[][] = [];
+  for (let L = 0; L < spec.num_hidden_layers; L++) {
+    const lw: Partial<LayerWeights> = {};
+    for (const f of layerFieldsPresent(spec, L)) {
+      const n = size(layerFieldShape(spec, L, f));
+      lw[f] = f.endsWith('norm') ? ones(n) : f === 'selection_bias' ? new Float32Array(n) : randn(rng, n, std);
+    }
+    layers.push(lw as LayerWeights);
+    const row: ExpertWeights[] = [];
+    for (let e = 0; e < spec.moe.num_experts; e++) {
+      const ew: Partial<ExpertWeights> = {};
+      for (const f of expertFieldsPresent(spec)) ew[f] = randn(rng, size(expertFieldShape(spec, f)), std);
+      row.push(ew as ExpertWeights);
+    }
+    experts.push(row);
+  }
+  return new ReferenceModel(spec, globals, layers, experts);
+}
