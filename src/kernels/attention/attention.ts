@@ -1,0 +1,88 @@
+// Softmax attention (decode and prefill; full or sliding; sinks; GQA). See attention.wgsl.
+
+import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
+import { KernelShapeError } from '../../gpu/errors.ts';
+import { Params } from '../../gpu/params.ts';
+import code from './attention.wgsl?raw';
+
+const SRC = { label: 'attention', code };
+const WG = 64;
+const MAX_HD = 256;
+
+export interface AttentionArgs {
+  T: number;
+  nHeads: number;
+  nKv: number;
+  hd: number;
+  /** absolute position of the chunk's first token (= tokens already in the cache) */
+  pos0: number;
+  /** rows of kCache / vCache */
+  capacity: number;
+  /** sliding window (keys i - window < j <= i), or null for full attention */
+  window: number | null;
+  /** queries (T, qStride) at qOffset, already normed and rotated */
+  q: BufferArg;
+  qOffset?: number;
+  qStride?: number;
+  /** the chunk's keys and values (T, kvStride) */
+  k: BufferArg;
+  kOffset?: number;
+  v: BufferArg;
+  vOffset?: number;
+  kvStride?: number;
+  kCache: BufferArg;
+  vCache: BufferArg;
+  /** (nHeads) sink logits */
+  sinks?: BufferArg;
+  /** output (T, outStride) at outOffset */
+  out: BufferArg;
+  outOffset?: number;
+  outStride?: number;
+  /** default 1 / sqrt(hd) */
+  scale?: number;
+}
+
+/** Record attention of the chunk's queries; then record kvWrite for the same chunk. */
+export function attention(enc: GpuEncoder, a: AttentionArgs): void {
+  const qStride = a.qStride ?? a.nHeads * a.hd;
+  const kvStride = a.kvStride ?? a.nKv * a.hd;
+  const outStride = a.outStride ?? a.nHeads * a.hd;
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('attention', msg);
+  };
+  for (const [k, v] of Object.entries({ T: a.T, nHeads: a.nHeads, nKv: a.nKv, hd: a.hd, capacity: a.capacity }))
+    check(Number.isInteger(v) && v >= 1, `${k} must be a positive integer, got ${v}`);
+  check(a.hd <= MAX_HD, `head_dim ${a.hd} > ${MAX_HD}`);
+  check(a.nHeads % a.nKv === 0, `nHeads ${a.nHeads} is not a multiple of nKv ${a.nKv}`);
+  check(Number.isInteger(a.pos0) && a.pos0 >= 0, `pos0 must be a non-negative integer, got ${a.pos0}`);
+  if (a.window === null) check(a.pos0 + a.T <= a.capacity, `full attention: ${a.pos0} + ${a.T} tokens exceed the cache capacity ${a.capacity}`);
+  else check(a.window >= 1 && a.capacity >= a.window - 1, `sliding window ${a.window} needs capacity >= window - 1, got ${a.capacity}`);
+  check(qStride >= a.nHeads * a.hd && outStride >= a.nHeads * a.hd && kvStride >= a.nKv * a.hd, 'strides smaller than a token row');
+  const need = (off: number, stride: number, w: number) => (off + (a.T - 1) * stride + w) * 4;
+  check(bindingSize(a.q) >= need(a.qOffset ?? 0, qStride, a.nHeads * a.hd), 'q binding too small');
+  check(bindingSize(a.k) >= need(a.kOffset ?? 0, kvStride, a.nKv * a.hd), 'k binding too small');
+  check(bindingSize(a.v) >= need(a.vOffset ?? 0, kvStride, a.nKv * a.hd), 'v binding too small');
+  check(bindingSize(a.out) >= need(a.outOffset ?? 0, outStride, a.nHeads * a.hd), 'out binding too small');
+  const cacheBytes = a.capacity * a.nKv * a.hd * 4;
+  check(bindingSize(a.kCache) >= cacheBytes && bindingSize(a.vCache) >= cacheBytes, `cache smaller than ${a.capacity} x ${a.nKv * a.hd}`);
+  if (a.sinks) check(bindingSize(a.sinks) >= a.nHeads * 4, `sinks binding smaller than ${a.nHeads}`);
+  const kernel = enc.ctx.pipelines.get(SRC, 'main', { WG });
+  const params = new Params()
+    .u32(a.T)
+    .u32(a.nHeads)
+    .u32(a.nKv)
+    .u32(a.hd)
+    .u32(a.pos0)
+    .u32(a.capacity)
+    .u32(a.window ?? 0)
+    .bool(!!a.sinks)
+    .f32(a.scale ?? 1 / Math.sqrt(a.hd))
+    .u32(a.qOffset ?? 0)
+    .u32(qStride)
+    .u32(a.kOffset ?? 0)
+    .u32(a.vOffset ?? 0)
+    .u32(kvStride)
+    .u32(a.outOffset ?? 0)
+    .u32(outStride).buffer;
+  enc.dispatch(kernel, params, [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out], linearGrid(a.T * a.nHeads, WG));
+}
