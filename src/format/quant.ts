@@ -221,7 +221,8 @@ function decodeMxfp4(bytes: Uint8Array, rows: number, cols: number, out: Float32
 
 /**
  * Assemble an mxfp4 matrix from HF's raw `_blocks` (rows, G, 16) and `_scales` (rows, G) bytes:
- * the data section is the blocks verbatim, the scale section the scales, zero-padded to 4 bytes.
+ * the data section is the blocks verbatim (except that padding columns cols..G*32, if any, are
+ * set to code 0 so they hold zero weights), the scale section the scales, zero-padded to 4 bytes.
  */
 export function mxfp4FromHf(blocks: Uint8Array, scales: Uint8Array, rows: number, cols: number): Uint8Array {
   const G = colsPadded('mxfp4', cols) / GROUP;
@@ -229,6 +230,13 @@ export function mxfp4FromHf(blocks: Uint8Array, scales: Uint8Array, rows: number
     throw new RangeError(`mxfp4FromHf: ${rows}x${cols} needs ${rows * G * 16} block bytes and ${rows * G} scale bytes, got ${blocks.byteLength} and ${scales.byteLength}`);
   const out = new Uint8Array(matrixBytes('mxfp4', rows, cols));
   out.set(blocks, 0);
+  const cp = G * GROUP;
+  if (cp !== cols)
+    for (let r = 0; r < rows; r++)
+      for (let k = cols; k < cp; k++) {
+        const idx = r * cp + k;
+        out[idx >> 1] &= idx & 1 ? 0x0f : 0xf0;
+      }
   out.set(scales, dataBytes('mxfp4', rows, cols));
   return out;
 }
