@@ -1,0 +1,98 @@
+// Router (scores, selection bias, top-k, renormalize, scaling) and expert -> slot mapping.
+// See router.wgsl.
+
+import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
+import { KernelShapeError } from '../../gpu/errors.ts';
+import { Params } from '../../gpu/params.ts';
+import type { MoeSpec } from '../../format/spec.ts';
+import code from './router.wgsl?raw';
+
+const SRC = { label: 'router', code };
+const WG = 64;
+
+export interface RouteArgs {
+  moe: Pick<MoeSpec, 'num_experts' | 'num_experts_per_tok' | 'scoring_func' | 'score_over' | 'norm_topk_prob' | 'routed_scaling_factor'>;
+  T: number;
+  /** router logits (T, logitsStride) f32 at logitsOffset (the router matvec output, bias included) */
+  logits: BufferArg;
+  logitsOffset?: number;
+  logitsStride?: number;
+  /** (E) e_score_correction_bias, for the choice only */
+  selectionBias?: BufferArg;
+  /** outputs (T, K): u32 expert ids and f32 weights, at entry outOffset */
+  ids: BufferArg;
+  weights: BufferArg;
+  outOffset?: number;
+}
+
+/** The shared Params struct of router.wgsl, in declaration order; unset fields are 0. */
+const FIELDS = ['tokens', 'experts', 'k', 'softmax', 'topk_logits', 'norm', 'has_sel_bias', 'scaling', 'l_offset', 'l_tstride', 'out_offset', 'n', 'i_offset', 't_offset', 's_offset'] as const;
+
+function pack(v: Partial<Record<(typeof FIELDS)[number], number>>): ArrayBuffer {
+  const p = new Params();
+  for (const f of FIELDS) {
+    if (f === 'scaling') p.f32(v[f] ?? 1);
+    else p.u32(v[f] ?? 0);
+  }
+  return p.buffer;
+}
+
+/** Record the routing of T tokens. */
+export function route(enc: GpuEncoder, a: RouteArgs): void {
+  const E = a.moe.num_experts;
+  const K = a.moe.num_experts_per_tok;
+  const stride = a.logitsStride ?? E;
+  const out = a.outOffset ?? 0;
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('route', msg);
+  };
+  for (const [k, v] of Object.entries({ T: a.T, E, K }))
+    check(Number.isInteger(v) && v >= 1, `${k} must be a positive integer, got ${v}`);
+  check(K <= E, `top-k ${K} > experts ${E}`);
+  check(stride >= E, `logitsStride ${stride} < experts ${E}`);
+  check(bindingSize(a.logits) >= ((a.logitsOffset ?? 0) + (a.T - 1) * stride + E) * 4, 'logits binding too small');
+  check(bindingSize(a.ids) >= (out + a.T * K) * 4 && bindingSize(a.weights) >= (out + a.T * K) * 4, `ids/weights smaller than ${a.T} x ${K}`);
+  if (a.selectionBias) check(bindingSize(a.selectionBias) >= E * 4, `selection bias smaller than ${E}`);
+  const params = pack({
+    tokens: a.T,
+    experts: E,
+    k: K,
+    softmax: +(a.moe.scoring_func === 'softmax'),
+    topk_logits: +(a.moe.score_over === 'topk_logits'),
+    norm: +a.moe.norm_topk_prob,
+    has_sel_bias: +!!a.selectionBias,
+    scaling: a.moe.routed_scaling_factor,
+    l_offset: a.logitsOffset ?? 0,
+    l_tstride: stride,
+    out_offset: out,
+  });
+  const kernel = enc.ctx.pipelines.get(SRC, 'route', { WG });
+  enc.dispatch(kernel, params, [a.logits, a.selectionBias ?? enc.ctx.dummy, a.ids, a.weights], linearGrid(a.T, WG));
+}
+
+export interface ExpertSlotsArgs {
+  /** entries to map (T * K) */
+  n: number;
+  /** expert ids from `route` */
+  ids: BufferArg;
+  idsOffset?: number;
+  /** expert -> blob word offset in the cache (written by the CPU when the cache changes) */
+  table: BufferArg;
+  tableOffset?: number;
+  /** output word offsets, for matvec `slots` */
+  slots: BufferArg;
+  slotsOffset?: number;
+}
+
+/** Record slots[i] = table[ids[i]]: the indirection for expert matvecs when all chosen experts are resident. */
+export function expertSlots(enc: GpuEncoder, a: ExpertSlotsArgs): void {
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('expertSlots', msg);
+  };
+  check(Number.isInteger(a.n) && a.n >= 1, `n must be a positive integer, got ${a.n}`);
+  check(bindingSize(a.ids) >= ((a.idsOffset ?? 0) + a.n) * 4, 'ids binding too small');
+  check(bindingSize(a.slots) >= ((a.slotsOffset ?? 0) + a.n) * 4, 'slots binding too small');
+  const params = pack({ n: a.n, i_offset: a.idsOffset ?? 0, t_offset: a.tableOffset ?? 0, s_offset: a.slotsOffset ?? 0 });
+  const kernel = enc.ctx.pipelines.get(SRC, 'expert_slots', { WG });
+  enc.dispatch(kernel, params, [null, null, a.ids, null, a.table, a.slots], linearGrid(a.n, WG));
+}
