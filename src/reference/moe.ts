@@ -7,7 +7,7 @@
 //   weights *= routed_scaling_factor.
 // Expert: SwiGLU  down(silu(gate x) * (up x)), or gpt-oss clamped SwiGLU with biases.
 
-import type { MoeSpec } from '../format/spec.ts';
+import type { ExpertActivation, MoeSpec } from '../format/spec.ts';
 import type { ExpertWeights } from '../format/weights.ts';
 import { matvec, sigmoid, silu, softmax, topk } from './ops.ts';
 
@@ -44,15 +44,14 @@ export function expertForward(moe: MoeSpec, w: ExpertWeights, x: Float32Array, D
   const g = matvec(w.gate, x, I, D, w.gate_bias); // (I)
   const u = matvec(w.up, x, I, D, w.up_bias); // (I)
   const a = new Float32Array(I); // (I)
-  const act = moe.activation;
-  if (act.kind === 'swiglu') {
-    for (let i = 0; i < I; i++) a[i] = silu(g[i]) * u[i];
-  } else {
-    for (let i = 0; i < I; i++) {
-      const gc = Math.min(g[i], act.limit);
-      const uc = Math.min(Math.max(u[i], -act.limit), act.limit);
-      a[i] = (uc + 1) * gc * sigmoid(act.alpha * gc);
-    }
-  }
+  for (let i = 0; i < I; i++) a[i] = activate(moe.activation, g[i], u[i]);
   return matvec(w.down, a, D, I, w.down_bias); // (D)
+}
+
+/** The expert activation of one (gate, up) pair: silu(g) u, or gpt-oss's clamped form. */
+export function activate(act: ExpertActivation, g: number, u: number): number {
+  if (act.kind === 'swiglu') return silu(g) * u;
+  const gc = Math.min(g, act.limit);
+  const uc = Math.min(Math.max(u, -act.limit), act.limit);
+  return (uc + 1) * gc * sigmoid(act.alpha * gc);
 }
