@@ -37,7 +37,7 @@ export interface GenerateOptions {
   /** strings that end generation; the text before them is the output */
   stopStrings?: readonly string[];
   signal?: InterruptSignal;
-  /** default: the model's max_position_embeddings */
+  /** default: the runner's maxLength, else the model's max_position_embeddings */
   contextLength?: number;
   /** ids to skip while detokenizing (default: the tokenizer's special ids) */
   skipIds?: DetokenizerOptions['skipIds'];
@@ -134,7 +134,7 @@ export async function* generate(runner: ModelRunner, tokenizer: TextTokenizer, o
   const prompt = opts.promptIds;
   if (prompt.length === 0) throw new RangeError('generate() needs at least one prompt token');
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1) throw new RangeError(`maxTokens must be an integer >= 1, got ${opts.maxTokens}`);
-  const contextLength = opts.contextLength ?? runner.spec.max_position_embeddings;
+  const contextLength = opts.contextLength ?? runner.maxLength ?? runner.spec.max_position_embeddings;
   if (prompt.length + opts.maxTokens > contextLength) throw new ContextLengthExceededError(prompt.length, opts.maxTokens, contextLength);
 
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);

@@ -142,7 +142,7 @@ export class OutputParser {
           return;
         }
         // hold a possible marker start and trailing newlines (they may precede the marker)
-        const hold = Math.max(partialSuffixLength(this.buf, [end]), trailing(this.buf, /\n/));
+        const hold = holdBack(this.buf, [end], /\n/);
         this.emit(d, 'reasoning', this.buf.slice(0, this.buf.length - hold));
         this.buf = this.buf.slice(this.buf.length - hold);
         return;
@@ -172,7 +172,7 @@ export class OutputParser {
           this.buf = '';
           return;
         }
-        const hold = markers.length ? Math.max(partialSuffixLength(this.buf, markers), trailing(this.buf, /\s/)) : 0;
+        const hold = markers.length ? holdBack(this.buf, markers, /\s/) : 0;
         this.emit(d, 'content', this.buf.slice(0, this.buf.length - hold));
         this.buf = this.buf.slice(this.buf.length - hold);
         return;
@@ -206,10 +206,10 @@ export class OutputParser {
   }
 }
 
-/** Length of the run of characters matching `ch` at the end of `s`. */
-function trailing(s: string, ch: RegExp): number {
-  let n = 0;
-  while (n < s.length && ch.test(s[s.length - 1 - n])) n++;
+/** Tail to keep: a possible marker start plus the run of `space` characters right before it. */
+function holdBack(s: string, markers: readonly string[], space: RegExp): number {
+  let n = partialSuffixLength(s, markers);
+  while (n < s.length && space.test(s[s.length - 1 - n])) n++;
   return n;
 }
 

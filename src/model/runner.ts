@@ -19,6 +19,8 @@ export interface ModelRunner {
   reset(): void;
   /** Tokens processed in the current sequence. */
   readonly length: number;
+  /** Most tokens a sequence may hold (KV cache capacity); absent: the model's max_position_embeddings. */
+  readonly maxLength?: number;
   /**
    * Append tokens to the sequence. Returns logits (V) for every new token when `allLogits`,
    * else only for the last one.

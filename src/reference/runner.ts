@@ -27,6 +27,10 @@ export class CpuRunner implements ModelRunner {
     return this.state.length;
   }
 
+  get maxLength() {
+    return this.maxLen;
+  }
+
   reset(): void {
     this.state = this.model.newState(this.maxLen);
   }
