@@ -4,7 +4,8 @@
 // with defaults filled in, ready for the template and the generation loop.
 
 import type { SamplingParams } from '../generate/sampler.ts';
-import { ContextLengthExceededError, InvalidRequestError } from './errors.ts';
+export { resolveMaxTokens } from '../generate/loop.ts';
+import { InvalidRequestError } from './errors.ts';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from './types.ts';
 
 export interface ValidateOptions {
@@ -304,15 +305,4 @@ export function validateChatRequest(request: unknown, opts: ValidateOptions = {}
     ignoreEos,
     templateKwargs,
   };
-}
-
-/**
- * The completion budget once the prompt is tokenized: the request's max_tokens if prompt plus it
- * fits the context window, else ContextLengthExceededError; without max_tokens, whatever is left.
- */
-export function resolveMaxTokens(promptTokens: number, maxTokens: number | null, contextLength: number): number {
-  if (promptTokens >= contextLength) throw new ContextLengthExceededError(promptTokens, maxTokens ?? 1, contextLength);
-  if (maxTokens === null) return contextLength - promptTokens;
-  if (promptTokens + maxTokens > contextLength) throw new ContextLengthExceededError(promptTokens, maxTokens, contextLength);
-  return maxTokens;
 }

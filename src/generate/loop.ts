@@ -80,6 +80,17 @@ export interface GenerationResult {
   stats: GenerationStats;
 }
 
+/**
+ * The completion budget once the prompt is tokenized: max_tokens if prompt plus it fits the
+ * context window (else ContextLengthExceededError); without max_tokens, whatever is left.
+ */
+export function resolveMaxTokens(promptTokens: number, maxTokens: number | null, contextLength: number): number {
+  if (promptTokens >= contextLength) throw new ContextLengthExceededError(promptTokens, maxTokens ?? 1, contextLength);
+  if (maxTokens === null) return contextLength - promptTokens;
+  if (promptTokens + maxTokens > contextLength) throw new ContextLengthExceededError(promptTokens, maxTokens, contextLength);
+  return maxTokens;
+}
+
 /** Run the prompt through the model; logits (V) of its last token, or null if interrupted. */
 export async function prefill(runner: ModelRunner, ids: readonly number[], chunk: number, signal?: InterruptSignal): Promise<Float32Array | null> {
   let logits: Float32Array | null = null;
@@ -128,14 +139,18 @@ export async function* decodeNTokens(runner: ModelRunner, logits: Float32Array, 
   }
 }
 
+/** The context window: an explicit limit, else the runner's capacity, else the model's. */
+export function contextLengthOf(runner: ModelRunner, explicit?: number): number {
+  return explicit ?? runner.maxLength ?? runner.spec.max_position_embeddings;
+}
+
 /** Prompt ids -> streamed steps; the generator's return value is the GenerationResult. */
 export async function* generate(runner: ModelRunner, tokenizer: TextTokenizer, opts: GenerateOptions): AsyncGenerator<GenerateStep, GenerationResult> {
   const t0 = performance.now();
   const prompt = opts.promptIds;
   if (prompt.length === 0) throw new RangeError('generate() needs at least one prompt token');
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1) throw new RangeError(`maxTokens must be an integer >= 1, got ${opts.maxTokens}`);
-  const contextLength = opts.contextLength ?? runner.maxLength ?? runner.spec.max_position_embeddings;
-  if (prompt.length + opts.maxTokens > contextLength) throw new ContextLengthExceededError(prompt.length, opts.maxTokens, contextLength);
+  resolveMaxTokens(prompt.length, opts.maxTokens, contextLengthOf(runner, opts.contextLength));
 
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
   const ctx: DecodeContext = {

@@ -122,15 +122,10 @@ function randn(rng: () => number, n: number, std: number): Float32Array {
   return out;
 }
 
-/**
- * A tiny MiniMax-M2-shaped model with random weights (seeded): 2 layers, D 16, 4 experts top-2.
- * Norm weights are 1, everything else N(0, std). Built through the real adapter, so the spec is
- * what a checkpoint with this config.json would give.
- */
-export function tinyRandomModel(vocabSize: number, seed = 1, std = 0.5, eos: number[] = []): ReferenceModel {
+function tinySpec(vocabSize: number, hidden: number, eos: number[], maxPositions = 256) {
   const config = {
     model_type: 'minimax_m2',
-    hidden_size: 16,
+    hidden_size: hidden,
     num_hidden_layers: 2,
     num_attention_heads: 4,
     num_key_value_heads: 2,
@@ -140,31 +135,65 @@ export function tinyRandomModel(vocabSize: number, seed = 1, std = 0.5, eos: num
     num_local_experts: 4,
     num_experts_per_tok: 2,
     rotary_dim: 4,
-    max_position_embeddings: 256,
+    max_position_embeddings: maxPositions,
     eos_token_id: eos,
   };
-  const spec = adapterFor(config, 'tiny config.json').toSpec(new ConfigReader(config, 'tiny config.json'));
-  const rng = makeRng(seed);
+  return adapterFor(config, 'tiny config.json').toSpec(new ConfigReader(config, 'tiny config.json'));
+}
+
+type Fill = (kind: 'layer' | 'expert', field: string, n: number) => Float32Array;
+
+function buildModel(spec: ReturnType<typeof tinySpec>, globals: ReferenceModel['globals'], fill: Fill): ReferenceModel {
   const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-  const D = spec.hidden_size;
-  const ones = (n: number) => new Float32Array(n).fill(1);
-  const globals = { embed_tokens: randn(rng, vocabSize * D, 1), final_norm: ones(D), lm_head: randn(rng, vocabSize * D, std) };
   const layers: LayerWeights[] = [];
   const experts: ExpertWeights[][] = [];
   for (let L = 0; L < spec.num_hidden_layers; L++) {
     const lw: Partial<LayerWeights> = {};
-    for (const f of layerFieldsPresent(spec, L)) {
-      const n = size(layerFieldShape(spec, L, f));
-      lw[f] = f.endsWith('norm') ? ones(n) : f === 'selection_bias' ? new Float32Array(n) : randn(rng, n, std);
-    }
+    for (const f of layerFieldsPresent(spec, L)) lw[f] = fill('layer', f, size(layerFieldShape(spec, L, f)));
     layers.push(lw as LayerWeights);
     const row: ExpertWeights[] = [];
     for (let e = 0; e < spec.moe.num_experts; e++) {
       const ew: Partial<ExpertWeights> = {};
-      for (const f of expertFieldsPresent(spec)) ew[f] = randn(rng, size(expertFieldShape(spec, f)), std);
+      for (const f of expertFieldsPresent(spec)) ew[f] = fill('expert', f, size(expertFieldShape(spec, f)));
       row.push(ew as ExpertWeights);
     }
     experts.push(row);
   }
   return new ReferenceModel(spec, globals, layers, experts);
+}
+
+const ones = (n: number) => new Float32Array(n).fill(1);
+
+/**
+ * A tiny MiniMax-M2-shaped model with random weights (seeded): 2 layers, D 16, 4 experts top-2.
+ * Norm weights are 1, everything else N(0, std). Built through the real adapter, so the spec is
+ * what a checkpoint with this config.json would give.
+ */
+export function tinyRandomModel(vocabSize: number, seed = 1, std = 0.5, eos: number[] = []): ReferenceModel {
+  const spec = tinySpec(vocabSize, 16, eos);
+  const rng = makeRng(seed);
+  const D = spec.hidden_size;
+  const globals = { embed_tokens: randn(rng, vocabSize * D, 1), final_norm: ones(D), lm_head: randn(rng, vocabSize * D, std) };
+  return buildModel(spec, globals, (_kind, f, n) => (f.endsWith('norm') ? ones(n) : f === 'selection_bias' ? new Float32Array(n) : randn(rng, n, std)));
+}
+
+/**
+ * A tiny model with an exact, known output: after token chain[k] it predicts chain[k+1]
+ * (by a margin of `margin` logits, so sampling at temperature <= 1 follows it too). Every layer's
+ * projections and experts are zero, so the residual stream carries the one-hot embedding of the
+ * current token to the LM head unchanged; the LM head maps it to the successor. The ids of
+ * `chain` must be distinct; other tokens embed to zero and predict id 0.
+ */
+export function successorModel(vocabSize: number, chain: number[], margin = 40, eos: number[] = []): ReferenceModel {
+  if (new Set(chain).size !== chain.length) throw new Error('successorModel: chain ids must be distinct');
+  const D = Math.max(16, Math.ceil(chain.length / 8) * 8);
+  const spec = tinySpec(vocabSize, D, eos, 4096);
+  const embed = new Float32Array(vocabSize * D); // (V, D)
+  const head = new Float32Array(vocabSize * D); // (V, D)
+  // RMSNorm turns the one-hot e_k into sqrt(D) e_k; row chain[k+1] of the head reads it.
+  chain.forEach((id, k) => {
+    embed[id * D + k] = 1;
+    if (k + 1 < chain.length) head[chain[k + 1] * D + k] = margin / Math.sqrt(D);
+  });
+  return buildModel(spec, { embed_tokens: embed, final_norm: ones(D), lm_head: head }, (_kind, f, n) => (f.endsWith('norm') ? ones(n) : new Float32Array(n)));
 }
