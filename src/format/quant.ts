@@ -2,6 +2,7 @@
 // q4, mxfp4), with the CPU dequant every backend can fall back to.
 //
 //   q8    per row, per group of 32 columns: s = f16(absmax / 127), q = clamp(round(w / s), -127, 127)
+//         (round half to even; NaN weights become 0)
 //   q4    same with 7: s = f16(absmax / 7), q in [-7, 7], stored as nibble q + 8
 //   mxfp4 s = 2^e with the smallest e such that absmax / 2^e <= 6, code = nearest FP4 E2M1 value
 //   f16   round to nearest even, saturating at ±65504
@@ -14,6 +15,9 @@
 
 import { FP4_E2M1, e8m0ToF32, f16ToF32, f32ToF16 } from './dtypes.ts';
 import { GROUP, colsPadded, dataBytes, matrixBytes, type PackedTensor, type QuantKind } from './quant-layout.ts';
+
+/** f16 bits -> f32 value, all 65536 of them (256 KiB, built on first use of this module). */
+const F16 = Float32Array.from({ length: 65536 }, (_, h) => f16ToF32(h));
 
 /** Quantize a row-major (rows, cols) f32 matrix into `kind`'s byte layout (matrixBytes bytes). */
 export function quantizeMatrix(kind: QuantKind, w: Float32Array, rows: number, cols: number): Uint8Array {
@@ -51,7 +55,7 @@ export function dequantizeMatrix(kind: QuantKind, bytes: Uint8Array, rows: numbe
       for (let r = 0; r < rows; r++)
         for (let k = 0; k < cols; k++) {
           const i = 2 * (r * cp + k);
-          out[r * cols + k] = f16ToF32(bytes[i] | (bytes[i + 1] << 8));
+          out[r * cols + k] = F16[bytes[i] | (bytes[i + 1] << 8)];
         }
       break;
     }
@@ -108,6 +112,15 @@ function encodeF16(w: Float32Array, rows: number, cols: number, out: Uint8Array)
 
 // ---- q8 / q4: symmetric int, groups of 32, f16 scales -----------------------------------------
 
+/** Adding then subtracting 1.5 * 2^52 rounds a double to the nearest integer, ties to even. */
+const ROUND = 6755399441055744;
+
+/** clamp(round-half-even(x), -qmax, qmax); NaN -> 0. */
+function code(x: number, qmax: number): number {
+  const v = x + ROUND - ROUND;
+  return v >= -qmax ? (v <= qmax ? v : qmax) : v < -qmax ? -qmax : 0;
+}
+
 function encodeSymmetric(kind: 'q8' | 'q4', w: Float32Array, rows: number, cols: number, out: Uint8Array): void {
   const cp = colsPadded(kind, cols);
   const G = cp / GROUP;
@@ -118,23 +131,29 @@ function encodeSymmetric(kind: 'q8' | 'q4', w: Float32Array, rows: number, cols:
     const row = r * cols;
     for (let g = 0; g < G; g++) {
       const k0 = g * GROUP;
-      const k1 = Math.min(cols, k0 + GROUP);
+      const n = Math.min(cols, k0 + GROUP) - k0;
+      const src = row + k0;
       let amax = 0;
-      for (let k = k0; k < k1; k++) amax = Math.max(amax, Math.abs(w[row + k]));
+      for (let k = 0; k < n; k++) {
+        const a = Math.abs(w[src + k]);
+        if (a > amax) amax = a;
+      }
       const s16 = f32ToF16(amax / qmax);
-      const s = f16ToF32(s16);
+      const s = F16[s16];
       const inv = s > 0 ? 1 / s : 0;
       const si = sBase + 2 * (r * G + g);
       out[si] = s16 & 0xff;
       out[si + 1] = s16 >> 8;
-      for (let k = k0; k < k1; k++) {
-        let q = Math.round(w[row + k] * inv);
-        q = q > qmax ? qmax : q < -qmax ? -qmax : q;
-        const idx = r * cp + k; // element index in the padded matrix
-        if (kind === 'q8') out[idx] = q & 0xff;
-        else {
-          const b = idx >> 1;
-          out[b] = idx & 1 ? (out[b] & 0x0f) | ((q + 8) << 4) : (out[b] & 0xf0) | (q + 8);
+      const e0 = r * cp + k0; // first element of the group in the padded matrix (a multiple of 32)
+      if (kind === 'q8') {
+        for (let k = 0; k < n; k++) out[e0 + k] = code(w[src + k] * inv, 127) & 0xff;
+      } else if (n === GROUP) {
+        for (let k = 0, b = e0 >> 1; k < GROUP; k += 2, b++) out[b] = (code(w[src + k] * inv, 7) + 8) | ((code(w[src + k + 1] * inv, 7) + 8) << 4);
+      } else {
+        for (let k = 0; k < n; k++) {
+          const b = (e0 + k) >> 1;
+          const nib = code(w[src + k] * inv, 7) + 8;
+          out[b] = k & 1 ? (out[b] & 0x0f) | (nib << 4) : (out[b] & 0xf0) | nib;
         }
       }
     }
@@ -148,7 +167,7 @@ function decodeSymmetric(kind: 'q8' | 'q4', bytes: Uint8Array, rows: number, col
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < G; g++) {
       const si = sBase + 2 * (r * G + g);
-      const s = f16ToF32(bytes[si] | (bytes[si + 1] << 8));
+      const s = F16[bytes[si] | (bytes[si + 1] << 8)];
       const k1 = Math.min(cols, (g + 1) * GROUP);
       for (let k = g * GROUP; k < k1; k++) {
         const idx = r * cp + k;
