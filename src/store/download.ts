@@ -284,6 +284,8 @@ async function download(store: ShardStore, baseUrl: string, modelId: string, opt
   }
   if (firstError !== null) {
     if (opts.signal?.aborted) throw new DownloadAbortedError(modelId);
+    // files that were in flight may have completed after the failed write: say what is left now
+    if (firstError instanceof StorageFullError) throw new StorageFullError(modelId, firstError.path, remaining);
     throw firstError;
   }
 
