@@ -28,7 +28,9 @@ export default defineConfig({
   },
   webServer: {
     command: 'npx vite --host 127.0.0.1 --port 5173 --strictPort',
-    url: 'http://127.0.0.1:5173',
+    // /@vite/client answers 200 on any Vite dev server (the root 404s until index.html exists), so a
+    // server another run already started is reused instead of failing on the busy port.
+    url: 'http://127.0.0.1:5173/@vite/client',
     reuseExistingServer: true,
     timeout: 120_000,
   },
