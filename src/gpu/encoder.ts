@@ -39,7 +39,7 @@ const CHUNK = 64 * 1024;
 
 interface Chunk {
   buffer: GPUBuffer;
-  cpu: Uint8Array;
+  cpu: Uint8Array<ArrayBuffer>;
   used: number;
 }
 

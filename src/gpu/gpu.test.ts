@@ -1,0 +1,82 @@
+import { describe, it } from 'vitest';
+import { createGpuContext } from './device.ts';
+import { linearGrid } from './encoder.ts';
+import { BufferPool } from './pool.ts';
+import { Params } from './params.ts';
+import { expectClose, expectEqual, expectThrows, testContext } from '../kernels/testing/harness.ts';
+
+const ADD_ONE = {
+  label: 'test-add',
+  code: /* wgsl */ `
+struct Params { n: u32, add: f32 }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> X: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  if (g.x < P.n) { X[g.x] = X[g.x] + P.add; }
+}`,
+};
+
+describe('gpu layer', () => {
+  it('acquires a device with the adapter limits and reports capabilities', async () => {
+    const ctx = await testContext();
+    const lim = ctx.limits;
+    if (lim.maxStorageBufferBindingSize < 128 << 20) throw new Error(`maxStorageBufferBindingSize only ${lim.maxStorageBufferBindingSize}`);
+    if (lim.maxStorageBuffersPerShaderStage < 8) throw new Error(`maxStorageBuffersPerShaderStage only ${lim.maxStorageBuffersPerShaderStage}`);
+    if (typeof ctx.caps.timestampQuery !== 'boolean' || typeof ctx.caps.subgroups !== 'boolean') throw new Error('caps missing');
+  });
+
+  it('records many dispatches into one encoder: params spill over uniform chunks, one submit', async () => {
+    const ctx = await testContext();
+    const n = 100;
+    const x = ctx.upload(new Float32Array(n));
+    const kernel = ctx.pipelines.get(ADD_ONE);
+    if (ctx.pipelines.get(ADD_ONE) !== kernel) throw new Error('pipeline cache returned a new pipeline');
+    await ctx.scoped('many dispatches', async () => {
+      const enc = ctx.encoder();
+      for (let i = 0; i < 600; i++) enc.dispatch(kernel, new Params().u32(n).f32(i % 2 ? 1 : 0.5).buffer, [x], [2]); // 600 x 256 B > 64 KiB
+      const back = enc.read(x);
+      enc.submit();
+      expectClose(new Float32Array(await back), new Float32Array(n).fill(450), 'sum', { rtol: 0, atol: 0 });
+    });
+  });
+
+  it('buffer pool recycles by bucket', async () => {
+    const ctx = await testContext();
+    const pool = new BufferPool(ctx.device);
+    const a = pool.acquire(1000, GPUBufferUsage.STORAGE);
+    expectEqual([a.size, BufferPool.bucket(3 << 20)], [1024, 3 << 20], 'bucket sizes');
+    pool.release(a);
+    if (pool.acquire(900, GPUBufferUsage.STORAGE) !== a) throw new Error('pool did not reuse the released buffer');
+    if (pool.acquire(900, GPUBufferUsage.STORAGE) === a) throw new Error('pool handed out a buffer in use');
+    pool.trim();
+  });
+
+  it('linearGrid folds large counts into y', () => {
+    expectEqual(linearGrid(100, 64), [2, 1], 'small');
+    const [x, y] = linearGrid(65536 * 64 * 3, 64);
+    if (x > 65535 || x * y * 64 < 65536 * 64 * 3) throw new Error(`bad grid ${x} x ${y}`);
+  });
+
+  it('scoped() turns a shader error into GpuValidationError', async () => {
+    const ctx = await testContext();
+    await expectThrows(
+      () => ctx.scoped('bad shader', () => ctx.pipelines.get({ label: 'broken', code: 'fn main( {' })),
+      /GpuValidationError.*validation error in bad shader/,
+      'bad shader',
+    );
+  });
+
+  it('uncaptured errors surface on check(); device loss as GpuDeviceLostError', async () => {
+    const ctx = await createGpuContext();
+    ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE }); // invalid usage combination
+    await ctx.device.queue.onSubmittedWorkDone();
+    await new Promise((r) => setTimeout(r, 50));
+    await expectThrows(() => ctx.check(), /GpuValidationError/, 'uncaptured');
+    ctx.check(); // errors are reported once
+    ctx.device.destroy();
+    const lost = await ctx.lost;
+    if (lost.name !== 'GpuDeviceLostError' || lost.code !== 'gpu_device_lost') throw new Error(`lost: ${lost.name}`);
+    await expectThrows(() => ctx.encoder(), /GpuDeviceLostError.*Reload the model/, 'encoder after loss');
+  });
+});
