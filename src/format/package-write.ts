@@ -153,6 +153,17 @@ export async function writePackage(src: WeightSource, sink: PackageSink, opts: W
       extraFiles.push({ path: name, ...(await f.close()) });
       tokenizer[key] = name;
     }
+    // newer HF repos keep the template in chat_template.json {"chat_template": "..."}: normalize
+    if (tokenizer.chat_template === null && present.has('chat_template.json')) {
+      const text = await opts.extras.readText('chat_template.json');
+      const tpl = text === null ? undefined : (JSON.parse(text) as { chat_template?: unknown }).chat_template;
+      if (typeof tpl === 'string') {
+        const f = await sink.create(EXTRA_FILES.chat_template);
+        await f.write(new TextEncoder().encode(tpl));
+        extraFiles.push({ path: EXTRA_FILES.chat_template, ...(await f.close()) });
+        tokenizer.chat_template = EXTRA_FILES.chat_template;
+      }
+    }
   }
 
   const manifest = ManifestSchema.parse({

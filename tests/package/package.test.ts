@@ -176,6 +176,11 @@ describe('package details', () => {
     const f = pkg.manifest.files.find((x) => x.path === 'chat_template.jinja')!;
     expect(f.bytes).toBe(14);
     await pkg.verifyAll();
+    // chat_template.json (newer HF repos) becomes chat_template.jinja
+    const hf2 = writeCheckpoint(tinyCheckpoint('minimax', 6), { 'chat_template.json': JSON.stringify({ chat_template: '{% for m in messages %}{{ m.content }}{% endfor %}' }) });
+    const two = await convert(hf2, { quant: 'q4' });
+    expect(two.pkg.manifest.tokenizer.chat_template).toBe('chat_template.jinja');
+    expect(readFileSync(join(two.dir, 'chat_template.jinja'), 'utf8')).toBe('{% for m in messages %}{{ m.content }}{% endfor %}');
   });
 
   it('every expert blob and file is listed with its sha256; verifyAll passes on a fresh package', async () => {
