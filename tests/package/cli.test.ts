@@ -1,12 +1,13 @@
 // The convert / inspect contract through the real CLI, and logits / generate on a package.
 
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { expected, fixtureDir, relError } from '../helpers/fixtures.ts';
+import { removeScratch, scratchDir } from './tiny-checkpoint.ts';
 
 const run = promisify(execFile);
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'webmoe.mjs');
@@ -21,8 +22,10 @@ async function webmoe(args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 describe('webmoe convert / inspect', () => {
+  afterAll(removeScratch);
+
   it('convert: JSON summary on stdout, peak RSS on stderr, MXFP4 kept by default, no temp dir left', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'webmoe-cli-'));
+    const parent = scratchDir('cli');
     const out = join(parent, 'pkg');
     const r = await webmoe(['convert', fixtureDir('gpt_oss_mxfp4'), out]);
     expect(r.code, r.stderr).toBe(0);
@@ -47,7 +50,7 @@ describe('webmoe convert / inspect', () => {
   });
 
   it('refuses a non-empty OUT_DIR without --force, replaces it with --force', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'webmoe-cli-out-'));
+    const out = scratchDir('cli-out');
     writeFileSync(join(out, 'keep.txt'), 'x');
     const r = await webmoe(['convert', fixtureDir('minimax_m2'), out, '--quant', 'q8']);
     expect(r.code).toBe(2);
@@ -60,7 +63,7 @@ describe('webmoe convert / inspect', () => {
   });
 
   it('a failing conversion leaves neither OUT_DIR nor a temp dir behind', async () => {
-    const hf = mkdtempSync(join(tmpdir(), 'webmoe-cli-bad-'));
+    const hf = scratchDir('cli-bad');
     copyFileSync(join(fixtureDir('qwen3_moe'), 'config.json'), join(hf, 'config.json'));
     const st = readFileSync(join(fixtureDir('qwen3_moe'), 'model.safetensors'));
     // keep the header valid but drop an expert tensor's name from it: the conversion fails midway
@@ -71,7 +74,7 @@ describe('webmoe convert / inspect', () => {
     const lenBuf = Buffer.alloc(8);
     lenBuf.writeBigUInt64LE(BigInt(h.length));
     writeFileSync(join(hf, 'model.safetensors'), Buffer.concat([lenBuf, h, st.subarray(8 + len)]));
-    const parent = mkdtempSync(join(tmpdir(), 'webmoe-cli-'));
+    const parent = scratchDir('cli');
     mkdirSync(join(parent, 'other'));
     const r = await webmoe(['convert', hf, join(parent, 'pkg')]);
     expect(r.code).toBe(2);
@@ -89,7 +92,7 @@ describe('webmoe convert / inspect', () => {
   });
 
   it('logits and generate run on an f32 package and equal HF', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'webmoe-cli-')), 'pkg');
+    const out = join(scratchDir('cli'), 'pkg');
     expect((await webmoe(['convert', fixtureDir('minimax'), out, '--quant', 'f32', '--dense-quant', 'f32'])).code).toBe(0);
     const exp = expected('minimax');
     const l = await webmoe(['logits', '--model', out, '--tokens', exp.tokens.join(',')]);

@@ -3,9 +3,6 @@
 // memory. Top-1 agreement with HF and the max relative logit error per quantization are printed
 // (information: random tiny checkpoints have nearly tied logits, so these are not quality bars).
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeSink } from '../../src/cli/convert.ts';
 import { HfCheckpoint } from '../../src/format/hf-checkpoint.ts';
@@ -17,6 +14,7 @@ import type { WeightSource } from '../../src/format/weights.ts';
 import { ReferenceModel } from '../../src/reference/forward.ts';
 import { nodeDir } from '../../src/store/node-dir.ts';
 import { argmax, expected, fixtureDir, fixtureNames, relError } from '../helpers/fixtures.ts';
+import { removeScratch, scratchDir } from './tiny-checkpoint.ts';
 
 interface Setting {
   label: string;
@@ -46,7 +44,7 @@ describe('fixtures converted to packages', () => {
       for (const s of SETTINGS) {
         it(`${s.label}`, async () => {
           const hf = await HfCheckpoint.open(nodeDir(fixtureDir(name)));
-          const dir = mkdtempSync(join(tmpdir(), `webmoe-fx-${name}-`));
+          const dir = scratchDir(`fx-${name}`);
           const opts = { quant: s.quant, denseQuant: s.denseQuant };
           const manifest = await writePackage(hf, nodeSink(dir), opts);
           const pkg = await openPackage(nodeDir(dir));
@@ -65,6 +63,7 @@ describe('fixtures converted to packages', () => {
     });
   }
   afterAll(() => {
+    removeScratch();
     console.log(['fixture          setting [experts/dense]         top-1 vs HF, max |Δ|/max|logit|', ...rows].join('\n'));
   });
 });

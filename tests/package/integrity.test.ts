@@ -1,10 +1,9 @@
 // A damaged package is rejected with a typed error that names the file: corrupted blob or shard
 // (IntegrityError), truncated or missing file (CheckpointError), bad manifest (ManifestError).
 
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeSink } from '../../src/cli/convert.ts';
 import { openPackageWeights } from '../../src/cli/load-package.ts';
 import { CheckpointError, IntegrityError } from '../../src/format/errors.ts';
@@ -15,17 +14,20 @@ import { writePackage } from '../../src/format/package-write.ts';
 import { CpuRunner } from '../../src/reference/runner.ts';
 import { nodeDir } from '../../src/store/node-dir.ts';
 import { fixtureDir } from '../helpers/fixtures.ts';
+import { removeScratch, scratchDir } from './tiny-checkpoint.ts';
 
 let good: string;
 
 beforeAll(async () => {
-  good = mkdtempSync(join(tmpdir(), 'webmoe-good-'));
+  good = scratchDir('good');
   await writePackage(await HfCheckpoint.open(nodeDir(fixtureDir('qwen3_moe'))), nodeSink(good), { quant: 'q4', denseQuant: 'q8' });
 });
 
+afterAll(removeScratch);
+
 /** A copy of the good package that the test may damage. */
 function copy(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'webmoe-bad-pkg-'));
+  const dir = scratchDir('bad-pkg');
   cpSync(good, dir, { recursive: true });
   return dir;
 }

@@ -2,10 +2,9 @@
 // checkpoint's logits, quantized packages hold exactly the codec's bytes (disk = in-memory packer),
 // MXFP4 experts pass through untouched, tied embeddings are stored once, shards are 256-aligned.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { nodeSink } from '../../src/cli/convert.ts';
 import { HfCheckpoint } from '../../src/format/hf-checkpoint.ts';
 import { packInMemory, packedWeights, unpackExpert } from '../../src/format/pack.ts';
@@ -18,10 +17,12 @@ import type { WeightSource } from '../../src/format/weights.ts';
 import { ReferenceModel } from '../../src/reference/forward.ts';
 import { nodeDir } from '../../src/store/node-dir.ts';
 import { relError } from '../helpers/fixtures.ts';
-import { tinyCheckpoint, writeCheckpoint, type TinyFamily } from './tiny-checkpoint.ts';
+import { removeScratch, scratchDir, tinyCheckpoint, writeCheckpoint, type TinyFamily } from './tiny-checkpoint.ts';
 
 const TOKENS = [1, 17, 42, 5, 88, 3, 60, 9, 31, 70];
 const FAMILIES: TinyFamily[] = ['minimax_m2', 'gpt_oss', 'gpt_oss_mxfp4', 'minimax', 'qwen3_moe_tied'];
+
+afterAll(removeScratch);
 
 async function logitsOf(src: WeightSource): Promise<Float32Array[]> {
   const m = await ReferenceModel.load(src);
@@ -29,7 +30,7 @@ async function logitsOf(src: WeightSource): Promise<Float32Array[]> {
 }
 
 export async function convert(hfDir: string, opts: WriteOptions = {}): Promise<{ dir: string; pkg: WebMoePackage; hf: HfCheckpoint }> {
-  const dir = mkdtempSync(join(tmpdir(), 'webmoe-pkg-'));
+  const dir = scratchDir('pkg');
   const hf = await HfCheckpoint.open(nodeDir(hfDir));
   await writePackage(hf, nodeSink(dir), { extras: nodeDir(hfDir), ...opts });
   return { dir, pkg: await openPackage(nodeDir(dir)), hf };

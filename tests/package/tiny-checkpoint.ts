@@ -3,7 +3,7 @@
 // multiple of 32 (padding in every grouped codec), MXFP4 blocks with padding, a tokenizer to copy.
 // Tensor names and layouts follow the released/HF checkpoints of each family.
 
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { f32ToF16 } from '../../src/format/dtypes.ts';
@@ -204,8 +204,21 @@ export function tinyCheckpoint(family: TinyFamily, seed = 1): TinyCheckpoint {
   return { config: config!, tensors: T };
 }
 
+const scratch: string[] = [];
+
+/** A fresh temp directory, removed by removeScratch() (call it from afterAll). */
+export function scratchDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), `webmoe-${prefix}-`));
+  scratch.push(d);
+  return d;
+}
+
+export function removeScratch(): void {
+  for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 /** Write a checkpoint directory: config.json, model.safetensors and optional extra text files. */
-export function writeCheckpoint(ck: TinyCheckpoint, extras: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'webmoe-ck-'))): string {
+export function writeCheckpoint(ck: TinyCheckpoint, extras: Record<string, string> = {}, dir = scratchDir('ck')): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(ck.config, null, 2));
   writeFileSync(join(dir, 'model.safetensors'), safetensorsBytes(ck.tensors));
