@@ -21,7 +21,7 @@
 //   x beyond `cols` is never read: the padded tail group clamps its x index (padding weights are 0).
 
 override KIND: u32 = 0u; // 0 f32, 1 f16, 2 q8, 3 q4, 4 mxfp4
-override TILE: u32 = 1u; // problems per thread, 1..4
+override TILE: u32 = 1u; // problems per thread: 1 or 4
 override WG: u32 = 64u;
 
 struct Params {
@@ -47,45 +47,32 @@ struct Params {
 @group(0) @binding(4) var<storage, read> S: array<u32>;
 @group(0) @binding(5) var<storage, read_write> Y: array<f32>;
 
-const MAX_TILE: u32 = 4u;
 const GROUP: u32 = 32u;
 // FP4 E2M1 magnitudes times 2 (0, 0.5, 1, 1.5, 2, 3, 4, 6), one nibble each.
 const E2M1_X2: u32 = 0xC8643210u;
 
-var<private> xb: array<u32, MAX_TILE>;   // word offset of each problem's x row
-var<private> acc: array<f32, MAX_TILE>;  // row result per problem
-var<private> gacc: array<f32, MAX_TILE>; // current group's unscaled sum
-
-// acc[t] += w * x_t[c]
-fn add_w(w: f32, c: u32) {
-  for (var t = 0u; t < TILE; t++) { acc[t] += w * X[xb[t] + c]; }
+// x_t[c] for the TILE problems of this thread (lanes >= TILE are 0; TILE is 1 or 4, a
+// pipeline constant, so the unused lanes fold away).
+fn xv(c: u32, xb: vec4<u32>) -> vec4<f32> {
+  if (TILE == 1u) { return vec4<f32>(X[xb.x + c], 0.0, 0.0, 0.0); }
+  return vec4<f32>(X[xb.x + c], X[xb.y + c], X[xb.z + c], X[xb.w + c]);
 }
 
-// gacc[t] += q * x_t[c]; `last` = cols - 1 clamps reads in the padded tail group.
-fn add_q(q: f32, c: u32, last: u32) {
-  let cc = min(c, last);
-  for (var t = 0u; t < TILE; t++) { gacc[t] += q * X[xb[t] + cc]; }
+fn row_f32(base: u32, cols: u32, xb: vec4<u32>) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  for (var c = 0u; c < cols; c++) { acc += bitcast<f32>(W[base + c]) * xv(c, xb); }
+  return acc;
 }
 
-fn close_group(scale: f32) {
-  for (var t = 0u; t < TILE; t++) {
-    acc[t] += scale * gacc[t];
-    gacc[t] = 0.0;
-  }
-}
-
-fn row_f32(base: u32, cols: u32) {
-  for (var c = 0u; c < cols; c++) { add_w(bitcast<f32>(W[base + c]), c); }
-}
-
-fn row_f16(base: u32, cols: u32) {
+fn row_f16(base: u32, cols: u32, xb: vec4<u32>) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
   let pairs = cols / 2u;
   for (var k = 0u; k < pairs; k++) {
     let h = unpack2x16float(W[base + k]);
-    add_w(h.x, 2u * k);
-    add_w(h.y, 2u * k + 1u);
+    acc += h.x * xv(2u * k, xb) + h.y * xv(2u * k + 1u, xb);
   }
-  if ((cols & 1u) == 1u) { add_w(unpack2x16float(W[base + pairs]).x, cols - 1u); }
+  if ((cols & 1u) == 1u) { acc += unpack2x16float(W[base + pairs]).x * xv(cols - 1u, xb); }
+  return acc;
 }
 
 // f16 scale number `i` of the scale section starting at word `sbase`.
@@ -100,53 +87,61 @@ fn scale_e8m0(sbase: u32, i: u32) -> f32 {
   return bitcast<f32>(min(s, 254u) << 23u);
 }
 
-fn row_q8(base: u32, sbase: u32, g0: u32, cols: u32) {
-  let groups = (cols + GROUP - 1u) / GROUP;
-  let last = cols - 1u;
-  for (var g = 0u; g < groups; g++) {
-    for (var k = 0u; k < 8u; k++) {
-      let w = W[base + g * 8u + k];
-      let c = g * GROUP + 4u * k;
-      for (var e = 0u; e < 4u; e++) {
-        let q = f32(bitcast<i32>(w << (24u - 8u * e)) >> 24u);
-        add_q(q, c + e, last);
-      }
+// Unscaled dot of one 32-column group starting at column c0 (words at `wb`); columns past `last`
+// (the padded tail of the last group) read x[last] against their zero weights.
+fn group_q8(wb: u32, c0: u32, last: u32, xb: vec4<u32>) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  for (var k = 0u; k < 8u; k++) {
+    let w = W[wb + k];
+    for (var e = 0u; e < 4u; e++) {
+      let q = f32(bitcast<i32>(w << (24u - 8u * e)) >> 24u);
+      acc += q * xv(min(c0 + 4u * k + e, last), xb);
     }
-    close_group(scale_f16(sbase, g0 + g));
   }
+  return acc;
 }
 
-fn row_q4(base: u32, sbase: u32, g0: u32, cols: u32) {
-  let groups = (cols + GROUP - 1u) / GROUP;
-  let last = cols - 1u;
-  for (var g = 0u; g < groups; g++) {
-    for (var k = 0u; k < 4u; k++) {
-      let w = W[base + g * 4u + k];
-      let c = g * GROUP + 8u * k;
-      for (var e = 0u; e < 8u; e++) {
-        let q = f32(i32((w >> (4u * e)) & 15u) - 8);
-        add_q(q, c + e, last);
-      }
+fn group_q4(wb: u32, c0: u32, last: u32, xb: vec4<u32>) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    let w = W[wb + k];
+    for (var e = 0u; e < 8u; e++) {
+      let q = f32(i32((w >> (4u * e)) & 15u) - 8);
+      acc += q * xv(min(c0 + 8u * k + e, last), xb);
     }
-    close_group(scale_f16(sbase, g0 + g));
   }
+  return acc;
 }
 
-fn row_mxfp4(base: u32, sbase: u32, g0: u32, cols: u32) {
-  let groups = (cols + GROUP - 1u) / GROUP;
-  let last = cols - 1u;
-  for (var g = 0u; g < groups; g++) {
-    for (var k = 0u; k < 4u; k++) {
-      let w = W[base + g * 4u + k];
-      let c = g * GROUP + 8u * k;
-      for (var e = 0u; e < 8u; e++) {
-        let code = (w >> (4u * e)) & 15u;
-        let mag = f32((E2M1_X2 >> (4u * (code & 7u))) & 15u) * 0.5;
-        add_q(select(mag, -mag, code >= 8u), c + e, last);
-      }
+fn group_mxfp4(wb: u32, c0: u32, last: u32, xb: vec4<u32>) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    let w = W[wb + k];
+    for (var e = 0u; e < 8u; e++) {
+      let code = (w >> (4u * e)) & 15u;
+      let mag = f32((E2M1_X2 >> (4u * (code & 7u))) & 15u) * 0.5;
+      acc += select(mag, -mag, code >= 8u) * xv(min(c0 + 8u * k + e, last), xb);
     }
-    close_group(scale_e8m0(sbase, g0 + g));
   }
+  return acc;
+}
+
+// Grouped kinds: row data at `base` (words_per_group words per group), scales from `sbase`
+// numbered from g0 = row * groups.
+fn row_grouped(base: u32, sbase: u32, g0: u32, cols: u32, xb: vec4<u32>) -> vec4<f32> {
+  let groups = (cols + GROUP - 1u) / GROUP;
+  let full = cols / GROUP;
+  var acc = vec4<f32>(0.0);
+  for (var g = 0u; g < groups; g++) {
+    // full groups never clamp; the tail group clamps to the last real column
+    let last = select(cols - 1u, 0xffffffffu, g < full);
+    switch KIND {
+      case 2u: { acc += scale_f16(sbase, g0 + g) * group_q8(base + g * 8u, g * GROUP, last, xb); }
+      case 3u: { acc += scale_f16(sbase, g0 + g) * group_q4(base + g * 4u, g * GROUP, last, xb); }
+      default: { acc += scale_e8m0(sbase, g0 + g) * group_mxfp4(base + g * 4u, g * GROUP, last, xb); }
+    }
+  }
+  return acc;
 }
 
 @compute @workgroup_size(WG)
@@ -157,25 +152,26 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let cols = P.cols;
   var slot = 0u;
   if (P.indirect != 0u) { slot = S[P.slot_offset + p0]; }
-  for (var t = 0u; t < TILE; t++) {
-    let p = min(p0 + t, P.problems - 1u);
-    xb[t] = P.x_offset + (p / P.x_div) * P.x_stride;
-    acc[t] = 0.0;
-    gacc[t] = 0.0;
-  }
+  // x row of each of the TILE problems (past the last problem: a valid row, result dropped)
+  let last_p = P.problems - 1u;
+  let pv = min(vec4<u32>(p0, p0 + 1u, p0 + 2u, p0 + 3u), vec4<u32>(last_p));
+  let xb = vec4<u32>(P.x_offset) + (pv / P.x_div) * P.x_stride;
   let m = P.w_offset + slot; // first word of this problem's matrix
   let groups = (cols + GROUP - 1u) / GROUP;
+  var acc: vec4<f32>;
   switch KIND {
-    case 0u: { row_f32(m + r * cols, cols); }
-    case 1u: { row_f16(m + r * ((cols + 1u) / 2u), cols); }
-    case 2u: { row_q8(m + r * groups * 8u, m + P.rows * groups * 8u, r * groups, cols); }
-    case 3u: { row_q4(m + r * groups * 4u, m + P.rows * groups * 4u, r * groups, cols); }
-    default: { row_mxfp4(m + r * groups * 4u, m + P.rows * groups * 4u, r * groups, cols); }
+    case 0u: { acc = row_f32(m + r * cols, cols, xb); }
+    case 1u: { acc = row_f16(m + r * ((cols + 1u) / 2u), cols, xb); }
+    case 2u: { acc = row_grouped(m + r * groups * 8u, m + P.rows * groups * 8u, r * groups, cols, xb); }
+    default: { acc = row_grouped(m + r * groups * 4u, m + P.rows * groups * 4u, r * groups, cols, xb); }
   }
   var bias = 0.0;
   if (P.has_bias != 0u) { bias = B[P.b_offset + slot + r]; }
-  for (var t = 0u; t < TILE; t++) {
-    let p = p0 + t;
-    if (p < P.problems) { Y[P.y_offset + p * P.y_stride + r] = acc[t] + bias; }
+  let yo = P.y_offset + r;
+  Y[yo + p0 * P.y_stride] = acc.x + bias;
+  if (TILE > 1u) {
+    if (p0 + 1u < P.problems) { Y[yo + (p0 + 1u) * P.y_stride] = acc.y + bias; }
+    if (p0 + 2u < P.problems) { Y[yo + (p0 + 2u) * P.y_stride] = acc.z + bias; }
+    if (p0 + 3u < P.problems) { Y[yo + (p0 + 3u) * P.y_stride] = acc.w + bias; }
   }
 }
