@@ -29,3 +29,17 @@ export interface ModelRunner {
   expertCacheStats?(): ExpertCacheStats;
   dispose(): void;
 }
+
+/** What the UI's expert heatmap shows: per layer, resident experts and the last token's routing. */
+export interface ExpertActivity {
+  layers: number;
+  experts: number;
+  resident: number[][];
+  lastToken: { layer: number; expert: number; hit: boolean }[];
+}
+
+/** Optional extras a GPU backend offers. */
+export interface GpuRunnerExtras {
+  gpuMemoryBytes(): number;
+  expertActivity(): ExpertActivity;
+}

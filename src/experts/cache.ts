@@ -1,0 +1,193 @@
+// The GPU expert cache: equal-size slots (one expert blob each, in the package's ExpertLayout) in a
+// few large GPU buffers ("arenas"), a byte budget, LRU eviction per layer, counters, and prefetch.
+//
+// Budget → slots: every layer gets S = clamp(floor(budget / (L · blob)), K, E) slots. S = E means
+// all-resident: every expert is uploaded once and the GPU maps router ids to slots itself
+// (expertSlots kernel over a static table), so a token is one submit with no readback. S < E
+// means streaming: the forward pass reads back the routed ids per layer, asks `ensure` to make
+// them resident (store reads for misses, uploads into evicted slots) and writes the slot offsets.
+//
+// Arenas: consecutive layers' slot blocks packed into buffers no larger than the device's
+// maxStorageBufferBindingSize, so the K experts of a layer are always inside one binding.
+
+import type { GpuContext } from '../gpu/device.ts';
+import type { PackedModel } from '../format/quant-layout.ts';
+import type { ExpertCacheStats } from '../model/runner.ts';
+import { LayerSlots } from './slots.ts';
+
+export interface ExpertCacheOptions {
+  /** bytes for expert slots; default: all experts if they fit the device, else what fits */
+  budgetBytes?: number;
+  /** prefetch the next layer's predicted experts (default true) */
+  prefetch?: boolean;
+}
+
+/** "50%", "0.25" (fraction), "123456789" (bytes) → bytes, given the total expert bytes. */
+export function parseBudget(s: string | number | undefined, totalBytes: number): number | undefined {
+  if (s === undefined || s === '') return undefined;
+  if (typeof s === 'number') return s <= 1 ? Math.floor(s * totalBytes) : Math.floor(s);
+  const t = s.trim();
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(t);
+  if (pct) return Math.floor((Number(pct[1]) / 100) * totalBytes);
+  const n = Number(t);
+  if (!Number.isFinite(n) || n < 0) throw new RangeError(`expert budget "${s}" is not a byte count, a fraction or a percentage like 25%`);
+  return n <= 1 ? Math.floor(n * totalBytes) : Math.floor(n);
+}
+
+interface Arena {
+  buffer: GPUBuffer;
+}
+
+export class ExpertCache {
+  readonly L: number;
+  readonly E: number;
+  readonly K: number;
+  readonly blobBytes: number;
+  readonly slotsPerLayer: number;
+  readonly resident: boolean;
+  readonly budgetBytes: number;
+  private readonly arenas: Arena[] = [];
+  /** per layer: arena index and byte offset of its slot block */
+  private readonly layerBase: { arena: number; offset: number }[] = [];
+  private readonly layers: LayerSlots[];
+  /** resident mode: (L, E) word offsets of each expert inside its layer's arena */
+  table: GPUBuffer | null = null;
+  private readonly prefetched = new Map<string, Promise<Uint8Array>>();
+  private readonly prefetchOn: boolean;
+  readonly stats: ExpertCacheStats;
+  /** experts routed in the last token, for the UI heatmap: layer -> ids, and whether each hit */
+  lastRouting: { layer: number; expert: number; hit: boolean }[] = [];
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    private readonly pm: PackedModel,
+    opts: ExpertCacheOptions,
+  ) {
+    const spec = pm.spec;
+    this.L = spec.num_hidden_layers;
+    this.E = spec.moe.num_experts;
+    this.K = spec.moe.num_experts_per_tok;
+    this.blobBytes = pm.expertLayout.bytes;
+    const total = this.L * this.E * this.blobBytes;
+    const maxBinding = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
+    const layerAll = this.E * this.blobBytes;
+    const deviceCap = layerAll <= maxBinding ? total : this.L * Math.floor(maxBinding / this.blobBytes) * this.blobBytes;
+    const budget = opts.budgetBytes ?? deviceCap;
+    const perLayer = Math.floor(budget / (this.L * this.blobBytes));
+    this.slotsPerLayer = Math.max(this.K, Math.min(this.E, perLayer, Math.floor(maxBinding / this.blobBytes)));
+    this.resident = this.slotsPerLayer === this.E;
+    this.budgetBytes = this.slotsPerLayer * this.L * this.blobBytes;
+    this.prefetchOn = opts.prefetch ?? true;
+    this.layers = Array.from({ length: this.L }, () => new LayerSlots(this.slotsPerLayer));
+    this.stats = { hits: 0, misses: 0, bytesStreamed: 0, stallMs: 0, budgetBytes: this.budgetBytes };
+    // pack layers into arenas
+    const block = this.slotsPerLayer * this.blobBytes;
+    const perArena = Math.max(1, Math.floor(maxBinding / block));
+    for (let l = 0; l < this.L; l++) {
+      const a = Math.floor(l / perArena);
+      if (a === this.arenas.length) {
+        const layersHere = Math.min(perArena, this.L - l);
+        const buffer = ctx.createBuffer(layersHere * block, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `experts-${a}`);
+        this.arenas.push({ buffer });
+      }
+      this.layerBase.push({ arena: a, offset: (l % perArena) * block });
+    }
+  }
+
+  /** Create the cache; in resident mode every expert is uploaded now. */
+  static async create(ctx: GpuContext, pm: PackedModel, opts: ExpertCacheOptions = {}): Promise<ExpertCache> {
+    const c = new ExpertCache(ctx, pm, opts);
+    if (c.resident) {
+      const table = new Uint32Array(c.L * c.E); // (L, E)
+      for (let l = 0; l < c.L; l++) {
+        const { slots } = c.layers[l].plan(Array.from({ length: c.E }, (_, e) => e));
+        for (let e = 0; e < c.E; e++) {
+          const off = c.slotOffset(l, slots[e]);
+          ctx.queue.writeBuffer(c.arena(l), off, (await pm.expertBlob(l, e)) as Uint8Array<ArrayBuffer>);
+          table[l * c.E + e] = off / 4;
+        }
+      }
+      c.table = ctx.upload(table, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'expert-table');
+    }
+    return c;
+  }
+
+  /** The arena buffer holding layer `l`'s slots. */
+  arena(l: number): GPUBuffer {
+    return this.arenas[this.layerBase[l].arena].buffer;
+  }
+
+  /** Byte offset of slot `s` of layer `l` inside its arena. */
+  slotOffset(l: number, s: number): number {
+    return this.layerBase[l].offset + s * this.blobBytes;
+  }
+
+  get gpuBytes(): number {
+    return this.arenas.reduce((a, b) => a + b.buffer.size, 0) + (this.table?.size ?? 0);
+  }
+
+  private read(l: number, e: number): Promise<Uint8Array> {
+    const key = `${l}:${e}`;
+    const p = this.prefetched.get(key);
+    if (p) {
+      this.prefetched.delete(key);
+      return p;
+    }
+    return this.pm.expertBlob(l, e);
+  }
+
+  /**
+   * Make the distinct `experts` of layer `l` resident (streaming mode) and return the word offset
+   * of each inside the layer's arena, in order. Misses are read from the store (or a prefetch
+   * already under way) and uploaded with writeBuffer, which the queue orders after all work
+   * submitted before this call.
+   */
+  async ensure(l: number, experts: number[]): Promise<number[]> {
+    const plan = this.layers[l].plan(experts);
+    const missSet = new Set(plan.misses.map((m) => m.expert));
+    for (const e of experts) this.lastRouting.push({ layer: l, expert: e, hit: !missSet.has(e) });
+    this.stats.hits += experts.length - plan.misses.length;
+    this.stats.misses += plan.misses.length;
+    if (plan.misses.length) {
+      const t0 = performance.now();
+      const blobs = await Promise.all(plan.misses.map((m) => this.read(l, m.expert)));
+      this.stats.stallMs += performance.now() - t0;
+      plan.misses.forEach((m, i) => {
+        this.ctx.queue.writeBuffer(this.arena(l), this.slotOffset(l, m.slot), blobs[i] as Uint8Array<ArrayBuffer>);
+        this.stats.bytesStreamed += blobs[i].byteLength;
+      });
+    }
+    return plan.slots.map((s) => this.slotOffset(l, s) / 4);
+  }
+
+  /** Start reading experts predicted for layer `l` that are not resident (no GPU work). */
+  prefetch(l: number, experts: number[]): void {
+    if (!this.prefetchOn || this.resident || l >= this.L) return;
+    for (const e of experts) {
+      const key = `${l}:${e}`;
+      if (this.layers[l].has(e) || this.prefetched.has(key)) continue;
+      const p = this.pm.expertBlob(l, e);
+      p.catch(() => this.prefetched.delete(key));
+      this.prefetched.set(key, p);
+    }
+    // bound the prefetch map: a wrong prediction must not pile up blobs
+    while (this.prefetched.size > 2 * this.K * 2) {
+      const first = this.prefetched.keys().next().value as string;
+      this.prefetched.delete(first);
+    }
+  }
+
+  /** Mark the start of a token for `lastRouting`. */
+  beginToken(): void {
+    this.lastRouting = [];
+  }
+
+  residentMap(): number[][] {
+    return this.layers.map((s) => s.residentExperts());
+  }
+
+  destroy(): void {
+    for (const a of this.arenas) a.buffer.destroy();
+    this.table?.destroy();
+  }
+}

@@ -1,0 +1,309 @@
+// The GPU forward pass: the same math as src/reference/forward.ts, recorded as kernel dispatches.
+// One ModelSpec drives every family; there is no model-type branch, only the per-layer facts of the
+// spec (attention kind, rope, q/k norm scope, biases, sinks, residual rule) and the MoE facts.
+//
+// Legend: T tokens in the chunk (T ≤ maxChunk), D hidden, Hq/Hkv heads, hd head_dim, qw = Hq·hd,
+// kw = Hkv·hd (H·hd on linear layers), E experts, K top-k, I expert width, V vocab.
+//
+// A chunk is recorded into as few command buffers as the expert cache allows: with every expert
+// resident it is ONE encoder (router ids → slot offsets on the GPU); when streaming, each layer's
+// routed ids are read back, the cache makes them resident, and recording resumes.
+
+import type { GpuContext } from '../gpu/device.ts';
+import type { GpuEncoder } from '../gpu/encoder.ts';
+import type { ModelSpec } from '../format/spec.ts';
+import { ropeTable, type RopeTable } from '../reference/ops.ts';
+import { embedding } from '../kernels/embedding/embedding.ts';
+import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
+import { matvec } from '../kernels/matvec/matvec.ts';
+import { rope, ropeCosSin } from '../kernels/rope/rope.ts';
+import { attention } from '../kernels/attention/attention.ts';
+import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
+import { lightning } from '../kernels/lightning/lightning.ts';
+import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
+import { residual } from '../kernels/residual/residual.ts';
+import { route, expertSlots } from '../kernels/router/router.ts';
+import { swiglu } from '../kernels/swiglu/swiglu.ts';
+import { combine } from '../kernels/combine/combine.ts';
+import type { ExpertCache } from '../experts/cache.ts';
+import type { ExpertLayout } from '../format/quant-layout.ts';
+import type { GpuTensor, GpuWeights } from './gpu-weights.ts';
+
+
+/** Per-layer sequence state: KV ring (softmax layers) or f32 state (lightning layers). */
+interface LayerState {
+  kCache?: GPUBuffer; // (capacity, kw)
+  vCache?: GPUBuffer; // (capacity, kw)
+  capacity: number;
+  state?: GPUBuffer; // (H, hd, hd)
+}
+
+export class GpuForward {
+  readonly D: number;
+  readonly qw: number;
+  readonly V: number;
+  /** per layer: its rope table and the cos/sin buffer shared by layers with the same rope */
+  private readonly ropes: ({ table: RopeTable; cs: GPUBuffer } | null)[];
+  private readonly states: LayerState[];
+  // scratch, sized for maxChunk tokens
+  private readonly tok: GPUBuffer; // (T) u32
+  private readonly x: GPUBuffer; // (T, D) residual stream
+  private readonly h: GPUBuffer; // (T, D) normed
+  private readonly q: GPUBuffer; // (T, qw)
+  private readonly k: GPUBuffer; // (T, maxKw)
+  private readonly v: GPUBuffer; // (T, maxKw)
+  private readonly o: GPUBuffer; // (T, qw)
+  private readonly g: GPUBuffer; // (T, qw) lightning output gate
+  private readonly a: GPUBuffer; // (T, D) sublayer output
+  private readonly rlog: GPUBuffer; // (T, E) router logits
+  private readonly ids: GPUBuffer; // (T, K) u32
+  private readonly wts: GPUBuffer; // (T, K) f32
+  private readonly slots: GPUBuffer; // (T, K) u32 word offsets
+  private readonly eg: GPUBuffer; // (T·K, I) gate
+  private readonly eu: GPUBuffer; // (T·K, I) up
+  private readonly ea: GPUBuffer; // (T·K, I) activation
+  private readonly ey: GPUBuffer; // (T·K, D) expert outputs
+  private readonly logits: GPUBuffer; // (maxLogitRows, V)
+  /** tokens in the sequence so far */
+  length = 0;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly spec: ModelSpec,
+    private readonly w: GpuWeights,
+    readonly experts: ExpertCache,
+    private readonly layout: ExpertLayout,
+    readonly maxLen: number,
+    readonly maxChunk = 64,
+  ) {
+    const s = spec;
+    this.D = s.hidden_size;
+    this.qw = s.num_attention_heads * s.head_dim;
+    this.V = s.vocab_size;
+    const T = maxChunk;
+    const K = s.moe.num_experts_per_tok;
+    const I = s.moe.moe_intermediate_size;
+    const maxKw = Math.max(...s.layers.map((l) => (l.attention.kind === 'linear' ? s.num_attention_heads : s.num_key_value_heads) * s.head_dim));
+    const RW = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const buf = (floats: number, label: string) => ctx.createBuffer(floats * 4, RW, label);
+    this.tok = buf(T, 'tokens');
+    this.x = buf(T * this.D, 'x');
+    this.h = buf(T * this.D, 'h');
+    this.q = buf(T * this.qw, 'q');
+    this.k = buf(T * maxKw, 'k');
+    this.v = buf(T * maxKw, 'v');
+    this.o = buf(T * this.qw, 'o');
+    this.g = buf(T * this.qw, 'gate');
+    this.a = buf(T * this.D, 'a');
+    this.rlog = buf(T * s.moe.num_experts, 'router-logits');
+    this.ids = buf(T * K, 'ids');
+    this.wts = buf(T * K, 'weights');
+    this.slots = buf(T * K, 'slots');
+    this.eg = buf(T * K * I, 'expert-gate');
+    this.eu = buf(T * K * I, 'expert-up');
+    this.ea = buf(T * K * I, 'expert-act');
+    this.ey = buf(T * K * this.D, 'expert-out');
+    this.logits = buf(T * this.V, 'logits');
+    const byKey = new Map<string, { table: RopeTable; cs: GPUBuffer }>();
+    this.ropes = s.layers.map((l) => {
+      if (!l.rope) return null;
+      const key = JSON.stringify(l.rope);
+      if (!byKey.has(key)) byKey.set(key, { table: ropeTable(l.rope), cs: buf(T * l.rope.rotary_dim, 'cossin') }); // (T, rot/2, 2)
+      return byKey.get(key)!;
+    });
+    this.states = s.layers.map((l) => {
+      if (l.attention.kind === 'linear')
+        return { capacity: 0, state: buf(s.num_attention_heads * s.head_dim * s.head_dim, 'lightning-state') };
+      const capacity = l.attention.kind === 'sliding' ? Math.min(l.attention.window, maxLen) : maxLen;
+      const kw = s.num_key_value_heads * s.head_dim;
+      return { capacity, kCache: buf(capacity * kw, 'k-cache'), vCache: buf(capacity * kw, 'v-cache') };
+    });
+  }
+
+  /** Zero the sequence state (lightning states must start at 0; KV rings are overwritten). */
+  reset(): void {
+    this.length = 0;
+    for (const st of this.states) if (st.state) this.ctx.queue.writeBuffer(st.state, 0, new Float32Array(st.state.size / 4));
+  }
+
+  get stateBytes(): number {
+    return this.states.reduce((a, s) => a + (s.kCache?.size ?? 0) * 2 + (s.state?.size ?? 0), 0);
+  }
+
+  /**
+   * Run T ≤ maxChunk new tokens. Returns logits rows: all T when `allLogits`, else the last one.
+   */
+  async forwardChunk(tokens: number[], allLogits: boolean): Promise<Float32Array[]> {
+    const T = tokens.length;
+    const s = this.spec;
+    if (T < 1 || T > this.maxChunk) throw new RangeError(`chunk of ${T} tokens (1..${this.maxChunk})`);
+    if (this.length + T > this.maxLen) throw new RangeError(`context length ${this.maxLen} exceeded (${this.length} + ${T} tokens)`);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= s.vocab_size) throw new RangeError(`token id ${t} is outside the vocabulary [0, ${s.vocab_size})`);
+    const ctx = this.ctx;
+    ctx.queue.writeBuffer(this.tok, 0, Uint32Array.from(tokens));
+    this.experts.beginToken();
+    // cos/sin rows for positions length .. length+T-1, one table per distinct rope
+    for (const r of new Set(this.ropes)) if (r) ctx.queue.writeBuffer(r.cs, 0, ropeCosSin(r.table, this.length, T) as Float32Array<ArrayBuffer>);
+    let enc = ctx.encoder('chunk');
+    embedding(enc, { kind: this.w.embed.quant, vocab: s.vocab_size, dim: this.D, table: this.w.embed.buffer, tokens: this.tok, T, y: this.x });
+    for (let L = 0; L < s.num_hidden_layers; L++) {
+      this.attentionBlock(enc, L, T);
+      enc = await this.moeBlock(enc, L, T);
+    }
+    // final norm + LM head on the rows asked for
+    const rows = allLogits ? T : 1;
+    const first = T - rows;
+    rmsnorm(enc, { T: rows, n: this.D, eps: s.rms_norm_eps, x: this.x, xOffset: first * this.D, y: this.h, w: this.w.finalNorm.buffer });
+    this.linear(enc, this.w.lmHead, this.h, this.logits, rows);
+    const p = enc.read(this.logits, 0, rows * this.V * 4);
+    enc.submit();
+    this.length += T;
+    const out = new Float32Array(await p);
+    ctx.check();
+    return Array.from({ length: rows }, (_, r) => out.subarray(r * this.V, (r + 1) * this.V));
+  }
+
+  /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight. */
+  private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0): void {
+    const [rows, cols] = W.shape;
+    matvec(enc, { kind: W.quant, rows, cols, w: W.buffer, x, xOffset, y, problems: T, bias: bias ? { buffer: bias.buffer } : undefined });
+  }
+
+  private attentionBlock(enc: GpuEncoder, L: number, T: number): void {
+    const s = this.spec;
+    const ls = s.layers[L];
+    const lw = this.w.layers[L];
+    const st = this.states[L];
+    const D = this.D;
+    const hd = s.head_dim;
+    const Hq = s.num_attention_heads;
+    const linear = ls.attention.kind === 'linear';
+    const Hkv = linear ? Hq : s.num_key_value_heads;
+    const qw = this.qw;
+    const kw = Hkv * hd;
+    const eps = s.rms_norm_eps;
+    rmsnorm(enc, { T, n: D, eps, x: this.x, y: this.h, w: lw.input_norm!.buffer });
+    this.linear(enc, lw.q_proj!, this.h, this.q, T, lw.q_bias);
+    this.linear(enc, lw.k_proj!, this.h, this.k, T, lw.k_bias);
+    this.linear(enc, lw.v_proj!, this.h, this.v, T, lw.v_bias);
+    if (ls.qk_norm === 'whole_projection') {
+      rmsnorm(enc, { T, n: qw, eps, y: this.q, w: lw.q_norm!.buffer });
+      rmsnorm(enc, { T, n: kw, eps, y: this.k, w: lw.k_norm!.buffer });
+    } else if (ls.qk_norm === 'per_head') {
+      rmsnorm(enc, { T, heads: Hq, n: hd, eps, y: this.q, w: lw.q_norm!.buffer });
+      rmsnorm(enc, { T, heads: Hkv, n: hd, eps, y: this.k, w: lw.k_norm!.buffer });
+    }
+    if (s.clip_qkv !== null) {
+      clampInPlace(enc, { n: T * qw, x: this.q, limit: s.clip_qkv });
+      clampInPlace(enc, { n: T * kw, x: this.k, limit: s.clip_qkv });
+      clampInPlace(enc, { n: T * kw, x: this.v, limit: s.clip_qkv });
+    }
+    const att = ls.attention;
+    if (att.kind === 'linear') {
+      siluInPlace(enc, { n: T * qw, x: this.q });
+      siluInPlace(enc, { n: T * kw, x: this.k });
+      siluInPlace(enc, { n: T * kw, x: this.v });
+      lightning(enc, { T, nHeads: Hq, hd, q: this.q, k: this.k, v: this.v, decay: lw.decay!, state: st.state!, out: this.o, blockSize: att.block_size });
+      rmsnorm(enc, { T, n: qw, eps: att.out_norm_eps, y: this.o, w: lw.attn_out_norm!.buffer });
+      this.linear(enc, lw.attn_gate!, this.h, this.g, T);
+      sigmoidGate(enc, { n: T * qw, x: this.o, gate: this.g });
+    } else {
+      const r = this.ropes[L];
+      if (r) {
+        rope(enc, { T, heads: Hq, hd, rotaryDim: r.table.rotaryDim, x: this.q, cs: r.cs });
+        rope(enc, { T, heads: Hkv, hd, rotaryDim: r.table.rotaryDim, x: this.k, cs: r.cs });
+      }
+      const window = att.kind === 'sliding' ? att.window : null;
+      attention(enc, {
+        T, nHeads: Hq, nKv: Hkv, hd, pos0: this.length, capacity: st.capacity, window,
+        q: this.q, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o,
+      });
+      kvWrite(enc, { T, width: kw, pos0: this.length, capacity: st.capacity, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache! });
+    }
+    this.linear(enc, lw.o_proj!, this.o, this.a, T, lw.o_bias);
+    const r = ls.residual;
+    residual(enc, { n: T * D, x: this.x, sub: this.a, normed: r.from_normed ? this.h : undefined, alpha: r.attn_alpha, beta: r.attn_beta });
+  }
+
+  /** Router → experts → combine → residual. Returns the encoder to continue recording into. */
+  private async moeBlock(enc: GpuEncoder, L: number, T: number): Promise<GpuEncoder> {
+    const s = this.spec;
+    const m = s.moe;
+    const lw = this.w.layers[L];
+    const D = this.D;
+    const K = m.num_experts_per_tok;
+    const I = m.moe_intermediate_size;
+    const ls = s.layers[L];
+    rmsnorm(enc, { T, n: D, eps: s.rms_norm_eps, x: this.x, y: this.h, w: lw.post_norm!.buffer });
+    this.linear(enc, lw.router!, this.h, this.rlog, T, lw.router_bias);
+    route(enc, { moe: m, T, logits: this.rlog, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts });
+    const cache = this.experts;
+    const layout = this.layout;
+    const arena = cache.arena(L);
+    const runExperts = (e: GpuEncoder, t0: number, nTok: number) => {
+      const n = nTok * K;
+      const p0 = t0 * K;
+      const mv = (sec: 'gate' | 'up', out: GPUBuffer) =>
+        matvec(e, {
+          kind: layout[sec].quant, rows: I, cols: D, w: arena, wOffset: layout[sec].offset,
+          x: this.h, xOffset: t0 * D, xDiv: K, y: out, yOffset: p0 * I, problems: n,
+          slots: { buffer: this.slots, offset: p0 },
+          bias: layout[`${sec}_bias`] ? { buffer: arena, offset: layout[`${sec}_bias`]!.offset / 4 } : undefined,
+        });
+      mv('gate', this.eg);
+      mv('up', this.eu);
+      swiglu(e, { activation: m.activation, n: I, problems: n, gate: this.eg, gateOffset: p0 * I, up: this.eu, upOffset: p0 * I, out: this.ea, outOffset: p0 * I });
+      matvec(e, {
+        kind: layout.down.quant, rows: D, cols: I, w: arena, wOffset: layout.down.offset,
+        x: this.ea, xOffset: p0 * I, y: this.ey, yOffset: p0 * D, problems: n,
+        slots: { buffer: this.slots, offset: p0 },
+        bias: layout.down_bias ? { buffer: arena, offset: layout.down_bias.offset / 4 } : undefined,
+      });
+    };
+    if (cache.resident) {
+      expertSlots(enc, { n: T * K, ids: this.ids, table: cache.table!, tableOffset: L * m.num_experts, slots: this.slots });
+      runExperts(enc, 0, T);
+      cache.stats.hits += T * K;
+    } else {
+      // streaming: read back the routed ids, make them resident group by group of consecutive
+      // tokens whose union of experts fits the layer's slots, then record their expert work.
+      const idsP = enc.read(this.ids, 0, T * K * 4);
+      enc.submit();
+      const ids = new Uint32Array(await idsP);
+      this.ctx.check();
+      const slotWords = new Uint32Array(T * K);
+      let t0 = 0;
+      while (t0 < T) {
+        const union = new Set<number>();
+        let t1 = t0;
+        while (t1 < T) {
+          const next = new Set(union);
+          for (let k = 0; k < K; k++) next.add(ids[t1 * K + k]);
+          if (next.size > cache.slotsPerLayer && t1 > t0) break;
+          for (const e of next) union.add(e);
+          t1++;
+        }
+        const experts = [...union];
+        const words = await cache.ensure(L, experts);
+        const at = new Map(experts.map((e, i) => [e, words[i]]));
+        for (let i = t0 * K; i < t1 * K; i++) slotWords[i] = at.get(ids[i])!;
+        this.ctx.queue.writeBuffer(this.slots, t0 * K * 4, slotWords, t0 * K, (t1 - t0) * K);
+        const e = this.ctx.encoder('experts');
+        runExperts(e, t0, t1 - t0);
+        e.submit();
+        t0 = t1;
+      }
+      enc = this.ctx.encoder('chunk');
+    }
+    combine(enc, { T, K, D, y: this.ey, weights: this.wts, out: this.a });
+    const r = ls.residual;
+    residual(enc, { n: T * D, x: this.x, sub: this.a, normed: r.from_normed ? this.h : undefined, alpha: r.mlp_alpha, beta: r.mlp_beta });
+    return enc;
+  }
+
+  destroy(): void {
+    for (const r of new Set(this.ropes)) r?.cs.destroy();
+    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.wts, this.slots, this.eg, this.eu, this.ea, this.ey, this.logits]) b.destroy();
+    for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();
+  }
+}
