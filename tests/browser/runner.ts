@@ -24,7 +24,7 @@ const log = document.getElementById('log')!;
 async function main(): Promise<void> {
   const files = import.meta.glob(['/src/kernels/**/*.test.ts', '/src/gpu/*.test.ts']);
   for (const path of Object.keys(files).sort()) await files[path]();
-  const { testContext } = await import('/src/kernels/testing/harness.ts');
+  const { testContext } = await import('../../src/kernels/testing/harness.ts');
   const ctx = await testContext();
   state.adapter = `${ctx.adapterInfo.vendor} ${ctx.adapterInfo.architecture} ${ctx.adapterInfo.description}`.trim();
   const filter = new URLSearchParams(location.search).get('filter') ?? '';
