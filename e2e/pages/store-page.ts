@@ -92,7 +92,7 @@ async function corrupt(modelId: string, path: string, byte: number): Promise<voi
 
 /** Write then read records of each size as Blob and as ArrayBuffer values; MB/s per case. */
 async function bench(sizes: number[], bytesPerCase: number, rounds: number) {
-  const rows: { kind: ValueKind; size: number; records: number; writeMBs: number; readMBs: number; readParallel4MBs: number }[] = [];
+  const rows: { kind: ValueKind; size: number; records: number; writeMBs: number; readMBs: number; readParallel4MBs: number; getMany4MBs: number }[] = [];
   const mbs = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
   for (let round = 0; round < rounds; round++)
     for (const size of sizes)
@@ -116,11 +116,28 @@ async function bench(sizes: number[], bytesPerCase: number, rounds: number) {
         for (let i = 0; i < n; i += 4)
           await Promise.all([0, 1, 2, 3].filter((k) => i + k < n).map((k) => s.get('bench', `experts/L0-E${i + k}.bin`)));
         const read4 = performance.now() - t;
+        t = performance.now();
+        for (let i = 0; i < n; i += 4) await s.getMany('bench', [0, 1, 2, 3].filter((k) => i + k < n).map((k) => `experts/L0-E${i + k}.bin`));
+        const batch4 = performance.now() - t;
         if (check !== data.reduce((a, b) => a + b[0], 0)) throw new Error('bench read back wrong bytes');
         await s.deleteModel('bench');
-        rows.push({ kind, size, records: n, writeMBs: mbs(n * size, write), readMBs: mbs(n * size, read), readParallel4MBs: mbs(n * size, read4) });
+        rows.push({ kind, size, records: n, writeMBs: mbs(n * size, write), readMBs: mbs(n * size, read), readParallel4MBs: mbs(n * size, read4), getMany4MBs: mbs(n * size, batch4) });
       }
   return rows;
+}
+
+/** Read `n` ranges of `range` bytes out of one `size`-byte record (a tensor out of a dense shard). */
+async function benchRanges(size: number, range: number, n: number) {
+  const out: { kind: ValueKind; size: number; range: number; readMBs: number }[] = [];
+  for (const kind of ['blob', 'arraybuffer'] as ValueKind[]) {
+    const s = new IdbShardStore({ dbName: `webmoe-bench-${kind}`, valueKind: kind });
+    await s.put('bench', 'dense-00000.bin', new Uint8Array(size).fill(7));
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await s.read('bench', 'dense-00000.bin', ((i * 7919 * range) % (size - range)) & ~255, range);
+    out.push({ kind, size, range, readMBs: (n * range) / 1e6 / ((performance.now() - t) / 1000) });
+    await s.deleteModel('bench');
+  }
+  return out;
 }
 
 const api = {
@@ -142,6 +159,7 @@ const api = {
   readPackage,
   corrupt,
   bench,
+  benchRanges,
   estimate: () => navigator.storage.estimate(),
 };
 

@@ -10,7 +10,7 @@ import { ManifestError } from '../format/manifest.ts';
 import { openPackage } from '../format/package.ts';
 import { storeDir } from './dir.ts';
 import { downloadModel, type DownloadProgress } from './download.ts';
-import { DownloadHttpError, DownloadLockedError, DownloadNetworkError, TruncatedDownloadError } from './errors.ts';
+import { DownloadAbortedError, DownloadHttpError, DownloadLockedError, DownloadNetworkError, TruncatedDownloadError } from './errors.ts';
 import { NodeShardStore } from './node-store.ts';
 import { modelStatus } from './registry.ts';
 import { PackageServer } from './testing/package-server.ts';
@@ -110,6 +110,22 @@ describe('downloadModel (Node)', () => {
     const s2 = store();
     await expect(downloadModel(s2, broken)).rejects.toBeInstanceOf(ManifestError);
     expect(await s2.models()).toEqual([]);
+  });
+
+  it('an AbortSignal stops the download with DownloadAbortedError; the next run resumes', async () => {
+    const s = store();
+    server.throttle = 2_000_000;
+    const ctl = new AbortController();
+    const run = downloadModel(s, base, { signal: ctl.signal, concurrency: 2, onProgress: (p) => p.filesDone >= 3 && ctl.abort() });
+    await expect(run).rejects.toBeInstanceOf(DownloadAbortedError);
+    const kept = (await s.files('tiny')).map((f) => f.path).filter((p) => p !== 'manifest.json');
+    expect(kept.length).toBeGreaterThanOrEqual(3);
+    expect(kept.length).toBeLessThan(pkg.manifest.files.length);
+    server.reset();
+    const r = await downloadModel(s, base);
+    expect(r.skipped.sort()).toEqual(kept.sort());
+    for (const p of kept) expect(server.count(`/tiny/${p}`)).toBe(0);
+    expect((await modelStatus(s, 'tiny')).complete).toBe(true);
   });
 
   it('two downloads of one model never run at once; each file is fetched once', async () => {

@@ -16,7 +16,7 @@ import { sha256Hex } from '../format/sha256.ts';
 import { DownloadAbortedError, DownloadHttpError, DownloadNetworkError, QuotaError, StorageFullError, TruncatedDownloadError } from './errors.ts';
 import { fetchVerified, fileUrl, type FileSpec } from './fetch-file.ts';
 import { withModelLock, type IfLocked } from './lock.ts';
-import type { ShardStore } from './types.ts';
+import type { FileRecord, ShardStore } from './types.ts';
 
 export interface DownloadProgress {
   modelId: string;
@@ -114,8 +114,7 @@ async function requestPersist(): Promise<boolean | null> {
 }
 
 /** Is `f` complete in the store with the manifest's content? */
-async function isComplete(store: ShardStore, modelId: string, f: FileSpec, rehash: boolean): Promise<boolean> {
-  const rec = await store.stat(modelId, f.path);
+async function isComplete(store: ShardStore, modelId: string, f: FileSpec, rec: FileRecord | undefined, rehash: boolean): Promise<boolean> {
   if (!rec || rec.bytes !== f.bytes) return false;
   if (rec.sha256 && !rehash) return rec.sha256 === f.sha256;
   const bytes = await store.get(modelId, f.path);
@@ -180,14 +179,15 @@ async function download(store: ShardStore, baseUrl: string, modelId: string, opt
   // 2. what is already there
   const pending: FileEntry[] = [];
   const skipped: string[] = [];
+  const records = new Map((await store.files(modelId)).map((r) => [r.path, r])); // one query, not one per file
   for (const f of files) {
-    if (await isComplete(store, modelId, f, opts.verifyExisting ?? false)) {
+    if (await isComplete(store, modelId, f, records.get(f.path), opts.verifyExisting ?? false)) {
       skipped.push(f.path);
       progress.bytesDone += f.bytes;
       progress.filesDone++;
     } else pending.push(f);
   }
-  const storedManifest = await store.stat(modelId, MANIFEST_FILE);
+  const storedManifest = records.get(MANIFEST_FILE);
   const manifestChanged = storedManifest?.sha256 !== manifestSha;
 
   // 3. quota: refuse before any write
@@ -215,13 +215,12 @@ async function download(store: ShardStore, baseUrl: string, modelId: string, opt
   let lastEmit = 0;
   const tick = (force: boolean) => {
     const now = Date.now();
+    if (!force && now - lastEmit < 50) return; // at most 20 events (and speed samples) a second
+    lastEmit = now;
     progress.bytesPerSecond = speed.add(now, progress.bytesFetched);
     const left = progress.bytesTotal - progress.bytesDone;
     progress.etaSeconds = progress.bytesPerSecond > 0 ? left / progress.bytesPerSecond : left === 0 ? 0 : null;
-    if (force || now - lastEmit >= 50) {
-      lastEmit = now;
-      emit();
-    }
+    emit();
   };
   const inner = new AbortController();
   const onOuterAbort = () => inner.abort();

@@ -9,10 +9,15 @@
 // never leaves a record without its bytes. Readers look at the record first: bytes without one
 // are treated as absent.
 //
-// Blob vs ArrayBuffer values: measured in Chromium 156 here (e2e/store.spec.ts prints it), Blob
-// values read back (get + blob.arrayBuffer()) faster for 64 KiB–4 MiB records, and a Blob can be
-// sliced, so reading one tensor out of a 64 MiB dense shard does not load the shard. Both kinds are
-// readable whatever the store writes.
+// Blob vs ArrayBuffer values (e2e/store.spec.ts prints the table; Chromium 156 here, a shared
+// 2-core machine at load 4-7, so ±30% noise; median MB/s of get + blob.arrayBuffer()):
+//   64 KiB records   Blob 20-25   ArrayBuffer 16-20   (per-transaction cost dominates: ~3 ms each)
+//   1 MiB            Blob 150-200 ArrayBuffer 160-220
+//   4 MiB            Blob 300-440 ArrayBuffer 230-370
+//   1 MiB ranges of a 64 MiB record: Blob 75-100, ArrayBuffer 5-8 (the whole value is loaded)
+// Whole-record reads are a tie within noise (Blob ahead at 4 MiB); ranged reads decide it: a Blob
+// is sliced, so reading one tensor out of a dense shard does not load the shard. Blob is the
+// default; both kinds are readable whatever the store writes.
 
 import { createStore, delMany, get, getMany, promisifyRequest, setMany, type UseStore } from 'idb-keyval';
 import { StorageFullError, StoreFileMissingError } from './errors.ts';
@@ -63,6 +68,14 @@ export class IdbShardStore implements ShardStore {
     const [meta, value] = await getMany([metaKey(modelId, path), dataKey(modelId, path)], this.db);
     if (!meta || value === undefined) return null;
     return this.bytesOf(modelId, path, value as Blob | ArrayBuffer);
+  }
+
+  async getMany(modelId: string, paths: string[]): Promise<(Uint8Array | null)[]> {
+    const keys = paths.flatMap((p) => [metaKey(modelId, p), dataKey(modelId, p)]);
+    const values = await getMany(keys, this.db);
+    return Promise.all(
+      paths.map((p, i) => (values[2 * i] && values[2 * i + 1] !== undefined ? this.bytesOf(modelId, p, values[2 * i + 1] as Blob | ArrayBuffer) : null)),
+    );
   }
 
   async read(modelId: string, path: string, offset: number, length: number): Promise<Uint8Array> {

@@ -97,6 +97,10 @@ export class NodeShardStore implements ShardStore {
     }
   }
 
+  async getMany(modelId: string, paths: string[]): Promise<(Uint8Array | null)[]> {
+    return Promise.all(paths.map((p) => this.get(modelId, p)));
+  }
+
   async read(modelId: string, path: string, offset: number, length: number): Promise<Uint8Array> {
     let fh;
     try {

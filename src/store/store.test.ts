@@ -38,6 +38,7 @@ describe.each(makers)('%s', (_name, make) => {
     expect(await s.has('org/model-a', 'experts/L0-E1.bin')).toBe(true);
     expect(await s.has('org/model-a', 'experts/L0-E2.bin')).toBe(false);
     expect(await s.get('org/model-a', 'nope.bin')).toBeNull();
+    expect(await s.getMany('org/model-a', ['experts/L0-E1.bin', 'nope.bin', 'experts/L0-E1.bin'])).toEqual([a, null, a]);
     await expect(s.read('org/model-a', 'nope.bin', 0, 1)).rejects.toBeInstanceOf(StoreFileMissingError);
     // a view with an offset stores only its own bytes
     const big = randomBytes(1000, 2);

@@ -43,6 +43,8 @@ export interface ShardStore {
 
   /** Whole file, or null when the file is not complete in the store. */
   get(modelId: string, path: string): Promise<Uint8Array | null>;
+  /** Several whole files of one model (one IndexedDB transaction); null for each one not complete. */
+  getMany(modelId: string, paths: string[]): Promise<(Uint8Array | null)[]>;
   /** `length` bytes at `offset` of a complete file (no full read where the backend allows it). */
   read(modelId: string, path: string, offset: number, length: number): Promise<Uint8Array>;
   /** Store a verified file and its completion record atomically; replaces an earlier version. */
