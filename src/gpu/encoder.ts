@@ -6,7 +6,7 @@
 // Readbacks: `read` records a copy into a pooled MAP_READ buffer and returns a promise that
 // resolves after `submit()` (and the GPU work) completes.
 
-import { KernelShapeError } from './errors.ts';
+import { GpuDeviceLostError, KernelShapeError } from './errors.ts';
 import type { Kernel } from './pipelines.ts';
 import type { GpuContext } from './device.ts';
 
@@ -156,7 +156,8 @@ export class GpuEncoder {
           pool.release(r.staging);
           r.resolve(out);
         },
-        (e) => r.reject(this.ctx.lostError ?? e),
+        // internal staging buffers only fail to map when the device is gone
+        (e) => r.reject(this.ctx.lostError ?? new GpuDeviceLostError('unknown', `readback failed: ${(e as Error).message}`)),
       );
     }
   }

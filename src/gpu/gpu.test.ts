@@ -79,4 +79,13 @@ describe('gpu layer', () => {
     if (lost.name !== 'GpuDeviceLostError' || lost.code !== 'gpu_device_lost') throw new Error(`lost: ${lost.name}`);
     await expectThrows(() => ctx.encoder(), /GpuDeviceLostError.*Reload the model/, 'encoder after loss');
   });
+
+  it('a readback pending when the device is lost rejects with GpuDeviceLostError', async () => {
+    const ctx = await createGpuContext();
+    const enc = ctx.encoder();
+    const back = enc.read(ctx.upload(new Float32Array(64)));
+    enc.submit();
+    ctx.device.destroy();
+    await expectThrows(() => back, /GpuDeviceLostError/, 'pending read');
+  });
 });
