@@ -110,6 +110,15 @@ export class GpuEncoder {
       if (!Number.isInteger(g) || g < 0 || g > max)
         throw new KernelShapeError(kernel.label, `workgroup count ${g} outside [0, ${max}]`);
     if (x === 0 || y === 0 || z === 0) return;
+    const maxBinding = this.ctx.device.limits.maxStorageBufferBindingSize;
+    buffers.forEach((b, i) => {
+      if (b && bindingSize(b) > maxBinding)
+        throw new KernelShapeError(
+          kernel.label,
+          `binding ${i + 1} is ${bindingSize(b)} bytes, over this device's maxStorageBufferBindingSize (${maxBinding}); ` +
+            `bind a range of the buffer or split the tensor into row blocks`,
+        );
+    });
     const entries: GPUBindGroupEntry[] = [];
     if (params) entries.push({ binding: 0, resource: this.uniform(params) });
     buffers.forEach((b, i) => {

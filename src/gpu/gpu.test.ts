@@ -41,6 +41,13 @@ describe('gpu layer', () => {
     });
   });
 
+  it('rejects a binding larger than maxStorageBufferBindingSize before WebGPU does', async () => {
+    const ctx = await testContext();
+    const kernel = ctx.pipelines.get(ADD_ONE);
+    const huge = { buffer: ctx.createBuffer(256), size: ctx.limits.maxStorageBufferBindingSize + 256 };
+    await expectThrows(() => ctx.encoder().dispatch(kernel, null, [huge], [1]), /KernelShapeError.*maxStorageBufferBindingSize/, 'huge binding');
+  });
+
   it('buffer pool recycles by bucket', async () => {
     const ctx = await testContext();
     const pool = new BufferPool(ctx.device);
