@@ -4,11 +4,12 @@
 // dir + rename around it), tests an in-memory map.
 
 import { ManifestSchema, checkManifest, MANIFEST_FILE, PACKAGE_FORMAT, PACKAGE_VERSION, denseShardName, expertFileName, type DenseEntry, type ExpertEntry, type FileEntry, type Manifest } from './manifest.ts';
-import { DEFAULT_DENSE_QUANT, defaultExpertQuant, expertBlobFrom, expertLayoutFor, packGlobals, packLayer, type NamedTensor, type PackOptions } from './pack.ts';
-import { alignUp, type PackedTensor } from './quant-layout.ts';
+import { DEFAULT_DENSE_QUANT, defaultExpertQuant, expertBlobFrom, expertLayoutFor, layerTensorName, packGlobals, packLayer, type NamedTensor, type PackOptions } from './pack.ts';
+import { alignUp, type ExpertLayout, type PackedModel, type PackedTensor, type QuantKind } from './quant-layout.ts';
 import { sha256Hex } from './sha256.ts';
 import type { DirSource } from './source.ts';
-import type { WeightSource } from './weights.ts';
+import type { ModelSpec } from './spec.ts';
+import { layerFieldsPresent, type WeightSource } from './weights.ts';
 
 export interface FileWriter {
   write(bytes: Uint8Array): Promise<void>;
@@ -37,6 +38,8 @@ export interface WriteOptions extends PackOptions {
   extras?: DirSource;
   /** provenance recorded in manifest.source.converter */
   converter?: string;
+  /** more provenance fields for manifest.source (e.g. what pruning kept) */
+  source?: Record<string, unknown>;
   onProgress?: (p: WriteProgress) => void;
 }
 
@@ -96,12 +99,78 @@ class DenseShards {
   }
 }
 
+/** A model already in packed form, layer by layer: what the writer streams into files. */
+interface PackedParts {
+  spec: ModelSpec;
+  layout: ExpertLayout;
+  quant: { experts: QuantKind; dense: QuantKind };
+  /** tensors listed twice as the same object are stored once (tied embeddings) */
+  globals(): Promise<NamedTensor[]>;
+  layer(layer: number): Promise<NamedTensor[]>;
+  expertBlob(layer: number, expert: number): Promise<Uint8Array>;
+}
+
 /** Convert `src` into a package through `sink`; manifest.json is written last. */
 export async function writePackage(src: WeightSource, sink: PackageSink, opts: WriteOptions = {}): Promise<Manifest> {
   const spec = src.spec;
   const expertQuant = opts.quant ?? (await defaultExpertQuant(src));
   const denseQuant = opts.denseQuant ?? DEFAULT_DENSE_QUANT;
   const layout = expertLayoutFor(spec, expertQuant);
+  return writeParts(
+    {
+      spec,
+      layout,
+      quant: { experts: expertQuant, dense: denseQuant },
+      globals: async () => packGlobals(spec, await src.globals(), denseQuant),
+      layer: async (L) => packLayer(spec, L, await src.layer(L), denseQuant),
+      expertBlob: (L, e) => expertBlobFrom(src, layout, L, e),
+    },
+    sink,
+    opts,
+  );
+}
+
+/**
+ * Write a PackedModel as is: dense tensors and expert blobs are copied byte for byte (no
+ * re-quantization), so a view over another package (e.g. an expert-pruned one, src/prune/) keeps
+ * its exact bytes. `quant`/`denseQuant` options are ignored: the tensors carry their own.
+ */
+export async function writePackedModel(pm: PackedModel, sink: PackageSink, opts: WriteOptions = {}): Promise<Manifest> {
+  const spec = pm.spec;
+  const names = new Set(pm.denseNames());
+  const embed = await pm.dense('embed_tokens');
+  const dense = async (name: string) => {
+    if (!names.has(name)) throw new RangeError(`packed model has no dense tensor "${name}"`);
+    return { name, tensor: await pm.dense(name) };
+  };
+  return writeParts(
+    {
+      spec,
+      layout: pm.expertLayout,
+      quant: { experts: pm.expertLayout.gate.quant, dense: embed.quant },
+      async globals() {
+        const lm = await pm.dense('lm_head');
+        const tied = lm.quant === embed.quant && lm.shape.join() === embed.shape.join() && sameBytes(lm.data, embed.data);
+        return [{ name: 'embed_tokens', tensor: embed }, await dense('final_norm'), { name: 'lm_head', tensor: tied ? embed : lm }];
+      },
+      layer: (L) => Promise.all(layerFieldsPresent(spec, L).map((f) => dense(layerTensorName(L, f)))),
+      expertBlob: (L, e) => pm.expertBlob(L, e),
+    },
+    sink,
+    opts,
+  );
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function writeParts(parts: PackedParts, sink: PackageSink, opts: WriteOptions): Promise<Manifest> {
+  const { spec, layout } = parts;
+  const expertQuant = parts.quant.experts;
+  const denseQuant = parts.quant.dense;
   const nL = spec.num_hidden_layers;
   const E = spec.moe.num_experts;
   const progress: WriteProgress = { layersDone: 0, layers: nL, expertsDone: 0, expertsTotal: nL * E, bytesWritten: 0 };
@@ -119,13 +188,14 @@ export async function writePackage(src: WeightSource, sink: PackageSink, opts: W
     }
   };
 
-  await writeDense(packGlobals(spec, await src.globals(), denseQuant));
+  await writeDense(await parts.globals());
   const experts: ExpertEntry[] = [];
   const expertFiles: FileEntry[] = [];
   for (let L = 0; L < nL; L++) {
-    await writeDense(packLayer(spec, L, await src.layer(L), denseQuant));
+    await writeDense(await parts.layer(L));
     for (let e = 0; e < E; e++) {
-      const blob = await expertBlobFrom(src, layout, L, e);
+      const blob = await parts.expertBlob(L, e);
+      if (blob.byteLength !== layout.bytes) throw new RangeError(`expert (${L}, ${e}) blob is ${blob.byteLength} bytes, the layout says ${layout.bytes}`);
       const path = expertFileName(L, e);
       const f = await sink.create(path);
       await f.write(blob);
@@ -170,7 +240,7 @@ export async function writePackage(src: WeightSource, sink: PackageSink, opts: W
     format: PACKAGE_FORMAT,
     version: PACKAGE_VERSION,
     spec,
-    source: { model_type: spec.model_type, converter: opts.converter ?? 'webmoe convert', expert_quant: expertQuant, dense_quant: denseQuant },
+    source: { ...opts.source, model_type: spec.model_type, converter: opts.converter ?? 'webmoe convert', expert_quant: expertQuant, dense_quant: denseQuant },
     tokenizer,
     quantization: { experts: expertQuant, dense: denseQuant },
     dense: shards.entries,
