@@ -79,7 +79,7 @@ export class ExpertCache {
     this.budgetBytes = this.slotsPerLayer * this.L * this.blobBytes;
     this.prefetchOn = opts.prefetch ?? true;
     this.layers = Array.from({ length: this.L }, () => new LayerSlots(this.slotsPerLayer));
-    this.stats = { hits: 0, misses: 0, bytesStreamed: 0, stallMs: 0, budgetBytes: this.budgetBytes };
+    this.stats = { hits: 0, misses: 0, bytesStreamed: 0, stallMs: 0, budgetBytes: this.budgetBytes, prefetched: 0, prefetchUsed: 0 };
     // pack layers into arenas
     const block = this.slotsPerLayer * this.blobBytes;
     const perArena = Math.max(1, Math.floor(maxBinding / block));
@@ -126,11 +126,17 @@ export class ExpertCache {
     return this.arenas.reduce((a, b) => a + b.buffer.size, 0) + (this.table?.size ?? 0);
   }
 
+  /** true when streaming with prefetch on */
+  get prefetching(): boolean {
+    return this.prefetchOn && !this.resident;
+  }
+
   private read(l: number, e: number): Promise<Uint8Array> {
     const key = `${l}:${e}`;
     const p = this.prefetched.get(key);
     if (p) {
       this.prefetched.delete(key);
+      this.stats.prefetchUsed!++;
       return p;
     }
     return this.pm.expertBlob(l, e);
@@ -143,6 +149,7 @@ export class ExpertCache {
    * submitted before this call.
    */
   async ensure(l: number, experts: number[]): Promise<number[]> {
+    for (const key of this.prefetched.keys()) if (Number(key.split(':')[0]) < l) this.prefetched.delete(key); // stale predictions
     const plan = this.layers[l].plan(experts);
     const missSet = new Set(plan.misses.map((m) => m.expert));
     for (const e of experts) this.lastRouting.push({ layer: l, expert: e, hit: !missSet.has(e) });
@@ -169,9 +176,10 @@ export class ExpertCache {
       const p = this.pm.expertBlob(l, e);
       p.catch(() => this.prefetched.delete(key));
       this.prefetched.set(key, p);
+      this.stats.prefetched!++;
     }
-    // bound the prefetch map: a wrong prediction must not pile up blobs
-    while (this.prefetched.size > 2 * this.K * 2) {
+    // bound the prefetch map: wrong predictions must not pile up blobs (a chunk predicts ≤ T·K)
+    while (this.prefetched.size > 4 * this.K) {
       const first = this.prefetched.keys().next().value as string;
       this.prefetched.delete(first);
     }

@@ -59,6 +59,9 @@ export class GpuForward {
   private readonly ids: GPUBuffer; // (T, K) u32
   private readonly wts: GPUBuffer; // (T, K) f32
   private readonly slots: GPUBuffer; // (T, K) u32 word offsets
+  private readonly predLog: GPUBuffer; // (T, E) next layer's router applied to this layer's h2
+  private readonly predIds: GPUBuffer; // (T, K) u32 predicted next-layer experts
+  private readonly predWts: GPUBuffer; // (T, K)
   private readonly eg: GPUBuffer; // (T·K, I) gate
   private readonly eu: GPUBuffer; // (T·K, I) up
   private readonly ea: GPUBuffer; // (T·K, I) activation
@@ -99,6 +102,9 @@ export class GpuForward {
     this.ids = buf(T * K, 'ids');
     this.wts = buf(T * K, 'weights');
     this.slots = buf(T * K, 'slots');
+    this.predLog = buf(T * s.moe.num_experts, 'pred-logits');
+    this.predIds = buf(T * K, 'pred-ids');
+    this.predWts = buf(T * K, 'pred-weights');
     this.eg = buf(T * K * I, 'expert-gate');
     this.eu = buf(T * K * I, 'expert-up');
     this.ea = buf(T * K * I, 'expert-act');
@@ -267,9 +273,19 @@ export class GpuForward {
     } else {
       // streaming: read back the routed ids, make them resident group by group of consecutive
       // tokens whose union of experts fits the layer's slots, then record their expert work.
+      // Prefetch: the next layer's router applied to this layer's normed hidden state is a cheap
+      // predictor of its experts; their store reads start now and overlap this layer's work.
+      const next = L + 1 < s.num_hidden_layers ? this.w.layers[L + 1] : null;
+      let predP: Promise<ArrayBuffer> | null = null;
+      if (next && cache.prefetching) {
+        this.linear(enc, next.router!, this.h, this.predLog, T, next.router_bias);
+        route(enc, { moe: m, T, logits: this.predLog, selectionBias: next.selection_bias?.buffer, ids: this.predIds, weights: this.predWts });
+        predP = enc.read(this.predIds, 0, T * K * 4);
+      }
       const idsP = enc.read(this.ids, 0, T * K * 4);
       enc.submit();
       const ids = new Uint32Array(await idsP);
+      if (predP) cache.prefetch(L + 1, [...new Set(new Uint32Array(await predP))]);
       this.ctx.check();
       const slotWords = new Uint32Array(T * K);
       let t0 = 0;
@@ -303,7 +319,7 @@ export class GpuForward {
 
   destroy(): void {
     for (const r of new Set(this.ropes)) r?.cs.destroy();
-    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.wts, this.slots, this.eg, this.eu, this.ea, this.ey, this.logits]) b.destroy();
+    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits]) b.destroy();
     for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();
   }
 }

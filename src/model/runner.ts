@@ -9,6 +9,9 @@ export interface ExpertCacheStats {
   bytesStreamed: number;
   stallMs: number;
   budgetBytes: number;
+  /** store reads started early for the next layer's predicted experts, and how many were then used */
+  prefetched?: number;
+  prefetchUsed?: number;
 }
 
 export interface ModelRunner {

@@ -8,7 +8,7 @@ export function httpDir(base: string): DirSource {
   const root = base.endsWith('/') ? base : `${base}/`;
   let listing: Promise<{ name: string; size: number }[]> | null = null;
   const list = () =>
-    (listing ??= fetch(`${root}__list.json`).then((r) => {
+    (listing ??= fetch(`${root}__list.json`).then((r): Promise<{ name: string; size: number }[]> => {
       if (!r.ok) throw new Error(`${root}__list.json: HTTP ${r.status}`);
       return r.json();
     }));
