@@ -14,6 +14,8 @@ export interface PageInit {
   isPackage: boolean;
   expertBudget?: string;
   maxLen?: number;
+  /** IndexedDB model id (default 'webmoe-cli') */
+  modelId?: string;
 }
 
 let runner: GpuRunner | null = null;
@@ -26,10 +28,12 @@ function b64(bytes: Uint8Array): string {
 
 const api = {
   async init(o: PageInit) {
+    runner?.dispose();
+    runner = null;
     let pm;
     if (o.isPackage) {
       const store = new IdbShardStore();
-      const { modelId } = await downloadModel(store, new URL(o.modelUrl, location.href).href, { modelId: 'webmoe-cli', persist: false });
+      const { modelId } = await downloadModel(store, new URL(o.modelUrl, location.href).href, { modelId: o.modelId ?? 'webmoe-cli', persist: false });
       pm = await openPackage(storeDir(store, modelId));
     } else {
       pm = await packInMemory(await HfCheckpoint.open(httpDir(o.modelUrl)), { quant: 'f32', denseQuant: 'f32' });
