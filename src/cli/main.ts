@@ -16,6 +16,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'generate --model DIR (--tokens LIST | --prompt TEXT) --max-tokens N [--temperature T] [--top-p P] [--seed S] [--ignore-eos] [--backend ...] --json',
     load: () => import('./generate.ts'),
   },
+  chat: {
+    summary:
+      'chat --model DIR --message TEXT [--system TEXT] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--backend auto|cpu|webgpu] (--json | --stream)',
+    load: () => import('./chat.ts'),
+  },
 };
 
 export function registerCommand(name: string, cmd: Command): void {
