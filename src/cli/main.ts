@@ -21,6 +21,11 @@ const COMMANDS: Record<string, Command> = {
       'chat --model DIR --message TEXT [--system TEXT] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--backend auto|cpu|webgpu] (--json | --stream)',
     load: () => import('./chat.ts'),
   },
+  prune: {
+    summary: 'prune PKG OUT --ratio R (--calibration FILE | --calibration-tokens LIST | --builtin-calibration) [--method reap|frequency] [--force]',
+    load: () => import('./prune.ts'),
+  },
+  'eval-bpb': { summary: 'eval-bpb --model DIR --text FILE [--max-bytes N] [--ctx N]', load: () => import('./eval-bpb.ts') },
 };
 
 export function registerCommand(name: string, cmd: Command): void {
