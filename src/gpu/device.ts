@@ -30,6 +30,8 @@ export interface GpuCaps {
   timestampQuery: boolean;
   /** SwiftShader or another CPU adapter: prefer one-thread-per-row kernels */
   fallbackAdapter: boolean;
+  /** smallest subgroup the adapter may run compute with (0 without `subgroups` or when unknown) */
+  subgroupMinSize: number;
 }
 
 export interface GpuOptions {
@@ -56,6 +58,7 @@ export class GpuContext {
     readonly device: GPUDevice,
     readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string },
     fallbackAdapter: boolean,
+    subgroupMinSize = 0,
   ) {
     this.queue = device.queue;
     this.pool = new BufferPool(device);
@@ -66,6 +69,7 @@ export class GpuContext {
       shaderF16: f.has('shader-f16'),
       timestampQuery: f.has('timestamp-query'),
       fallbackAdapter,
+      subgroupMinSize: f.has('subgroups') ? subgroupMinSize : 0,
     };
     this.lost = device.lost.then((info) => {
       this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
@@ -193,5 +197,6 @@ export async function createGpuContext(opts: GpuOptions = {}): Promise<GpuContex
     device,
     { vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '' },
     fallback,
+    (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
   );
 }

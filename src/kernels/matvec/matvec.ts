@@ -1,16 +1,97 @@
 // matvec / matmul over packed weights (f32, f16, q8, q4, mxfp4; layouts in quant-layout.ts).
 // See matvec.wgsl for the math, bindings and dispatch geometry.
+//
+// Variants: matvec.wgsl (one thread per row; every adapter) and matvec-fast.wgsl (a subgroup team
+// per row block, vec4 loads; adapters with `subgroups`, 32-column-aligned shapes). `variant:
+// 'auto'` picks the fast one when it applies; `fastMatvecPlan` says whether it does.
 
 import { bindingSize, type BufferArg } from '../../gpu/encoder.ts';
 import type { GpuEncoder } from '../../gpu/encoder.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import { matrixBytes, type QuantKind } from '../../format/quant-layout.ts';
+import { residual } from '../residual/residual.ts';
+import type { GpuContext } from '../../gpu/device.ts';
 import code from './matvec.wgsl?raw';
+import fastCode from './matvec-fast.wgsl?raw';
 
 const SRC = { label: 'matvec', code };
-const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
+export const FAST_SRC = { label: 'matvec-fast', code: fastCode };
+export const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
 const WG = 64;
+
+export type MatvecVariant = 'auto' | 'simple' | 'fast';
+
+/**
+ * Geometry of the fast variant: WG threads per workgroup, RPT rows per team of lanes, DQ the
+ * mxfp4 decoder (0 arithmetic, 1 subgroup-shuffle table). Defaults from bench/results; the
+ * bench sweeps them.
+ */
+export const matvecTuning = { wg: 128, rpt: 2, dq: 0 };
+
+/** Lanes per row team for the fast variant on this device (0: not available). */
+export function fastTeamSize(ctx: GpuContext): number {
+  if (!ctx.caps.subgroups || ctx.caps.subgroupMinSize < 4) return 0;
+  return Math.min(32, 2 ** Math.floor(Math.log2(ctx.caps.subgroupMinSize)));
+}
+
+/** Whether the fast variant can run this product: subgroups, cols % 32, aligned matrix and x. */
+export function fastMatvecPlan(ctx: GpuContext, a: { cols: number; wOffset?: number; xOffset?: number; xStride?: number }): boolean {
+  const tpr = fastTeamSize(ctx);
+  return (
+    tpr > 0 &&
+    matvecTuning.wg % tpr === 0 &&
+    a.cols % 32 === 0 &&
+    (a.wOffset ?? 0) % 16 === 0 &&
+    (a.xOffset ?? 0) % 4 === 0 &&
+    (a.xStride ?? a.cols) % 4 === 0
+  );
+}
+
+/** Pipeline constants of the fast variant for `kind` on this device. */
+export function fastConstants(ctx: GpuContext, kind: QuantKind): Record<string, number> {
+  const tpr = fastTeamSize(ctx);
+  const dq = kind === 'mxfp4' && matvecTuning.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
+  return { KIND: KIND_ID[kind], WG: matvecTuning.wg, TPR: tpr, RPT: matvecTuning.rpt, DQ: dq };
+}
+
+/** Rows one workgroup of the fast variant covers. */
+export function fastRowsPerGroup(ctx: GpuContext): number {
+  return (matvecTuning.wg / fastTeamSize(ctx)) * matvecTuning.rpt;
+}
+
+/** The fast variant's Params struct (matvec-fast.wgsl), unset fields 0 (alpha, beta: 1). */
+export interface FastParams {
+  rows: number; cols: number; problems: number; w_offset: number; x_offset: number; x_stride: number;
+  x_div: number; y_offset: number; y_stride: number; b_offset: number; has_bias: number; indirect: number;
+  slot_offset: number; res_mode: number; alpha: number; beta: number; h_offset: number; w2_offset: number;
+  b2_offset: number; k_experts: number; wts_offset: number; act: number; act_alpha: number; act_limit: number;
+}
+
+const FAST_FIELDS: (keyof FastParams)[] = [
+  'rows', 'cols', 'problems', 'w_offset', 'x_offset', 'x_stride', 'x_div', 'y_offset', 'y_stride', 'b_offset',
+  'has_bias', 'indirect', 'slot_offset', 'res_mode', 'alpha', 'beta', 'h_offset', 'w2_offset', 'b2_offset',
+  'k_experts', 'wts_offset', 'act', 'act_alpha', 'act_limit',
+];
+const FAST_FLOATS = new Set<keyof FastParams>(['alpha', 'beta', 'act_alpha', 'act_limit']);
+
+export function packFastParams(v: Partial<FastParams>): ArrayBuffer {
+  const p = new Params();
+  for (const f of FAST_FIELDS) {
+    if (FAST_FLOATS.has(f)) p.f32(v[f] ?? (f === 'alpha' || f === 'beta' ? 1 : 0));
+    else p.u32(v[f] ?? 0);
+  }
+  return p.buffer;
+}
+
+/** Residual epilogue: y = alpha * (from ?? y) + beta * (W x + b). */
+export interface MatvecResidual {
+  alpha?: number;
+  beta?: number;
+  /** post-norm: the normed input (same layout as y) replaces y on the left */
+  from?: BufferArg;
+  fromOffset?: number;
+}
 
 export interface MatvecArgs {
   kind: QuantKind;
@@ -40,8 +121,12 @@ export interface MatvecArgs {
    * (a u32 buffer of word offsets, written by the CPU after the cache lookup or by expertSlots).
    */
   slots?: { buffer: BufferArg; offset?: number };
-  /** problems per thread (1 or 4); default 4 when problems > 1 and no slots */
+  /** problems per thread (1 or 4); default 4 when problems > 1 and no slots (simple variant) */
   tile?: 1 | 4;
+  /** kernel variant (default 'auto': fast when it applies and problems are few or indirect) */
+  variant?: MatvecVariant;
+  /** add into y instead of overwriting it (y must be contiguous: yStride = rows) */
+  residual?: MatvecResidual;
 }
 
 /** Record y = W x (+ b) for every problem into `enc` (one dispatch). */
@@ -73,6 +158,34 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
   if (a.bias && !a.slots) check(bindingSize(a.bias.buffer) >= ((a.bias.offset ?? 0) + a.rows) * 4, `bias binding smaller than ${a.rows} values`);
   if (a.slots) check(bindingSize(a.slots.buffer) >= ((a.slots.offset ?? 0) + problems) * 4, `slots binding smaller than ${problems} entries`);
 
+  if (a.residual) check(yStride === a.rows, 'residual needs yStride = rows');
+  const variant = a.variant ?? 'auto';
+  const fastOk = fastMatvecPlan(enc.ctx, { cols: a.cols, wOffset, xOffset, xStride });
+  if (variant === 'fast') check(fastOk, 'fast variant needs subgroups, cols % 32 == 0, wOffset % 16 == 0 and xOffset, xStride % 4 == 0');
+  const useFast = variant === 'fast' || (variant === 'auto' && fastOk && (!!a.slots || problems <= 8));
+  const dummy = enc.ctx.dummy;
+  if (useFast) {
+    const r = a.residual;
+    const params = packFastParams({
+      rows: a.rows, cols: a.cols, problems, w_offset: wOffset / 4, x_offset: xOffset, x_stride: xStride, x_div: xDiv,
+      y_offset: yOffset, y_stride: yStride, b_offset: a.bias?.offset ?? 0, has_bias: +!!a.bias, indirect: +!!a.slots,
+      slot_offset: a.slots?.offset ?? 0, res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1,
+      h_offset: r?.fromOffset ?? yOffset,
+    });
+    const kernel = enc.ctx.pipelines.get(FAST_SRC, 'mv', fastConstants(enc.ctx, a.kind));
+    const buffers = [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y, r?.from ?? dummy];
+    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / fastRowsPerGroup(enc.ctx)), problems]);
+    return;
+  }
+  if (a.residual) {
+    // simple variant: the product into a scratch buffer, then the residual kernel
+    const n = problems * a.rows;
+    const scratch = enc.ctx.pool.acquire(n * 4, GPUBufferUsage.STORAGE, 'matvec-residual');
+    matvec(enc, { ...a, y: scratch, yOffset: 0, yStride: a.rows, residual: undefined, variant: 'simple' });
+    residual(enc, { n, x: a.y, xOffset: yOffset, sub: scratch, normed: a.residual.from, normedOffset: a.residual.fromOffset ?? yOffset, alpha: a.residual.alpha, beta: a.residual.beta });
+    enc.ctx.pool.release(scratch); // only live between the two dispatches above
+    return;
+  }
   const kernel = enc.ctx.pipelines.get(SRC, 'main', { KIND: KIND_ID[a.kind], TILE: tile, WG });
   const params = new Params()
     .u32(a.rows)
@@ -88,7 +201,6 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
     .bool(!!a.bias)
     .bool(!!a.slots)
     .u32(a.slots?.offset ?? 0).buffer;
-  const dummy = enc.ctx.dummy;
   enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y], [Math.ceil(a.rows / WG), Math.ceil(problems / tile)]);
 }
 

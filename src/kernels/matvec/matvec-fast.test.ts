@@ -1,0 +1,171 @@
+// The fast matvec variant (matvec-fast.wgsl) and its fused MoE forms against the CPU reference.
+// On SwiftShader the subgroup is 4 lanes (team size 4); every geometry setting is exercised.
+
+import { describe, it } from 'vitest';
+import { matvec as refMatvec } from '../../reference/ops.ts';
+import { activate } from '../../reference/moe.ts';
+import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
+import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
+import type { ExpertActivation } from '../../format/spec.ts';
+import { expectClose, randArray, randInt, rng, testContext } from '../testing/harness.ts';
+import { fastMatvecPlan, matvec, matvecTuning } from './matvec.ts';
+import { expertDownSum, expertGateUp, fusedMoeUsable } from './moe-fused.ts';
+
+function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, bias?: Float32Array): Float32Array {
+  return refMatvec(dequantizeMatrix(kind, bytes, rows, cols), x, rows, cols, bias);
+}
+
+/** Run `fn` under each of a few geometries of the fast variant, restoring the defaults after. */
+async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
+  const saved = { ...matvecTuning };
+  try {
+    for (const t of [{ wg: 64, rpt: 1 }, { wg: 128, rpt: 2 }, { wg: 32, rpt: 4 }]) {
+      Object.assign(matvecTuning, t);
+      await fn(`wg ${t.wg} rpt ${t.rpt}`);
+    }
+  } finally {
+    Object.assign(matvecTuning, saved);
+  }
+}
+
+describe('matvec fast variant', () => {
+  it('applies only to aligned shapes on adapters with subgroups', async () => {
+    const ctx = await testContext();
+    if (!ctx.caps.subgroups) return; // nothing to test: the simple variant is the only one
+    if (!fastMatvecPlan(ctx, { cols: 64 })) throw new Error('cols 64 should take the fast path');
+    if (fastMatvecPlan(ctx, { cols: 40 })) throw new Error('cols 40 must fall back');
+    if (fastMatvecPlan(ctx, { cols: 64, wOffset: 8 })) throw new Error('unaligned matrix must fall back');
+  });
+
+  for (const kind of QUANT_KINDS) {
+    it(`${kind}: random shapes, bias, offsets, several problems, every geometry`, async () => {
+      const ctx = await testContext();
+      if (!ctx.caps.subgroups) return;
+      const r = rng(500 + kind.charCodeAt(0) + kind.length);
+      const rows = randInt(r, 1, 70);
+      const cols = 32 * randInt(r, 1, 9);
+      const P = randInt(r, 1, 3);
+      const wOffset = 256;
+      const bytes = quantizeMatrix(kind, randArray(r, rows * cols), rows, cols);
+      const wAll = new Uint8Array(wOffset + bytes.length);
+      wAll.set(bytes, wOffset);
+      const xs = randArray(r, P * cols + 4);
+      const bias = randArray(r, rows);
+      const expect = new Float32Array(P * rows);
+      for (let p = 0; p < P; p++) expect.set(ref(kind, bytes, rows, cols, xs.subarray(4 + p * cols, 4 + (p + 1) * cols), bias), p * rows);
+      const w = ctx.upload(wAll);
+      const x = ctx.upload(xs);
+      const b = ctx.upload(bias);
+      await eachTuning(async (label) => {
+        const y = ctx.createBuffer((2 + P * rows) * 4);
+        await ctx.scoped(`fast ${kind}`, async () => {
+          const enc = ctx.encoder();
+          matvec(enc, { kind, rows, cols, w, wOffset, x, xOffset: 4, y, yOffset: 2, problems: P, bias: { buffer: b }, variant: 'fast' });
+          enc.submit();
+          expectClose((await ctx.readF32(y)).subarray(2), expect, `fast ${kind} ${rows}x${cols} P=${P} ${label}`);
+        });
+      });
+    });
+  }
+
+  it('residual epilogue: y = alpha y + beta Wx and y = alpha h + beta Wx (fast and simple agree)', async () => {
+    const ctx = await testContext();
+    const r = rng(91);
+    const rows = 37;
+    const cols = 96;
+    const bytes = quantizeMatrix('q8', randArray(r, rows * cols), rows, cols);
+    const xs = randArray(r, cols);
+    const y0 = randArray(r, rows);
+    const h = randArray(r, rows);
+    const wx = ref('q8', bytes, rows, cols, xs);
+    const w = ctx.upload(bytes);
+    const x = ctx.upload(xs);
+    const hb = ctx.upload(h);
+    const variants = ctx.caps.subgroups ? (['fast', 'simple'] as const) : (['simple'] as const);
+    for (const variant of variants)
+      for (const from of [false, true]) {
+        const y = ctx.upload(y0);
+        await ctx.scoped('residual', async () => {
+          const enc = ctx.encoder();
+          matvec(enc, { kind: 'q8', rows, cols, w, x, y, variant, residual: { alpha: 1.5, beta: 0.5, from: from ? hb : undefined } });
+          enc.submit();
+          const want = Float32Array.from(wx, (v, i) => 1.5 * (from ? h[i] : y0[i]) + 0.5 * v);
+          expectClose(await ctx.readF32(y), want, `residual ${variant} from=${from}`);
+        });
+      }
+  });
+
+  const ACTS: ExpertActivation[] = [{ kind: 'swiglu' }, { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 }];
+  for (const [kind, biases, act] of [
+    ['q4', false, ACTS[0]],
+    ['mxfp4', true, ACTS[1]],
+    ['q8', true, ACTS[0]],
+  ] as [QuantKind, boolean, ExpertActivation][]) {
+    it(`fused experts (${kind}, biases ${biases}, ${act.kind}): gate_up and down_sum match the reference`, async () => {
+      const ctx = await testContext();
+      const D = 64;
+      const I = 96;
+      const layout = expertLayout(kind, D, I, biases);
+      if (!fusedMoeUsable(ctx, layout)) return;
+      const r = rng(kind.length * 7 + +biases);
+      const E = 4;
+      const T = 2;
+      const K = 2;
+      const slotOf = [2, 0, 3, 1];
+      const cache = new Uint8Array(E * layout.bytes);
+      const W: { g: Float32Array; u: Float32Array; d: Float32Array; bg?: Float32Array; bu?: Float32Array; bd?: Float32Array }[] = [];
+      for (let e = 0; e < E; e++) {
+        const q = (k: 'gate' | 'up' | 'down') => quantizeMatrix(kind, randArray(r, I * D), layout[k].shape[0], layout[k].shape[1]);
+        const [gb, ub, db] = [q('gate'), q('up'), q('down')];
+        const base = slotOf[e] * layout.bytes;
+        cache.set(gb, base + layout.gate.offset);
+        cache.set(ub, base + layout.up.offset);
+        cache.set(db, base + layout.down.offset);
+        const ent: (typeof W)[number] = { g: dequantizeMatrix(kind, gb, I, D), u: dequantizeMatrix(kind, ub, I, D), d: dequantizeMatrix(kind, db, D, I) };
+        if (biases) {
+          ent.bg = randArray(r, I);
+          ent.bu = randArray(r, I);
+          ent.bd = randArray(r, D);
+          cache.set(new Uint8Array(ent.bg.buffer), base + layout.gate_bias!.offset);
+          cache.set(new Uint8Array(ent.bu.buffer), base + layout.up_bias!.offset);
+          cache.set(new Uint8Array(ent.bd.buffer), base + layout.down_bias!.offset);
+        }
+        W.push(ent);
+      }
+      const xs = randArray(r, T * D, -2, 2); // (T, D)
+      const chosen = [3, 1, 0, 3]; // (T, K)
+      const wts = randArray(r, T * K, 0.1, 1);
+      const resid = randArray(r, T * D);
+      const acts = new Float32Array(T * K * I);
+      const want = new Float32Array(T * D);
+      for (let t = 0; t < T; t++) {
+        const sum = new Float32Array(D);
+        for (let k = 0; k < K; k++) {
+          const e = W[chosen[t * K + k]];
+          const x = xs.subarray(t * D, (t + 1) * D);
+          const g = refMatvec(e.g, x, I, D, e.bg);
+          const u = refMatvec(e.u, x, I, D, e.bu);
+          const a = Float32Array.from(g, (gv, i) => activate(act, gv, u[i]));
+          acts.set(a, (t * K + k) * I);
+          const y = refMatvec(e.d, a, D, I, e.bd);
+          for (let d = 0; d < D; d++) sum[d] += wts[t * K + k] * y[d];
+        }
+        for (let d = 0; d < D; d++) want[t * D + d] = resid[t * D + d] + sum[d];
+      }
+      const arena = ctx.upload(cache);
+      const slots = ctx.upload(Uint32Array.from(chosen, (e) => (slotOf[e] * layout.bytes) / 4));
+      await eachTuning(async (label) => {
+        const a = ctx.createBuffer(T * K * I * 4);
+        const out = ctx.upload(resid);
+        await ctx.scoped('fused experts', async () => {
+          const enc = ctx.encoder();
+          expertGateUp(enc, { layout, activation: act, problems: T * K, xDiv: K, arena, slots, x: ctx.upload(xs), out: a });
+          expertDownSum(enc, { layout, T, K, arena, slots, x: a, weights: ctx.upload(wts), out, residual: {} });
+          enc.submit();
+          expectClose(await ctx.readF32(a), acts, `gate_up ${kind} ${label}`);
+          expectClose(await ctx.readF32(out), want, `down_sum ${kind} ${label}`);
+        });
+      });
+    });
+  }
+});
