@@ -119,6 +119,12 @@ export async function serveHostPages(pages: Record<string, string>): Promise<{ u
   };
 }
 
+/** e2e/pages/widget-host.html with the widget's script URL, the model and greedy sampling filled in. */
+export function widgetHostPage(widgetSrc: string, modelUrl: string, maxTokens: number): string {
+  const html = readFileSync(join(import.meta.dirname, 'pages/widget-host.html'), 'utf8');
+  return html.replaceAll('{{WIDGET_SRC}}', widgetSrc).replaceAll('{{MODEL_URL}}', modelUrl).replaceAll('{{MAX_TOKENS}}', String(maxTokens));
+}
+
 /** Whitespace as the reader sees it: runs collapsed, ends trimmed. */
 export function visibleText(s: string): string {
   return s.replace(/\s+/g, ' ').trim();

@@ -14,17 +14,28 @@ function pageResources(): string[] {
   return [...urls];
 }
 
+/** <html data-offline-ready>: the app shell is cached (the worker confirmed it, or controlled the page at load). */
+function markOfflineReady(): void {
+  document.documentElement.dataset.offlineReady = 'true';
+}
+
 /** Resolves when the page is controlled (or after a timeout, or at once where there is no SW). */
 export function registerServiceWorker(): Promise<void> {
   if (!('serviceWorker' in navigator) || !window.isSecureContext) return Promise.resolve();
   const sw = navigator.serviceWorker;
+  sw.addEventListener('message', (e) => {
+    if ((e.data as { type?: string } | null)?.type === 'webmoe:cached') markOfflineReady();
+  });
   const swUrl = new URL(`${import.meta.env.BASE_URL}sw.js`, location.href);
   const controlled = sw.controller !== null;
   const registering = sw.register(swUrl.href, { scope: import.meta.env.BASE_URL }).catch((e: unknown) => {
     console.warn('WebMoE: service worker registration failed; the app will not work offline.', e);
     return null;
   });
-  if (controlled) return Promise.resolve();
+  if (controlled) {
+    markOfflineReady();
+    return Promise.resolve();
+  }
   return new Promise<void>((resolve) => {
     const done = () => {
       clearTimeout(timer);

@@ -21,7 +21,8 @@
 //
 // Script attributes: data-model (package URL or cached model id; default: the widget origin's
 // embedded default), data-title (panel title, default "Chat"), data-position (bottom-right |
-// bottom-left | top-right | top-left).
+// bottom-left | top-right | top-left); sampling for this site: data-temperature, data-top-p,
+// data-max-tokens, data-system-prompt.
 
 const TAG = 'webmoe-chat-widget';
 const POSITIONS = ['bottom-right', 'bottom-left', 'top-right', 'top-left'] as const;
@@ -33,7 +34,12 @@ interface WidgetOptions {
   model: string | null;
   title: string;
   position: Position;
+  /** frame query parameters: sampling settings the site chose */
+  sampling: Record<string, string>;
 }
+
+/** data-* attribute -> the app's URL parameter (src/ui/settings/settings.ts settingsFromQuery) */
+const SAMPLING_ATTRS: Record<string, string> = { temperature: 'temperature', topP: 'top_p', maxTokens: 'max_tokens', systemPrompt: 'system' };
 
 const STYLE = `
 :host { all: initial; position: fixed; z-index: 2147483000; font: 14px/1.4 system-ui, sans-serif; }
@@ -66,7 +72,13 @@ const ICON = '<svg viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><p
 function optionsFrom(script: HTMLScriptElement): WidgetOptions {
   const src = new URL(script.src, document.baseURI);
   const pos = script.dataset.position as Position | undefined;
+  const sampling: Record<string, string> = {};
+  for (const [attr, param] of Object.entries(SAMPLING_ATTRS)) {
+    const v = script.dataset[attr];
+    if (v !== undefined && v.trim() !== '') sampling[param] = v;
+  }
   return {
+    sampling,
     appUrl: new URL('./', src),
     model: script.dataset.model?.trim() || null,
     title: script.dataset.title?.trim() || 'Chat',
@@ -79,6 +91,7 @@ function frameUrl(o: WidgetOptions): string {
   const u = new URL(o.appUrl.href);
   u.searchParams.set('embed', '1');
   u.searchParams.set('title', o.title);
+  for (const [k, v] of Object.entries(o.sampling)) u.searchParams.set(k, v);
   if (o.model) {
     // a relative package URL means "on the widget origin", not on the host page
     const m = /^[a-z][a-z0-9+.-]*:\/\//i.test(o.model) || !/^\.{0,2}\//.test(o.model) ? o.model : new URL(o.model, o.appUrl).href;

@@ -9,7 +9,7 @@ import { CopyButton, Markdown } from './Markdown.tsx';
 function endNote(m: UiMessage): string | null {
   if (m.state === 'stopped') return 'Stopped.';
   if (m.state === 'error') return null;
-  if (m.state === 'done' && m.finishReason === 'length') return 'Stopped at the max tokens limit (Settings → Max tokens).';
+  if (m.state === 'done' && m.finishReason === 'length') return 'Reached the max tokens limit.';
   return null;
 }
 
