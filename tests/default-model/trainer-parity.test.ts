@@ -12,9 +12,9 @@ import type { QuantKind } from '../../src/format/quant-layout.ts';
 import { ReferenceModel, greedy } from '../../src/reference/forward.ts';
 import { nodeDir } from '../../src/store/node-dir.ts';
 import { relError } from '../helpers/fixtures.ts';
+import { DEFAULT_MODEL_DIR } from './model-dir.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-export const DEFAULT_MODEL_DIR = join(ROOT, 'tools', 'train', 'out', 'stories-moe-10m');
 
 interface PromptCase {
   tokens: number[];

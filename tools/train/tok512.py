@@ -18,7 +18,8 @@ The HF form: BPE over "▁"-pieces with byte_fallback; merges are every pair (a,
 concatenation c is a piece, ranked by c's score (highest first); normalizer prepends "▁" and maps
 " " to "▁" (the dummy prefix); the post-processor adds BOS; the decoder undoes all of it.
 
-usage: python3 tok512.py tok512.bin OUT_DIR   (writes tokenizer.json, prints a summary)
+usage: python3 tok512.py tok512.bin OUT_DIR   (writes tokenizer.json, tokenizer_config.json,
+chat_template.jinja; prints a summary)
 """
 
 import json
@@ -220,6 +221,8 @@ def write_hf(tok, out_dir):
         json.dump(hf_tokenizer_json(tok), f, ensure_ascii=False, indent=1)
     with open(os.path.join(out_dir, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(tokenizer_config(), f, ensure_ascii=False, indent=1)
+    with open(os.path.join(out_dir, "chat_template.jinja"), "w", encoding="utf-8") as f:
+        f.write(CHAT_TEMPLATE)  # transformers 5 layout; tokenizer_config.json carries it too
 
 
 if __name__ == "__main__":
