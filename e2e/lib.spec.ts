@@ -6,7 +6,7 @@
 
 import { expect, test } from '@playwright/test';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
@@ -37,8 +37,26 @@ function staticServer(mounts: Record<string, string>): Server {
 
 test.setTimeout(120_000);
 
+/** Newest modification time of the files the library is built from. */
+function newestSource(): number {
+  let newest = statSync(join(ROOT, 'vite.lib.config.ts')).mtimeMs;
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(ts|wgsl|json)$/.test(e.name)) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  walk(join(ROOT, 'src'));
+  walk(join(ROOT, 'workers'));
+  return newest;
+}
+
 test.beforeAll(async () => {
-  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '-c', 'vite.lib.config.ts'], { cwd: ROOT });
+  // reuse dist/lib when it is newer than every source file (`npm run build` made it), else build it
+  const built = join(LIB, 'index.js');
+  if (!existsSync(built) || statSync(built).mtimeMs < newestSource())
+    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '-c', 'vite.lib.config.ts'], { cwd: ROOT });
   const pkg = await enginePackage();
   server = staticServer({ '/lib/': LIB, '/app/': join(ROOT, 'e2e', 'pages'), '/models/tiny-m2/': pkg });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -59,6 +77,7 @@ test('the built library chats from a page of another app: in its worker and in t
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   expect(readFileSync(join(LIB, 'index.js'), 'utf8')).not.toMatch(/from ["'](?!\.\/)/); // self-contained: relative imports only
+  expect(existsSync(join(LIB, 'index.d.ts'))).toBe(true);
   await page.goto(`${origin}/app/lib.html`);
   await expect(page).toHaveTitle('lib-ready');
   const modelUrl = `${origin}/models/tiny-m2/`;
