@@ -1,7 +1,8 @@
 // The built library (dist/lib, `vite build -c vite.lib.config.ts`, part of `npm run build`) used by
 // "another app": a plain static server (no Vite, no bundler) serves dist/lib under /lib/, a tiny
 // page (e2e/pages/lib.html + lib-page.js) and the test package; the page imports /lib/index.js,
-// starts /lib/worker.js, and chats — in the worker and on the page's own thread.
+// starts /lib/worker.js, and chats — in the worker (backend 'auto': WebGPU on SwiftShader here)
+// and on the page's own thread (backend 'cpu': compared with the same engine in Node).
 // Run: npx playwright test e2e/lib.spec.ts
 
 import { expect, test } from '@playwright/test';
@@ -72,7 +73,7 @@ test.afterAll(async () => {
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
 });
 
-test('the built library chats from a page of another app: in its worker and in the page', async ({ page }) => {
+test('the built library chats from a page of another app: in its worker (WebGPU) and in the page (CPU)', async ({ page }) => {
   const logs: string[] = [];
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
@@ -82,29 +83,32 @@ test('the built library chats from a page of another app: in its worker and in t
   await expect(page).toHaveTitle('lib-ready');
   const modelUrl = `${origin}/models/tiny-m2/`;
 
-  const inWorker = await page.evaluate(([u, r]) => window.libTest.worker(u, r), [modelUrl, REQUEST] as const);
+  const inWorker = await page.evaluate(([u, r]) => window.libTest.worker(u, r, 'auto'), [modelUrl, REQUEST] as const);
   expect(inWorker.ok, JSON.stringify(inWorker) + logs.join('\n')).toBe(true);
   if (!inWorker.ok) return;
-  expect(inWorker.value).toMatchObject({ phases: ['download', 'verify', 'load', 'ready'], content: want, streamed: want, finish: 'length' });
+  expect(inWorker.value).toMatchObject({ phases: ['download', 'verify', 'load', 'ready'], finish: 'length', backend: 'webgpu' });
+  expect(inWorker.value.content.length).toBeGreaterThan(0);
+  expect(inWorker.value.streamed).toBe(inWorker.value.content);
   expect(inWorker.value.bad).toMatchObject({ ok: false, error: { name: 'InvalidRequestError', param: 'temperature', isInstance: true } });
-  expect(inWorker.value.stats).toMatch(/^prefill: .*backend: cpu/);
+  expect(inWorker.value.stats).toMatch(/^prefill: .*backend: webgpu/);
 
-  const inPage = await page.evaluate(([u, r]) => window.libTest.inPage(u, r), [modelUrl, REQUEST] as const);
+  const inPage = await page.evaluate(([u, r]) => window.libTest.inPage(u, r, 'cpu'), [modelUrl, REQUEST] as const);
   expect(inPage.ok, JSON.stringify(inPage) + logs.join('\n')).toBe(true);
   if (!inPage.ok) return;
-  expect(inPage.value).toMatchObject({ phases: ['verify', 'load', 'ready'], content: want, streamed: want }); // cached by the worker's download
+  // cached by the worker's download; the CPU reference here equals the one in Node
+  expect(inPage.value).toMatchObject({ phases: ['verify', 'load', 'ready'], content: want, streamed: want, backend: 'cpu' });
   expect(inPage.value.bad).toMatchObject({ ok: false, error: { name: 'InvalidRequestError', isInstance: true } });
 });
 
 declare global {
   interface Window {
     libTest: {
-      worker(url: string, req: unknown): Promise<LibResult>;
-      inPage(url: string, req: unknown): Promise<LibResult>;
+      worker(url: string, req: unknown, backend: string): Promise<LibResult>;
+      inPage(url: string, req: unknown, backend: string): Promise<LibResult>;
     };
   }
 }
 
 type LibResult =
-  | { ok: true; value: { phases: string[]; content: string; finish: string; streamed: string; bad: unknown; stats: string } }
+  | { ok: true; value: { phases: string[]; content: string; finish: string; streamed: string; bad: unknown; stats: string; backend: string } }
   | { ok: false; error: { name: string; message: string } };

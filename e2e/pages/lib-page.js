@@ -11,22 +11,23 @@ async function settle(p) {
   }
 }
 
-async function chatAll(engine, modelUrl, request) {
+async function chatAll(engine, modelUrl, request, backend) {
   const phases = [];
-  await engine.reload(modelUrl, { initProgressCallback: (r) => phases.push(r.phase) });
+  await engine.reload(modelUrl, { backend, initProgressCallback: (r) => phases.push(r.phase) });
   const whole = await engine.chat.completions.create({ ...request, stream: false });
   let streamed = '';
   for await (const chunk of await engine.chat.completions.create({ ...request, stream: true })) streamed += chunk.choices[0]?.delta.content ?? '';
   const bad = await settle(engine.chat.completions.create({ ...request, temperature: 3 }));
   const stats = await engine.runtimeStatsText();
+  const { backend: ran } = await engine.getStats();
   await engine.unload();
-  return { phases: [...new Set(phases)], content: whole.choices[0].message.content, finish: whole.choices[0].finish_reason, streamed, bad, stats };
+  return { phases: [...new Set(phases)], content: whole.choices[0].message.content, finish: whole.choices[0].finish_reason, streamed, bad, stats, backend: ran };
 }
 
 window.libTest = {
   /** the engine in the library's ready-made worker */
-  worker: (modelUrl, request) => settle(chatAll(createWorkerEngine(new Worker('/lib/worker.js', { type: 'module' })), modelUrl, request)),
+  worker: (modelUrl, request, backend) => settle(chatAll(createWorkerEngine(new Worker('/lib/worker.js', { type: 'module' })), modelUrl, request, backend)),
   /** the engine on the page's own thread */
-  inPage: (modelUrl, request) => settle(chatAll(createEngine({ backend: 'cpu' }), modelUrl, request)),
+  inPage: (modelUrl, request, backend) => settle(chatAll(createEngine(), modelUrl, request, backend)),
 };
 document.title = 'lib-ready';

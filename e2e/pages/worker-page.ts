@@ -4,6 +4,7 @@
 import { createWorkerEngine } from '../../src/api/client.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from '../../src/api/types.ts';
 import type { WebMoeInitProgressReport } from '../../src/api/progress.ts';
+import type { ReloadConfig } from '../../src/api/engine.ts';
 
 const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module' });
 const engine = createWorkerEngine(worker);
@@ -20,9 +21,9 @@ async function settle<T>(p: Promise<T>, cls?: new (...a: never[]) => Error): Pro
 }
 
 const api = {
-  async reload(model: string) {
+  async reload(model: string, config: Omit<ReloadConfig, 'initProgressCallback'> = {}) {
     const reports: WebMoeInitProgressReport[] = [];
-    const r = await settle(engine.reload(model, { initProgressCallback: (p) => reports.push(p) }));
+    const r = await settle(engine.reload(model, { ...config, initProgressCallback: (p) => reports.push(p) }));
     await new Promise((res) => setTimeout(res, 50)); // progress messages are fire-and-forget
     return { result: r, reports };
   },

@@ -2,12 +2,12 @@
 // engine never names a backend class:
 //
 //   'cpu'     the CPU reference (CpuRunner) over the package's dequantized weights
-//   'webgpu'  the GPU runner (src/model/gpu-runner.ts), once registered with registerGpuRunner()
-//   'auto'    webgpu when a GPU runner is registered and WebGPU is present, else cpu — and the
-//             engine says which, and why, in progress reports and stats
-//
-// Plugging the GPU runner in (when src/model/gpu-runner.ts exists) is one line at start-up, e.g.
-// in the worker:   registerGpuRunner(createGpuRunner);
+//   'webgpu'  the GPU runner (src/model/gpu-runner.ts, loaded on first use), or whatever
+//             registerGpuRunner() put in its place
+//   'auto'    webgpu where navigator.gpu exists (browsers, workers), else cpu; a GPU runner that
+//             fails to start falls back to cpu — and the engine says which, and why, in progress
+//             reports and stats (backendNote). Node has no navigator.gpu: 'auto' is the CPU there,
+//             'webgpu' asks for Dawn through the `webgpu` package explicitly.
 
 import type { PackedModel } from '../format/quant-layout.ts';
 import type { WeightSource } from '../format/weights.ts';
@@ -20,7 +20,7 @@ import { BackendUnavailableError } from './load-errors.ts';
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
 /** Options the GPU runner takes (the lead's createGpuRunner(packed, opts)). */
-export interface GpuRunnerOptions {
+export interface GpuFactoryOptions {
   expertBudgetBytes?: number;
   /** where expert blobs can be re-read from (the model's store), when the model lives in one */
   store?: ShardStore;
@@ -29,11 +29,22 @@ export interface GpuRunnerOptions {
   onProgress?: (fraction: number, text: string) => void;
 }
 
-export type GpuRunnerFactory = (packed: PackedModel, opts: GpuRunnerOptions) => Promise<ModelRunner> | ModelRunner;
+export type GpuRunnerFactory = (packed: PackedModel, opts: GpuFactoryOptions) => Promise<ModelRunner> | ModelRunner;
 
-let gpuRunnerFactory: GpuRunnerFactory | null = null;
+/** The built-in WebGPU runner: dense weights resident, experts through the GPU expert cache. */
+export const builtinGpuRunner: GpuRunnerFactory = async (packed, opts) => {
+  const { createGpuRunner } = await import('../model/gpu-runner.ts');
+  const onProgress = opts.onProgress;
+  return createGpuRunner(packed, {
+    expertBudget: opts.expertBudgetBytes,
+    maxLen: opts.maxLength,
+    ...(onProgress ? { onProgress: (_phase: string, done: number, total: number) => onProgress(total > 0 ? done / total : 1, `uploading weights to the GPU (${done}/${total})`) } : {}),
+  });
+};
 
-/** Make the WebGPU runner available to every engine created afterwards in this realm. */
+let gpuRunnerFactory: GpuRunnerFactory | null = builtinGpuRunner;
+
+/** Replace the WebGPU runner for every engine created afterwards in this realm (null: none). */
 export function registerGpuRunner(factory: GpuRunnerFactory | null): void {
   gpuRunnerFactory = factory;
 }
@@ -116,11 +127,11 @@ export const defaultRunnerFactory: RunnerFactory = async (backend, req) => {
   if (backend === 'cpu') return { runner: await cpuRunner(req), note: null };
   const gpu = gpuRunnerFactory;
   if (backend === 'webgpu') {
-    if (!gpu) throw new BackendUnavailableError('webgpu', 'this build has no WebGPU runner registered (registerGpuRunner).');
+    if (!gpu) throw new BackendUnavailableError('webgpu', 'no WebGPU runner is registered (registerGpuRunner(null) removed it).');
     return { runner: await gpuRunner(gpu, req), note: null };
   }
   // auto
-  if (!gpu) return { runner: await cpuRunner(req), note: 'WebGPU runner not available in this build: running on the CPU reference (slow)' };
+  if (!gpu) return { runner: await cpuRunner(req), note: 'no WebGPU runner is registered: running on the CPU reference (slow)' };
   if (!webgpuPresent()) return { runner: await cpuRunner(req), note: 'WebGPU is not available here (navigator.gpu missing): running on the CPU reference (slow)' };
   try {
     return { runner: await gpuRunner(gpu, req), note: null };

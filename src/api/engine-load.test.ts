@@ -11,7 +11,7 @@ import type { ModelRunner } from '../model/runner.ts';
 import { CpuRunner } from '../reference/runner.ts';
 import { ReferenceModel } from '../reference/forward.ts';
 import { PackageServer } from '../store/testing/package-server.ts';
-import { registerGpuRunner, type GpuRunnerOptions } from './backends.ts';
+import { builtinGpuRunner, registerGpuRunner, type GpuFactoryOptions } from './backends.ts';
 import { ModelIncompleteError } from '../store/errors.ts';
 import { BackendUnavailableError, ModelFilesError, ModelSourceError } from './load-errors.ts';
 import { createNodeEngine } from './node.ts';
@@ -134,6 +134,16 @@ describe('reload: sources and progress', () => {
 });
 
 describe('reload: backends', () => {
+  afterAll(() => registerGpuRunner(builtinGpuRunner));
+
+  it("'auto' in Node (no navigator.gpu) runs the CPU reference and says why", async () => {
+    registerGpuRunner(builtinGpuRunner);
+    const e = createNodeEngine();
+    await e.reload(story);
+    expect(await e.getStats()).toMatchObject({ backend: 'cpu', backendNote: expect.stringMatching(/WebGPU is not available here/) });
+    await e.unload();
+  });
+
   it("'webgpu' without a GPU runner is BackendUnavailableError; 'auto' falls back to the CPU and says so", async () => {
     registerGpuRunner(null);
     const e = createNodeEngine();
@@ -143,13 +153,13 @@ describe('reload: backends', () => {
     expect(ready).toMatch(/CPU reference/);
     const s = await e.getStats();
     expect(s.backend).toBe('cpu');
-    expect(s.backendNote).toMatch(/WebGPU runner not available/);
-    expect(await e.runtimeStatsText()).toMatch(/backend: cpu \(WebGPU runner not available/);
+    expect(s.backendNote).toMatch(/no WebGPU runner is registered/);
+    expect(await e.runtimeStatsText()).toMatch(/backend: cpu \(no WebGPU runner is registered/);
     await e.unload();
   });
 
   it('a registered GPU runner gets the packed model and the load options; its stats reach getStats', async () => {
-    let got: GpuRunnerOptions | null = null;
+    let got: GpuFactoryOptions | null = null;
     // A runner over the packed model's own bytes that counts expert reads as a cache would.
     registerGpuRunner(async (packed, opts) => {
       got = opts;

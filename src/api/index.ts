@@ -8,7 +8,7 @@
 export { createEngine, WebMoeEngine, type EngineOptions, type ReloadConfig, type WebLlmCompatibleEngine } from './engine.ts';
 export { createWorkerEngine, WorkerEngine } from './client.ts';
 export { exposeEngine, EngineHost } from './host.ts';
-export { registerGpuRunner, defaultRunnerFactory, cpuRunner, type BackendChoice, type GpuRunnerFactory, type GpuRunnerOptions, type RunnerFactory, type RunnerRequest, type RunnerChoice } from './backends.ts';
+export { registerGpuRunner, defaultRunnerFactory, cpuRunner, type BackendChoice, type GpuRunnerFactory, type GpuFactoryOptions, type RunnerFactory, type RunnerRequest, type RunnerChoice } from './backends.ts';
 export type { AppConfig, AppConfigModel, LocalOpener, ModelFiles } from './models.ts';
 export type { InitPhase, WebMoeInitProgressCallback, WebMoeInitProgressReport } from './progress.ts';
 export { statsText, type EngineStats, type LastRequestStats } from './stats.ts';

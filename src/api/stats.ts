@@ -3,12 +3,13 @@
 // reports them. getStats() returns the structure; runtimeStatsText() one line of it.
 
 import type { GenerationStats } from '../generate/loop.ts';
-import type { ExpertCacheStats, ModelRunner } from '../model/runner.ts';
+import type { ExpertActivity, ExpertCacheStats, ModelRunner } from '../model/runner.ts';
 import type { RuntimeStats } from './types.ts';
 
-/** A runner may report the GPU memory it holds (buffers, expert slots); optional, duck-typed. */
-export interface ReportsGpuMemory {
-  gpuMemoryBytes(): number;
+/** Optional runner extras (GpuRunnerExtras in src/model/runner.ts), duck-typed. */
+interface RunnerExtras {
+  gpuMemoryBytes?(): number;
+  expertActivity?(): ExpertActivity;
 }
 
 export interface LastRequestStats {
@@ -33,6 +34,8 @@ export interface EngineStats extends RuntimeStats {
   completionTokens: number;
   last: LastRequestStats | null;
   expertCache: (ExpertCacheStats & { hitRate: number }) | null;
+  /** resident experts per layer and the last token's routing (the UI's heatmap), GPU runners only */
+  expertActivity?: ExpertActivity;
 }
 
 export class StatsCollector {
@@ -71,7 +74,9 @@ export class StatsCollector {
     const runner = model?.runner;
     const cache = runner?.expertCacheStats?.() ?? null;
     const lookups = cache ? cache.hits + cache.misses : 0;
-    const mem = runner && typeof (runner as Partial<ReportsGpuMemory>).gpuMemoryBytes === 'function' ? (runner as unknown as ReportsGpuMemory).gpuMemoryBytes() : undefined;
+    const extras = runner as (ModelRunner & RunnerExtras) | undefined;
+    const mem = typeof extras?.gpuMemoryBytes === 'function' ? extras.gpuMemoryBytes() : undefined;
+    const activity = typeof extras?.expertActivity === 'function' ? extras.expertActivity() : undefined;
     return {
       model: model?.id ?? null,
       backend: runner?.backend ?? null,
@@ -87,6 +92,7 @@ export class StatsCollector {
       expertCache: cache ? { ...cache, hitRate: lookups ? cache.hits / lookups : 0 } : null,
       ...(cache ? { expertCacheHitRate: lookups ? cache.hits / lookups : 0 } : {}),
       ...(mem !== undefined ? { gpuMemoryBytes: mem } : {}),
+      ...(activity !== undefined ? { expertActivity: activity } : {}),
     };
   }
 }
