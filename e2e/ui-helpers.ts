@@ -9,7 +9,7 @@
 // default model lands in public/models/ these specs keep using this one: it is small enough for
 // SwiftShader and its reference is computed here.
 
-import { expect, type Frame, type Locator, type Page } from '@playwright/test';
+import { expect, type Frame, type FrameLocator, type Locator, type Page } from '@playwright/test';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -130,7 +130,7 @@ export function visibleText(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
 
-type Root = Page | Frame | Locator;
+type Root = Page | Frame | FrameLocator | Locator;
 
 /** Wait until the model status says "ready". */
 export async function waitReady(root: Root, timeout = 180_000): Promise<void> {

@@ -12,11 +12,23 @@ function store(): UseStore {
 }
 
 export async function load<T>(key: string): Promise<T | undefined> {
-  try {
-    return (await get(key, store())) as T | undefined;
-  } catch {
-    return undefined; // IndexedDB blocked (private mode, storage off): start fresh
+  const r = await tryLoad<T>(key);
+  return r.ok ? r.value : undefined; // IndexedDB blocked (private mode, storage off): start fresh
+}
+
+/** A read that tells "nothing stored" from "could not read" (retried a few times). */
+export async function tryLoad<T>(key: string, attempts = 3): Promise<{ ok: true; value: T | undefined } | { ok: false; error: unknown }> {
+  let error: unknown = null;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return { ok: true, value: (await get(key, store())) as T | undefined };
+    } catch (e) {
+      error = e;
+      db = null; // reopen: the connection may have been closed under us
+      await new Promise((r) => setTimeout(r, 100 * (i + 1)));
+    }
   }
+  return { ok: false, error };
 }
 
 export async function save<T>(key: string, value: T): Promise<void> {

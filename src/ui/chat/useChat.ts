@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ChatCompletionChunk, ChatCompletionRequestStreaming } from '../../api/types.ts';
 import type { ModelSession } from '../engine/useModelSession.ts';
 import { errorText } from '../format.ts';
-import { load, throttledSaver } from '../persist.ts';
+import { throttledSaver, tryLoad } from '../persist.ts';
 import type { Settings } from '../settings/settings.ts';
 import { newConversation, newId, requestMessages, restoreConversation, type Conversation, type UiMessage } from './conversation.ts';
 
@@ -42,12 +42,20 @@ export function useChat(session: ModelSession, settings: Settings, storageKey: s
   const convRef = useRef(conversation);
   convRef.current = conversation;
 
+  // a stored conversation that could not be read must not be overwritten by an empty one
+  const readFailed = useRef(false);
+
   useEffect(() => {
     let live = true;
-    void load<unknown>(storageKey).then((raw) => {
+    void tryLoad<unknown>(storageKey).then((r) => {
       if (!live) return;
-      const c = restoreConversation(raw);
-      if (c) setConversation(c);
+      if (r.ok) {
+        const c = restoreConversation(r.value);
+        if (c) setConversation(c);
+      } else {
+        readFailed.current = true;
+        console.warn('WebMoE: the stored conversation could not be read; it is kept until you send a message.', r.error);
+      }
       setRestored(true);
     });
     const flush = () => void saver.current.flush();
@@ -59,7 +67,9 @@ export function useChat(session: ModelSession, settings: Settings, storageKey: s
   }, [storageKey]);
 
   useEffect(() => {
-    if (restored) saver.current.push(conversation);
+    if (!restored) return;
+    if (readFailed.current && conversation.messages.length === 0) return;
+    saver.current.push(conversation);
   }, [conversation, restored]);
 
   const patch = useCallback((id: string, p: Patch) => {
