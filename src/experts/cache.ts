@@ -14,12 +14,15 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { PackedModel } from '../format/quant-layout.ts';
 import type { ExpertCacheStats } from '../model/runner.ts';
 import { LayerSlots } from './slots.ts';
+import { StagingRing } from './staging.ts';
 
 export interface ExpertCacheOptions {
   /** bytes for expert slots; default: all experts if they fit the device, else what fits */
   budgetBytes?: number;
   /** prefetch the next layer's predicted experts (default true) */
   prefetch?: boolean;
+  /** host -> GPU path for blobs: a ring of mapped staging buffers (default) or queue.writeBuffer */
+  upload?: 'ring' | 'writeBuffer';
 }
 
 /** "50%", "0.25" (fraction), "123456789" (bytes) → bytes, given the total expert bytes. */
@@ -54,6 +57,7 @@ export class ExpertCache {
   table: GPUBuffer | null = null;
   private readonly prefetched = new Map<string, Promise<Uint8Array>>();
   private readonly prefetchOn: boolean;
+  private readonly ring: StagingRing | null;
   readonly stats: ExpertCacheStats;
   /** experts routed in the last token, for the UI heatmap: layer -> ids, and whether each hit */
   lastRouting: { layer: number; expert: number; hit: boolean }[] = [];
@@ -78,6 +82,7 @@ export class ExpertCache {
     this.resident = this.slotsPerLayer === this.E;
     this.budgetBytes = this.slotsPerLayer * this.L * this.blobBytes;
     this.prefetchOn = opts.prefetch ?? true;
+    this.ring = (opts.upload ?? 'ring') === 'ring' ? new StagingRing(ctx.device, 4, Math.min(16 << 20, Math.max(1 << 20, this.blobBytes))) : null;
     this.layers = Array.from({ length: this.L }, () => new LayerSlots(this.slotsPerLayer));
     this.stats = { hits: 0, misses: 0, bytesStreamed: 0, stallMs: 0, budgetBytes: this.budgetBytes, prefetched: 0, prefetchUsed: 0 };
     // pack layers into arenas
@@ -103,10 +108,11 @@ export class ExpertCache {
         const { slots } = c.layers[l].plan(Array.from({ length: c.E }, (_, e) => e));
         for (let e = 0; e < c.E; e++) {
           const off = c.slotOffset(l, slots[e]);
-          ctx.queue.writeBuffer(c.arena(l), off, (await pm.expertBlob(l, e)) as Uint8Array<ArrayBuffer>);
+          await c.put(c.arena(l), off, await pm.expertBlob(l, e));
           table[l * c.E + e] = off / 4;
         }
       }
+      await c.ring?.drain();
       c.table = ctx.upload(table, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'expert-table');
     }
     return c;
@@ -159,12 +165,19 @@ export class ExpertCache {
       const t0 = performance.now();
       const blobs = await Promise.all(plan.misses.map((m) => this.read(l, m.expert)));
       this.stats.stallMs += performance.now() - t0;
-      plan.misses.forEach((m, i) => {
-        this.ctx.queue.writeBuffer(this.arena(l), this.slotOffset(l, m.slot), blobs[i] as Uint8Array<ArrayBuffer>);
+      for (let i = 0; i < blobs.length; i++) {
+        await this.put(this.arena(l), this.slotOffset(l, plan.misses[i].slot), blobs[i]);
         this.stats.bytesStreamed += blobs[i].byteLength;
-      });
+      }
+      this.ring?.flush();
     }
     return plan.slots.map((s) => this.slotOffset(l, s) / 4);
+  }
+
+  /** Upload one blob (ordered before work submitted after the next ring flush). */
+  private async put(dst: GPUBuffer, offset: number, blob: Uint8Array): Promise<void> {
+    if (this.ring) await this.ring.write(dst, offset, blob);
+    else this.ctx.queue.writeBuffer(dst, offset, blob as Uint8Array<ArrayBuffer>);
   }
 
   /** Start reading experts predicted for layer `l` that are not resident (no GPU work). */
@@ -195,6 +208,7 @@ export class ExpertCache {
   }
 
   destroy(): void {
+    this.ring?.destroy();
     for (const a of this.arenas) a.buffer.destroy();
     this.table?.destroy();
   }

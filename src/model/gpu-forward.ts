@@ -21,10 +21,11 @@ import { attention } from '../kernels/attention/attention.ts';
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
 import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
-import { residual } from '../kernels/residual/residual.ts';
 import { route, expertSlots } from '../kernels/router/router.ts';
-import { swiglu } from '../kernels/swiglu/swiglu.ts';
-import { combine } from '../kernels/combine/combine.ts';
+import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
+import { recordExperts, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
+import { argmax } from '../kernels/argmax/argmax.ts';
+import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 import type { ExpertCache } from '../experts/cache.ts';
 import type { ExpertLayout } from '../format/quant-layout.ts';
 import type { GpuTensor, GpuWeights } from './gpu-weights.ts';
@@ -66,9 +67,16 @@ export class GpuForward {
   private readonly eu: GPUBuffer; // (T·K, I) up
   private readonly ea: GPUBuffer; // (T·K, I) activation
   private readonly ey: GPUBuffer; // (T·K, D) expert outputs
-  private readonly logits: GPUBuffer; // (maxLogitRows, V)
+  private logits: GPUBuffer; // (logitRows, V), grown on demand (a 512-token chunk of a 200k vocab is 400 MB)
+  private logitRows = 1;
   /** tokens in the sequence so far */
   length = 0;
+  /** kernel variants: 'auto' (fast kernels where the adapter has them) or 'simple' (the reference kernels) */
+  variant: MatvecVariant = 'auto';
+  /** the fused expert kernels apply to this model on this adapter */
+  private readonly fusedMoe: boolean;
+  /** the last chunk: dispatches recorded, submits, and CPU milliseconds spent recording */
+  readonly lastChunk = { dispatches: 0, submits: 0, encodeMs: 0 };
 
   constructor(
     private readonly ctx: GpuContext,
@@ -87,6 +95,7 @@ export class GpuForward {
     const K = s.moe.num_experts_per_tok;
     const I = s.moe.moe_intermediate_size;
     const maxKw = Math.max(...s.layers.map((l) => (l.attention.kind === 'linear' ? s.num_attention_heads : s.num_key_value_heads) * s.head_dim));
+    this.fusedMoe = fusedMoeUsable(ctx, layout);
     const RW = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const buf = (floats: number, label: string) => ctx.createBuffer(floats * 4, RW, label);
     this.tok = buf(T, 'tokens');
@@ -109,7 +118,7 @@ export class GpuForward {
     this.eu = buf(T * K * I, 'expert-up');
     this.ea = buf(T * K * I, 'expert-act');
     this.ey = buf(T * K * this.D, 'expert-out');
-    this.logits = buf(T * this.V, 'logits');
+    this.logits = buf(this.V, 'logits');
     const byKey = new Map<string, { table: RopeTable; cs: GPUBuffer }>();
     this.ropes = s.layers.map((l) => {
       if (!l.rope) return null;
@@ -120,7 +129,7 @@ export class GpuForward {
     this.states = s.layers.map((l) => {
       if (l.attention.kind === 'linear')
         return { capacity: 0, state: buf(s.num_attention_heads * s.head_dim * s.head_dim, 'lightning-state') };
-      const capacity = l.attention.kind === 'sliding' ? Math.min(l.attention.window, maxLen) : maxLen;
+      const capacity = l.attention.kind === 'sliding' ? l.attention.window : maxLen; // a ring of `window` rows
       const kw = s.num_key_value_heads * s.head_dim;
       return { capacity, kCache: buf(capacity * kw, 'k-cache'), vCache: buf(capacity * kw, 'v-cache') };
     });
@@ -141,12 +150,70 @@ export class GpuForward {
    */
   async forwardChunk(tokens: number[], allLogits: boolean): Promise<Float32Array[]> {
     const T = tokens.length;
+    const rows = allLogits ? T : 1;
+    if (rows > this.logitRows) {
+      this.logits.destroy();
+      this.logitRows = rows;
+      this.logits = this.ctx.createBuffer(rows * this.V * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'logits');
+    }
+    const enc = await this.encodeLayers(tokens);
+    this.head(enc, T, rows);
+    const p = enc.read(this.logits, 0, rows * this.V * 4);
+    this.finish(enc);
+    this.length += T;
+    const out = new Float32Array(await p);
+    this.ctx.check();
+    return Array.from({ length: rows }, (_, r) => out.subarray(r * this.V, (r + 1) * this.V));
+  }
+
+  /**
+   * Run the chunk and choose the greedy next token on the GPU (argmax of the last row; `banned`
+   * ids never chosen), which also becomes the input of a following `stepArgmax(null)`: pass null
+   * to continue from the token chosen by the previous step without a round trip through the CPU.
+   * Returns once the work is submitted (with every expert resident, nothing waits on the GPU), so
+   * the caller can queue the next step before awaiting `id`.
+   */
+  async stepArgmax(tokens: number[] | null, banned?: { buffer: GPUBuffer; count: number }): Promise<{ id: Promise<number> }> {
+    const T = tokens ? tokens.length : 1;
+    const enc = await this.encodeLayers(tokens);
+    this.head(enc, T, 1);
+    argmax(enc, { logits: this.logits, n: this.V, banned, out: this.tok });
+    const p = enc.read(this.tok, 0, 4);
+    this.finish(enc);
+    this.length += T;
+    return { id: p.then((b) => new Uint32Array(b)[0]) };
+  }
+
+  /** Final norm + LM head over the last `rows` of the chunk's T tokens, into `logits`. */
+  private head(enc: GpuEncoder, T: number, rows: number): void {
+    const first = T - rows;
+    rmsnorm(enc, { T: rows, n: this.D, eps: this.spec.rms_norm_eps, x: this.x, xOffset: first * this.D, y: this.h, w: this.w.finalNorm.buffer });
+    this.linear(enc, this.w.lmHead, this.h, this.logits, rows);
+  }
+
+  private finish(enc: GpuEncoder): void {
+    this.lastChunk.dispatches += enc.dispatches;
+    this.lastChunk.submits++;
+    enc.submit();
+    this.lastChunk.encodeMs += performance.now() - this.encodeStart;
+  }
+
+  private encodeStart = 0;
+
+  /**
+   * Embedding and every layer for the chunk (tokens: ids to upload; null: one token whose id is
+   * already in the token buffer). Returns the encoder to continue recording into, unsubmitted.
+   */
+  private async encodeLayers(tokens: number[] | null): Promise<GpuEncoder> {
+    const T = tokens ? tokens.length : 1;
     const s = this.spec;
     if (T < 1 || T > this.maxChunk) throw new RangeError(`chunk of ${T} tokens (1..${this.maxChunk})`);
     if (this.length + T > this.maxLen) throw new RangeError(`context length ${this.maxLen} exceeded (${this.length} + ${T} tokens)`);
-    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= s.vocab_size) throw new RangeError(`token id ${t} is outside the vocabulary [0, ${s.vocab_size})`);
+    if (tokens) for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= s.vocab_size) throw new RangeError(`token id ${t} is outside the vocabulary [0, ${s.vocab_size})`);
     const ctx = this.ctx;
-    ctx.queue.writeBuffer(this.tok, 0, Uint32Array.from(tokens));
+    Object.assign(this.lastChunk, { dispatches: 0, submits: 0, encodeMs: 0 });
+    this.encodeStart = performance.now();
+    if (tokens) ctx.queue.writeBuffer(this.tok, 0, Uint32Array.from(tokens));
     this.experts.beginToken();
     // cos/sin rows for positions length .. length+T-1, one table per distinct rope
     for (const r of new Set(this.ropes)) if (r) ctx.queue.writeBuffer(r.cs, 0, ropeCosSin(r.table, this.length, T) as Float32Array<ArrayBuffer>);
@@ -156,23 +223,13 @@ export class GpuForward {
       this.attentionBlock(enc, L, T);
       enc = await this.moeBlock(enc, L, T);
     }
-    // final norm + LM head on the rows asked for
-    const rows = allLogits ? T : 1;
-    const first = T - rows;
-    rmsnorm(enc, { T: rows, n: this.D, eps: s.rms_norm_eps, x: this.x, xOffset: first * this.D, y: this.h, w: this.w.finalNorm.buffer });
-    this.linear(enc, this.w.lmHead, this.h, this.logits, rows);
-    const p = enc.read(this.logits, 0, rows * this.V * 4);
-    enc.submit();
-    this.length += T;
-    const out = new Float32Array(await p);
-    ctx.check();
-    return Array.from({ length: rows }, (_, r) => out.subarray(r * this.V, (r + 1) * this.V));
+    return enc;
   }
 
   /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight. */
   private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0): void {
     const [rows, cols] = W.shape;
-    matvec(enc, { kind: W.quant, rows, cols, w: W.buffer, x, xOffset, y, problems: T, bias: bias ? { buffer: bias.buffer } : undefined });
+    matvec(enc, { kind: W.quant, rows, cols, w: W.buffer, x, xOffset, y, problems: T, bias: bias ? { buffer: bias.buffer } : undefined, variant: this.variant });
   }
 
   private attentionBlock(enc: GpuEncoder, L: number, T: number): void {
@@ -223,12 +280,17 @@ export class GpuForward {
       attention(enc, {
         T, nHeads: Hq, nKv: Hkv, hd, pos0: this.length, capacity: st.capacity, window,
         q: this.q, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o,
+        variant: this.variant === 'simple' ? 'simple' : 'auto',
       });
       kvWrite(enc, { T, width: kw, pos0: this.length, capacity: st.capacity, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache! });
     }
-    this.linear(enc, lw.o_proj!, this.o, this.a, T, lw.o_bias);
+    // o_proj straight into the residual stream: x = alpha (h | x) + beta (W o + b)
     const r = ls.residual;
-    residual(enc, { n: T * D, x: this.x, sub: this.a, normed: r.from_normed ? this.h : undefined, alpha: r.attn_alpha, beta: r.attn_beta });
+    const [rows, cols] = lw.o_proj!.shape;
+    matvec(enc, {
+      kind: lw.o_proj!.quant, rows, cols, w: lw.o_proj!.buffer, x: this.o, y: this.x, problems: T, bias: lw.o_bias ? { buffer: lw.o_bias.buffer } : undefined,
+      variant: this.variant, residual: { alpha: r.attn_alpha, beta: r.attn_beta, from: r.from_normed ? this.h : undefined },
+    });
   }
 
   /** Router → experts → combine → residual. Returns the encoder to continue recording into. */
@@ -238,83 +300,65 @@ export class GpuForward {
     const lw = this.w.layers[L];
     const D = this.D;
     const K = m.num_experts_per_tok;
-    const I = m.moe_intermediate_size;
     const ls = s.layers[L];
     rmsnorm(enc, { T, n: D, eps: s.rms_norm_eps, x: this.x, y: this.h, w: lw.post_norm!.buffer });
     this.linear(enc, lw.router!, this.h, this.rlog, T, lw.router_bias);
     route(enc, { moe: m, T, logits: this.rlog, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts });
     const cache = this.experts;
-    const layout = this.layout;
-    const arena = cache.arena(L);
-    const runExperts = (e: GpuEncoder, t0: number, nTok: number) => {
-      const n = nTok * K;
-      const p0 = t0 * K;
-      const mv = (sec: 'gate' | 'up', out: GPUBuffer) =>
-        matvec(e, {
-          kind: layout[sec].quant, rows: I, cols: D, w: arena, wOffset: layout[sec].offset,
-          x: this.h, xOffset: t0 * D, xDiv: K, y: out, yOffset: p0 * I, problems: n,
-          slots: { buffer: this.slots, offset: p0 },
-          bias: layout[`${sec}_bias`] ? { buffer: arena, offset: layout[`${sec}_bias`]!.offset / 4 } : undefined,
-        });
-      mv('gate', this.eg);
-      mv('up', this.eu);
-      swiglu(e, { activation: m.activation, n: I, problems: n, gate: this.eg, gateOffset: p0 * I, up: this.eu, upOffset: p0 * I, out: this.ea, outOffset: p0 * I });
-      matvec(e, {
-        kind: layout.down.quant, rows: D, cols: I, w: arena, wOffset: layout.down.offset,
-        x: this.ea, xOffset: p0 * I, y: this.ey, yOffset: p0 * D, problems: n,
-        slots: { buffer: this.slots, offset: p0 },
-        bias: layout.down_bias ? { buffer: arena, offset: layout.down_bias.offset / 4 } : undefined,
-      });
+    const layer: ExpertLayer = {
+      moe: m, layout: this.layout, D, arena: cache.arena(L), residual: ls.residual, variant: this.variant,
+      fused: this.variant !== 'simple' && this.fusedMoe,
     };
+    const bufs: ExpertBuffers = { x: this.x, h: this.h, slots: this.slots, wts: this.wts, eg: this.eg, eu: this.eu, ea: this.ea, ey: this.ey, a: this.a };
     if (cache.resident) {
       expertSlots(enc, { n: T * K, ids: this.ids, table: cache.table!, tableOffset: L * m.num_experts, slots: this.slots });
-      runExperts(enc, 0, T);
+      recordExperts(enc, layer, bufs, 0, T);
       cache.stats.hits += T * K;
-    } else {
-      // streaming: read back the routed ids, make them resident group by group of consecutive
-      // tokens whose union of experts fits the layer's slots, then record their expert work.
-      // Prefetch: the next layer's router applied to this layer's normed hidden state is a cheap
-      // predictor of its experts; their store reads start now and overlap this layer's work.
-      const next = L + 1 < s.num_hidden_layers ? this.w.layers[L + 1] : null;
-      let predP: Promise<ArrayBuffer> | null = null;
-      if (next && cache.prefetching) {
-        this.linear(enc, next.router!, this.h, this.predLog, T, next.router_bias);
-        route(enc, { moe: m, T, logits: this.predLog, selectionBias: next.selection_bias?.buffer, ids: this.predIds, weights: this.predWts });
-        predP = enc.read(this.predIds, 0, T * K * 4);
-      }
-      const idsP = enc.read(this.ids, 0, T * K * 4);
-      enc.submit();
-      const ids = new Uint32Array(await idsP);
-      if (predP) cache.prefetch(L + 1, [...new Set(new Uint32Array(await predP))]);
-      this.ctx.check();
-      const slotWords = new Uint32Array(T * K);
-      let t0 = 0;
-      while (t0 < T) {
-        const union = new Set<number>();
-        let t1 = t0;
-        while (t1 < T) {
-          const next = new Set(union);
-          for (let k = 0; k < K; k++) next.add(ids[t1 * K + k]);
-          if (next.size > cache.slotsPerLayer && t1 > t0) break;
-          for (const e of next) union.add(e);
-          t1++;
-        }
-        const experts = [...union];
-        const words = await cache.ensure(L, experts);
-        const at = new Map(experts.map((e, i) => [e, words[i]]));
-        for (let i = t0 * K; i < t1 * K; i++) slotWords[i] = at.get(ids[i])!;
-        this.ctx.queue.writeBuffer(this.slots, t0 * K * 4, slotWords, t0 * K, (t1 - t0) * K);
-        const e = this.ctx.encoder('experts');
-        runExperts(e, t0, t1 - t0);
-        e.submit();
-        t0 = t1;
-      }
-      enc = this.ctx.encoder('chunk');
+      return enc;
     }
-    combine(enc, { T, K, D, y: this.ey, weights: this.wts, out: this.a });
-    const r = ls.residual;
-    residual(enc, { n: T * D, x: this.x, sub: this.a, normed: r.from_normed ? this.h : undefined, alpha: r.mlp_alpha, beta: r.mlp_beta });
-    return enc;
+    // streaming: read back the routed ids, make them resident group by group of consecutive
+    // tokens whose union of experts fits the layer's slots, then record their expert work.
+    // Prefetch: the next layer's router applied to this layer's normed hidden state is a cheap
+    // predictor of its experts; their store reads start now and overlap this layer's work.
+    const next = L + 1 < s.num_hidden_layers ? this.w.layers[L + 1] : null;
+    let predP: Promise<ArrayBuffer> | null = null;
+    if (next && cache.prefetching) {
+      this.linear(enc, next.router!, this.h, this.predLog, T, next.router_bias);
+      route(enc, { moe: m, T, logits: this.predLog, selectionBias: next.selection_bias?.buffer, ids: this.predIds, weights: this.predWts });
+      predP = enc.read(this.predIds, 0, T * K * 4);
+    }
+    const idsP = enc.read(this.ids, 0, T * K * 4);
+    this.lastChunk.dispatches += enc.dispatches;
+    this.lastChunk.submits++;
+    enc.submit();
+    const ids = new Uint32Array(await idsP);
+    if (predP) cache.prefetch(L + 1, [...new Set(new Uint32Array(await predP))]);
+    this.ctx.check();
+    const slotWords = new Uint32Array(T * K);
+    let t0 = 0;
+    while (t0 < T) {
+      const union = new Set<number>();
+      let t1 = t0;
+      while (t1 < T) {
+        const more = new Set(union);
+        for (let k = 0; k < K; k++) more.add(ids[t1 * K + k]);
+        if (more.size > cache.slotsPerLayer && t1 > t0) break;
+        for (const e of more) union.add(e);
+        t1++;
+      }
+      const experts = [...union];
+      const words = await cache.ensure(L, experts);
+      const at = new Map(experts.map((e, i) => [e, words[i]]));
+      for (let i = t0 * K; i < t1 * K; i++) slotWords[i] = at.get(ids[i])!;
+      this.ctx.queue.writeBuffer(this.slots, t0 * K * 4, slotWords, t0 * K, (t1 - t0) * K);
+      const e = this.ctx.encoder('experts');
+      recordExperts(e, layer, bufs, t0, t1 - t0);
+      this.lastChunk.dispatches += e.dispatches;
+      this.lastChunk.submits++;
+      e.submit();
+      t0 = t1;
+    }
+    return this.ctx.encoder('chunk');
   }
 
   destroy(): void {

@@ -7,6 +7,7 @@ import { ExpertCache, parseBudget } from '../experts/cache.ts';
 import type { ExpertActivity, ExpertCacheStats, GpuRunnerExtras, ModelRunner } from './runner.ts';
 import { GpuForward } from './gpu-forward.ts';
 import { GpuWeights } from './gpu-weights.ts';
+import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 
 export interface GpuRunnerOptions {
   /** expert cache budget: bytes, a fraction ≤ 1, or "25%"; default: everything that fits */
@@ -16,6 +17,10 @@ export interface GpuRunnerOptions {
   /** prompt tokens per GPU pass (default 64) */
   maxChunk?: number;
   prefetch?: boolean;
+  /** host -> GPU path of expert blobs (default 'ring': reused mapped staging buffers) */
+  expertUpload?: 'ring' | 'writeBuffer';
+  /** kernel variants: 'auto' (fast kernels where the adapter has them, default) or 'simple' */
+  variant?: MatvecVariant;
   /** an existing context (else one is created and owned) */
   ctx?: GpuContext;
   gpu?: GpuOptions;
@@ -49,6 +54,15 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
     this.fwd.reset();
   }
 
+  /** Kernel variants used from the next chunk on ('auto' | 'simple'). */
+  get variant(): MatvecVariant {
+    return this.fwd.variant;
+  }
+
+  set variant(v: MatvecVariant) {
+    this.fwd.variant = v;
+  }
+
   async forward(tokens: number[], allLogits = false): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     const n = this.fwd.maxChunk;
@@ -59,6 +73,39 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
       if (allLogits || last) out.push(...rows.map((r) => r.slice()));
     }
     return allLogits ? out : [out[out.length - 1]];
+  }
+
+  /**
+   * Greedy decoding with the choice made on the GPU: `prompt` (chunked), then `n` new tokens, each
+   * fed back to the next step without a CPU round trip; step i + 1 is queued before the id of step
+   * i is awaited. No stop tokens: exactly n ids come back (`banned` ids are never chosen).
+   */
+  async generateGreedy(prompt: number[], n: number, opts: { banned?: number[]; onToken?: (id: number, i: number) => void } = {}): Promise<number[]> {
+    if (prompt.length < 1) throw new RangeError('generateGreedy needs at least one prompt token');
+    const out: number[] = [];
+    if (n < 1) return out;
+    const banned = opts.banned?.length ? { buffer: this.ctx.upload(Uint32Array.from(opts.banned)), count: opts.banned.length } : undefined;
+    try {
+      const c = this.fwd.maxChunk;
+      for (let i = 0; i + c < prompt.length; i += c) await this.fwd.forwardChunk(prompt.slice(i, i + c), false);
+      let pending = await this.fwd.stepArgmax(prompt.slice(Math.floor((prompt.length - 1) / c) * c), banned);
+      for (let i = 0; i < n; i++) {
+        const next = i + 1 < n ? await this.fwd.stepArgmax(null, banned) : null;
+        const id = await pending.id;
+        out.push(id);
+        opts.onToken?.(id, i);
+        if (next) pending = next;
+      }
+      this.ctx.check();
+      return out;
+    } finally {
+      banned?.buffer.destroy();
+    }
+  }
+
+  /** Dispatches, submits and CPU recording time of the last chunk or step. */
+  get lastChunkStats(): { dispatches: number; submits: number; encodeMs: number } {
+    return { ...this.fwd.lastChunk };
   }
 
   expertCacheStats(): ExpertCacheStats {
@@ -90,9 +137,10 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
     const spec = pm.spec;
     const total = spec.num_hidden_layers * spec.moe.num_experts * pm.expertLayout.bytes;
     const weights = await GpuWeights.upload(ctx, pm, opts.onProgress && ((d, t) => opts.onProgress!('upload', d, t)));
-    const cache = await ExpertCache.create(ctx, pm, { budgetBytes: parseBudget(opts.expertBudget, total), prefetch: opts.prefetch });
+    const cache = await ExpertCache.create(ctx, pm, { budgetBytes: parseBudget(opts.expertBudget, total), prefetch: opts.prefetch, upload: opts.expertUpload });
     const maxLen = opts.maxLen ?? Math.min(spec.max_position_embeddings, 4096);
     const fwd = new GpuForward(ctx, spec, weights, cache, pm.expertLayout, maxLen, opts.maxChunk ?? 64);
+    fwd.variant = opts.variant ?? 'auto';
     fwd.reset();
     await ctx.queue.onSubmittedWorkDone();
     ctx.check();

@@ -1,11 +1,16 @@
-// Softmax attention (decode and prefill; full or sliding; sinks; GQA). See attention.wgsl.
+// Softmax attention (decode and prefill; full or sliding; sinks; GQA). See attention.wgsl, and
+// attention-fast.wgsl for the variant with a workgroup per (token, head) ('auto' picks it on GPUs;
+// the one-thread-per-(token, head) kernel stays for CPU adapters and as the reference twin).
 
 import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import code from './attention.wgsl?raw';
+import fastCode from './attention-fast.wgsl?raw';
 
 const SRC = { label: 'attention', code };
+const FAST = { label: 'attention-fast', code: fastCode };
+const FAST_WG = 128;
 const WG = 64;
 const MAX_HD = 256;
 
@@ -40,6 +45,8 @@ export interface AttentionArgs {
   outStride?: number;
   /** default 1 / sqrt(hd) */
   scale?: number;
+  /** 'auto' (default): the workgroup-per-head kernel unless the adapter is a CPU one */
+  variant?: 'auto' | 'simple' | 'fast';
 }
 
 /** Record attention of the chunk's queries; then record kvWrite for the same chunk. */
@@ -66,7 +73,9 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
   const cacheBytes = a.capacity * a.nKv * a.hd * 4;
   check(bindingSize(a.kCache) >= cacheBytes && bindingSize(a.vCache) >= cacheBytes, `cache smaller than ${a.capacity} x ${a.nKv * a.hd}`);
   if (a.sinks) check(bindingSize(a.sinks) >= a.nHeads * 4, `sinks binding smaller than ${a.nHeads}`);
-  const kernel = enc.ctx.pipelines.get(SRC, 'main', { WG });
+  const variant = a.variant ?? 'auto';
+  const fast = variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter);
+  const kernel = fast ? enc.ctx.pipelines.get(FAST, 'main', { WG: FAST_WG }) : enc.ctx.pipelines.get(SRC, 'main', { WG });
   const params = new Params()
     .u32(a.T)
     .u32(a.nHeads)
@@ -84,5 +93,6 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
     .u32(kvStride)
     .u32(a.outOffset ?? 0)
     .u32(outStride).buffer;
-  enc.dispatch(kernel, params, [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out], linearGrid(a.T * a.nHeads, WG));
+  const grid: [number, number] = fast ? [a.nHeads, a.T] : linearGrid(a.T * a.nHeads, WG);
+  enc.dispatch(kernel, params, [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out], grid);
 }

@@ -1,0 +1,194 @@
+// One model shape end to end through GpuRunner (the engine as the app runs it): greedy decode with
+// the choice on the GPU, prefill of a long prompt, and expert streaming at reduced budgets, for
+// the simple kernels (the fallback path) and the fast ones, plus a per-kernel GPU time profile of
+// one decode step and one prefill chunk.
+
+import type { GpuContext } from '../src/gpu/device.ts';
+import type { HfConfig } from '../src/format/adapters/common.ts';
+import type { QuantKind } from '../src/format/quant-layout.ts';
+import type { MatvecVariant } from '../src/kernels/matvec/matvec.ts';
+import { GpuRunner } from '../src/model/gpu-runner.ts';
+import { bytesPerToken, specOf, syntheticModel, tinyConfig, type SyntheticModel } from './synthetic.ts';
+import { ProfilingEncoder } from './timing.ts';
+
+export interface ShapeEntry {
+  expert_quant: QuantKind;
+  dense_quant: QuantKind;
+  full_layers: number;
+  config: HfConfig;
+}
+
+export interface BenchSizes {
+  prompt: number;
+  decode: number;
+  prefill: number;
+  streamDecode: number;
+  budgets: number[];
+  variants: MatvecVariant[];
+  profile: boolean;
+}
+
+export interface DecodeResult {
+  tok_s: number;
+  ms_per_token: number;
+  dispatches_per_token: number;
+  submits_per_token: number;
+  cpu_record_ms_per_token: number;
+  tokens: number[];
+}
+
+export interface StreamResult {
+  budget: number;
+  budget_bytes: number;
+  slots_per_layer: number;
+  tok_s: number;
+  miss_rate: number;
+  streamed_GB: number;
+  streamed_GBps: number;
+  stall_ms_per_token: number;
+  upload_efficiency?: number;
+}
+
+type Log = (s: string) => void;
+
+const rand = (n: number, V: number, seed: number) => Array.from({ length: n }, (_, i) => (Math.imul(i + 1, 2654435761) ^ seed) >>> 0).map((x) => x % V);
+
+async function decode(r: GpuRunner, prompt: number[], n: number): Promise<DecodeResult> {
+  r.reset();
+  const times: number[] = [];
+  let dispatches = 0;
+  let submits = 0;
+  let cpu = 0;
+  const tokens = await r.generateGreedy(prompt, n, {
+    onToken: () => {
+      times.push(performance.now());
+      const s = r.lastChunkStats;
+      dispatches += s.dispatches;
+      submits += s.submits;
+      cpu += s.encodeMs;
+    },
+  });
+  const ms = (times[times.length - 1] - times[0]) / (n - 1);
+  return { tok_s: 1000 / ms, ms_per_token: ms, dispatches_per_token: dispatches / n, submits_per_token: submits / n, cpu_record_ms_per_token: cpu / n, tokens };
+}
+
+async function prefill(r: GpuRunner, prompt: number[]): Promise<{ tok_s: number; ms: number }> {
+  r.reset();
+  const t0 = performance.now();
+  await r.forward(prompt);
+  const ms = performance.now() - t0;
+  return { tok_s: (prompt.length / ms) * 1000, ms };
+}
+
+export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntry, small: boolean, sz: BenchSizes, log: Log, deadline: number) {
+  const cfg = small ? tinyConfig(entry.config) : entry.config;
+  const spec = specOf(cfg);
+  let t0 = performance.now();
+  const pm = syntheticModel(spec, { expertQuant: entry.expert_quant, denseQuant: entry.dense_quant });
+  const built = performance.now() - t0;
+  const V = spec.vocab_size;
+  const ctxLen = sz.prompt + sz.decode / 2;
+  const bpt = bytesPerToken(pm, ctxLen);
+  const out: Record<string, unknown> = {
+    layers: spec.num_hidden_layers,
+    full_layers: small ? spec.num_hidden_layers : entry.full_layers,
+    expert_quant: entry.expert_quant,
+    dense_quant: entry.dense_quant,
+    expert_blob_bytes: pm.expertLayout.bytes,
+    expert_bytes_total: spec.num_hidden_layers * spec.moe.num_experts * pm.expertLayout.bytes,
+    bytes_per_token: bpt,
+    synthetic_build_ms: built,
+  };
+  log(`${name}: ${spec.num_hidden_layers} layers, ${((out.expert_bytes_total as number) / 1e9).toFixed(2)} GB of experts, ${(bpt.total / 1e9).toFixed(3)} GB read per token (built in ${built.toFixed(0)} ms)`);
+  const prompt = rand(sz.prompt, V, 1);
+  const long = rand(sz.prefill, V, 2);
+  const maxLen = Math.max(1024, sz.prefill + sz.decode + 16, sz.prompt + sz.decode + 16);
+
+  // resident: every expert on the GPU
+  t0 = performance.now();
+  const r = await GpuRunner.create(pm, { ctx, maxLen, maxChunk: Math.min(512, sz.prefill) });
+  out.resident_upload_ms = performance.now() - t0;
+  log(`  resident runner ready in ${(out.resident_upload_ms as number).toFixed(0)} ms`);
+  try {
+    const variants: Record<string, unknown> = {};
+    for (const v of sz.variants) {
+      if (performance.now() > deadline) break;
+      r.variant = v;
+      await decode(r, prompt, 4); // warm-up: pipelines
+      const d = await decode(r, prompt, sz.decode);
+      await prefill(r, long.slice(0, 64)); // warm-up
+      const p = await prefill(r, long);
+      variants[v] = { decode: { ...d, tokens: d.tokens.slice(0, 8) }, prefill: p, roofline_fraction: 0 };
+      log(`  ${v.padEnd(6)} decode ${d.tok_s.toFixed(1)} tok/s (${d.ms_per_token.toFixed(2)} ms, ${d.dispatches_per_token.toFixed(0)} dispatches, CPU record ${d.cpu_record_ms_per_token.toFixed(2)} ms), prefill ${sz.prefill}: ${p.tok_s.toFixed(0)} tok/s (${p.ms.toFixed(0)} ms)`);
+    }
+    out.variants = variants;
+    const same = sz.variants.length > 1 && sz.variants.every((v) => JSON.stringify((variants[v] as { decode: DecodeResult })?.decode.tokens) === JSON.stringify((variants[sz.variants[0]] as { decode: DecodeResult })?.decode.tokens));
+    out.variants_same_tokens = same;
+    if (sz.profile && ctx.caps.timestampQuery && performance.now() < deadline) {
+      r.variant = 'auto';
+      r.reset();
+      await r.forward(prompt);
+      out.profile_decode = await ProfilingEncoder.profile(ctx, () => r.generateGreedy([prompt[0]], 1));
+      r.reset();
+      out.profile_prefill = await ProfilingEncoder.profile(ctx, () => r.forward(long.slice(0, Math.min(512, long.length))));
+      const fmt = (p: { label: string; us: number; count: number }[]) => p.slice(0, 8).map((x) => `${x.label} ${x.us.toFixed(0)}us/${x.count}`).join(', ');
+      log(`  profile decode: ${fmt(out.profile_decode as never)}`);
+      log(`  profile prefill: ${fmt(out.profile_prefill as never)}`);
+    }
+  } finally {
+    r.dispose();
+  }
+
+  // streaming: the same model with a fraction of the experts' bytes on the GPU
+  const streaming: StreamResult[] = [];
+  for (const budget of sz.budgets) {
+    if (performance.now() > deadline) break;
+    const s = await GpuRunner.create(pm, { ctx, maxLen, maxChunk: 64, expertBudget: budget });
+    try {
+      await s.generateGreedy(prompt.slice(0, 8), 2); // warm-up
+      const before = s.expertCacheStats();
+      const t = performance.now();
+      await s.generateGreedy(prompt.slice(0, 8), sz.streamDecode);
+      const ms = performance.now() - t;
+      const after = s.expertCacheStats();
+      const misses = after.misses - before.misses;
+      const routed = misses + after.hits - before.hits;
+      const bytes = after.bytesStreamed - before.bytesStreamed;
+      const n = sz.streamDecode + 8; // the prompt's tokens route through the cache too
+      const res: StreamResult = {
+        budget,
+        budget_bytes: after.budgetBytes,
+        slots_per_layer: Math.round(after.budgetBytes / spec.num_hidden_layers / pm.expertLayout.bytes),
+        tok_s: (sz.streamDecode / ms) * 1000,
+        miss_rate: routed ? misses / routed : 0,
+        streamed_GB: bytes / 1e9,
+        streamed_GBps: bytes / ms / 1e6,
+        stall_ms_per_token: (after.stallMs - before.stallMs) / n,
+      };
+      streaming.push(res);
+      log(`  stream ${(budget * 100).toFixed(0)}%: ${res.tok_s.toFixed(2)} tok/s, miss ${(res.miss_rate * 100).toFixed(0)}%, ${res.streamed_GBps.toFixed(2)} GB/s streamed`);
+    } finally {
+      s.dispose();
+    }
+  }
+  out.streaming = streaming;
+  return { out, pm };
+}
+
+/** Decode / prefill of the same family at 2 layers, for the per-layer slope of a layer subset. */
+export async function benchTwoLayers(ctx: GpuContext, entry: ShapeEntry, sz: BenchSizes): Promise<{ decode_ms: number; prefill_ms: number }> {
+  const cfg = { ...entry.config, num_hidden_layers: 2 } as HfConfig;
+  if (Array.isArray(cfg.layer_types)) cfg.layer_types = (cfg.layer_types as string[]).slice(0, 2);
+  const pm: SyntheticModel = syntheticModel(specOf(cfg), { expertQuant: entry.expert_quant, denseQuant: entry.dense_quant });
+  const V = pm.spec.vocab_size;
+  const r = await GpuRunner.create(pm, { ctx, maxLen: 1024, maxChunk: Math.min(512, sz.prefill) });
+  try {
+    await decode(r, rand(sz.prompt, V, 1), 4);
+    const d = await decode(r, rand(sz.prompt, V, 1), sz.decode);
+    await prefill(r, rand(64, V, 2));
+    const p = await prefill(r, rand(sz.prefill, V, 2));
+    return { decode_ms: d.ms_per_token, prefill_ms: p.ms };
+  } finally {
+    r.dispose();
+  }
+}

@@ -1,0 +1,168 @@
+// `npm run bench`: the whole benchmark in one process, for the GPU machine (and at toy size on
+// SwiftShader to check the harness). Sections, each under try/catch and a time budget, the JSON
+// rewritten after every section so a killed run still leaves a complete file:
+//   ceilings  copy, f32 matvec, upload paths, dispatch / submit / readback costs
+//   kernels   matvec GB/s per weight kind, simple vs fast (geometry sweep), device-checked
+//   models    gpt-oss-20b, Qwen3-30B-A3B, MiniMax-M2 (layer subset) shapes through GpuRunner
+//   torch     tools/bench_torch.py, HF transformers bf16 eager at the same shapes (same machine)
+//
+//   npm run bench [-- --scale tiny|real] [--models a,b] [--sections ceilings,kernels,models,torch]
+//                 [--out file.json] [--time-limit s] [--torch-json file] [--readme README.bench.md]
+
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
+import { createGpuContext, findGpu } from '../src/gpu/device.ts';
+import { matvecTuning } from '../src/kernels/matvec/matvec.ts';
+import { measureCeilings, type Ceilings } from './ceilings.ts';
+import { sweepKernels, type SweepResult } from './kernel-sweep.ts';
+import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry, type StreamResult } from './model-bench.ts';
+import { headline, readmeTable } from './report.ts';
+
+export const usage = 'the full suite (default): ceilings, kernels, models, torch peer [--scale --models --sections --out --time-limit]';
+
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const start = performance.now();
+  const limitS = Number(arg(argv, 'time-limit') ?? 480);
+  const deadline = start + limitS * 1000;
+  const log = (s: string) => console.log(`[${((performance.now() - start) / 1000).toFixed(1)}s] ${s}`);
+  const { nodeGpu } = await import('../src/gpu/node.ts');
+  await nodeGpu(['disable-dawn-features=timestamp_quantization']);
+  const ctx = await createGpuContext({ gpu: await findGpu() });
+  const small = (arg(argv, 'scale') ?? (ctx.caps.fallbackAdapter ? 'tiny' : 'real')) === 'tiny';
+  const sections = new Set((arg(argv, 'sections') ?? 'ceilings,kernels,models,torch').split(','));
+  const shapes = JSON.parse(readFileSync('bench/shapes.json', 'utf8')) as Record<string, ShapeEntry>;
+  const models = (arg(argv, 'models') ?? Object.keys(shapes).join(',')).split(',').filter((m) => shapes[m]);
+  const info = ctx.adapterInfo;
+  const gpuName = (info.description || info.device || info.architecture || 'gpu').replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase();
+  const date = new Date().toISOString().slice(0, 10);
+  const outPath = arg(argv, 'out') ?? `bench/results/${date}-${gpuName}${small ? '-tiny' : ''}.json`;
+  const sizes: BenchSizes = small
+    ? { prompt: 8, decode: 6, prefill: 24, streamDecode: 3, budgets: [0.5, 0.25], variants: ['simple', 'auto'], profile: true }
+    : { prompt: 32, decode: 64, prefill: 512, streamDecode: 16, budgets: [0.5, 0.25], variants: ['simple', 'auto'], profile: true };
+  const adapter = await (await findGpu()).requestAdapter({ powerPreference: 'high-performance' });
+  const result: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    adapter: { ...info, features: adapter ? [...adapter.features].sort() : [], subgroupMinSize: ctx.caps.subgroupMinSize, subgroupMatrixConfigs: (adapter?.info as unknown as { subgroupMatrixConfigs?: unknown })?.subgroupMatrixConfigs ?? null },
+    scale: small ? 'tiny' : 'real',
+    sizes,
+    errors: [] as string[],
+  };
+  const errors = result.errors as string[];
+  const save = () => {
+    mkdirSync(dirname(outPath), { recursive: true });
+    writeFileSync(outPath, JSON.stringify(result, null, 1));
+  };
+  const section = async (name: string, budgetS: number, fn: () => Promise<void>) => {
+    if (!sections.has(name)) return;
+    if (performance.now() > deadline) {
+      errors.push(`${name}: skipped (time limit)`);
+      return;
+    }
+    log(`== ${name}`);
+    try {
+      await fn();
+    } catch (e) {
+      errors.push(`${name}: ${(e as Error).stack ?? e}`);
+      log(`${name} FAILED: ${(e as Error).message}`);
+    }
+    log(`== ${name} done (${budgetS}s budget)`);
+    save();
+  };
+  log(`adapter ${JSON.stringify(info)}, subgroups ${ctx.caps.subgroups} (min ${ctx.caps.subgroupMinSize}), scale ${small ? 'tiny' : 'real'}, out ${outPath}`);
+  save();
+
+  let ceilings: Ceilings | null = null;
+  await section('ceilings', 60, async () => {
+    ceilings = await measureCeilings(ctx, small, log);
+    result.ceilings = ceilings;
+  });
+  const ceilingGBps = (ceilings as Ceilings | null)?.f32Matvec.GBps ?? 1;
+
+  let sweep: SweepResult | null = null;
+  await section('kernels', 90, async () => {
+    sweep = await sweepKernels(ctx, small, ceilingGBps, log, Math.min(deadline, performance.now() + 90_000));
+    const s = sweep as SweepResult;
+    result.kernels = {
+      ceiling_GBps: ceilingGBps,
+      q4_matvec_vs_ceiling: s.best.q4?.ofCeiling ?? null,
+      q8_matvec_vs_ceiling: s.best.q8?.ofCeiling ?? null,
+      mxfp4_matvec_vs_ceiling: s.best.mxfp4?.ofCeiling ?? null,
+      f16_matvec_vs_ceiling: s.best.f16?.ofCeiling ?? null,
+      f32_fast_matvec_vs_ceiling: s.best.f32?.ofCeiling ?? null,
+      best: s.best,
+      chosen: s.chosen,
+      rows: s.rows,
+    };
+    Object.assign(matvecTuning, s.chosen); // the engine runs with the geometry measured best here
+    log(`engine matvec geometry: ${JSON.stringify(matvecTuning)}`);
+  });
+
+  const modelResults: Record<string, Record<string, unknown>> = {};
+  result.models = modelResults;
+  await section('models', 300, async () => {
+    for (const name of models) {
+      if (performance.now() > deadline) {
+        errors.push(`models/${name}: skipped (time limit)`);
+        continue;
+      }
+      try {
+        const { out } = await benchModel(ctx, name, shapes[name], small, sizes, log, deadline);
+        modelResults[name] = out;
+        const entry = shapes[name];
+        if (!small && entry.full_layers > (entry.config.num_hidden_layers as number) && performance.now() < deadline) {
+          const two = await benchTwoLayers(ctx, entry, sizes);
+          out.two_layers = two;
+          const n = entry.config.num_hidden_layers as number;
+          const auto = (out.variants as Record<string, { decode: { ms_per_token: number }; prefill: { ms: number } }>).auto;
+          const perLayer = (auto.decode.ms_per_token - two.decode_ms) / (n - 2);
+          const perLayerPrefill = (auto.prefill.ms - two.prefill_ms) / (n - 2);
+          const full = entry.full_layers;
+          out.extrapolated = {
+            per_layer_decode_ms: perLayer,
+            per_layer_prefill_ms: perLayerPrefill,
+            decode_tok_s: 1000 / (two.decode_ms + (full - 2) * perLayer),
+            prefill_tok_s: (sizes.prefill * 1000) / (two.prefill_ms + (full - 2) * perLayerPrefill),
+          };
+          log(`  ${name} extrapolated to ${full} layers: ${JSON.stringify(out.extrapolated)}`);
+        }
+      } catch (e) {
+        errors.push(`models/${name}: ${(e as Error).stack ?? e}`);
+        log(`${name} FAILED: ${(e as Error).message}`);
+      }
+      save();
+    }
+  });
+  ctx.destroy();
+
+  // torch after our GPU work is released (it needs the memory: a 30B model in bf16 is 61 GB)
+  await section('torch', 240, async () => {
+    const given = arg(argv, 'torch-json');
+    let path = given;
+    if (!path) {
+      path = outPath.replace(/\.json$/, '.torch.json');
+      const left = Math.max(30, (deadline - performance.now()) / 1000);
+      const r = spawnSync('python3', ['tools/bench_torch.py', '--out', path, '--models', models.join(','), '--time-limit', String(Math.floor(left - 20)), '--prompt', String(sizes.prompt), '--decode', String(sizes.decode), '--prefill', String(sizes.prefill)], {
+        stdio: 'inherit',
+        timeout: left * 1000,
+      });
+      if (r.status !== 0 && !existsSync(path)) throw new Error(`bench_torch.py exited with ${r.status ?? r.signal} ${r.error ?? ''}`);
+    }
+    result.torch = JSON.parse(readFileSync(path, 'utf8'));
+  });
+
+  Object.assign(result, headline(result, ceilings, modelResults));
+  save();
+  const readme = arg(argv, 'readme');
+  if (readme) writeFileSync(readme, readmeTable(result));
+  log(`wrote ${outPath}`);
+  console.log(JSON.stringify({ decode: result.decode, prefill: result.prefill, streaming: result.streaming, kernels: { q4: (result.kernels as { q4_matvec_vs_ceiling?: number })?.q4_matvec_vs_ceiling } }));
+  return errors.length ? 1 : 0;
+}
+
+export type { StreamResult };

@@ -1,0 +1,79 @@
+// The routed experts of one MoE layer for a run of tokens, recorded as kernel dispatches, once
+// the per-(token, k) slot offsets are on the GPU: gate/up -> activation -> down -> weighted
+// combine -> residual. Two recordings of the same math:
+//   fused   expertGateUp + expertDownSum (2 dispatches; fast matvec variant, subgroups)
+//   simple  matvec, matvec, swiglu, matvec, combine, residual (6 dispatches; every adapter)
+//
+// Legend: T tokens, D hidden, K experts per token, I expert width; problems p = t K + k.
+
+import type { GpuEncoder } from '../gpu/encoder.ts';
+import type { ExpertLayout } from '../format/quant-layout.ts';
+import type { LayerSpec, MoeSpec } from '../format/spec.ts';
+import { matvec, type MatvecVariant } from '../kernels/matvec/matvec.ts';
+import { expertDownSum, expertGateUp } from '../kernels/matvec/moe-fused.ts';
+import { swiglu } from '../kernels/swiglu/swiglu.ts';
+import { combine } from '../kernels/combine/combine.ts';
+import { residual } from '../kernels/residual/residual.ts';
+
+/** Scratch buffers of the forward pass the experts read and write (sized for maxChunk tokens). */
+export interface ExpertBuffers {
+  x: GPUBuffer; // (T, D) residual stream, updated
+  h: GPUBuffer; // (T, D) normed input of the MoE block
+  slots: GPUBuffer; // (T, K) blob word offsets
+  wts: GPUBuffer; // (T, K) routing weights
+  eg: GPUBuffer; // (T K, I)
+  eu: GPUBuffer; // (T K, I)
+  ea: GPUBuffer; // (T K, I)
+  ey: GPUBuffer; // (T K, D)
+  a: GPUBuffer; // (T, D)
+}
+
+export interface ExpertLayer {
+  moe: MoeSpec;
+  layout: ExpertLayout;
+  D: number;
+  /** the expert-cache buffer holding this layer's slots */
+  arena: GPUBuffer;
+  residual: LayerSpec['residual'];
+  /** record the fused form (the caller checked fusedMoeUsable) */
+  fused: boolean;
+  variant: MatvecVariant;
+}
+
+/** Experts, combine and residual of tokens [t0, t0 + nTok): x[t] = alpha r[t] + beta sum_k w (expert_k h[t]). */
+export function recordExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t0: number, nTok: number): void {
+  const { layout, D, arena } = l;
+  const K = l.moe.num_experts_per_tok;
+  const I = l.moe.moe_intermediate_size;
+  const n = nTok * K;
+  const p0 = t0 * K;
+  const r = l.residual;
+  if (l.fused) {
+    expertGateUp(e, { layout, activation: l.moe.activation, problems: n, xDiv: K, arena, slots: b.slots, slotsOffset: p0, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I });
+    expertDownSum(e, {
+      layout, T: nTok, K, arena, slots: b.slots, slotsOffset: p0, x: b.ea, xOffset: p0 * I, weights: b.wts, weightsOffset: p0,
+      out: b.x, outOffset: t0 * D, residual: { alpha: r.mlp_alpha, beta: r.mlp_beta, from: r.from_normed ? b.h : undefined, fromOffset: t0 * D },
+    });
+    return;
+  }
+  const mv = (sec: 'gate' | 'up', out: GPUBuffer) =>
+    matvec(e, {
+      kind: layout[sec].quant, rows: I, cols: D, w: arena, wOffset: layout[sec].offset,
+      x: b.h, xOffset: t0 * D, xDiv: K, y: out, yOffset: p0 * I, problems: n,
+      slots: { buffer: b.slots, offset: p0 },
+      bias: layout[`${sec}_bias`] ? { buffer: arena, offset: layout[`${sec}_bias`]!.offset / 4 } : undefined,
+      variant: l.variant,
+    });
+  mv('gate', b.eg);
+  mv('up', b.eu);
+  swiglu(e, { activation: l.moe.activation, n: I, problems: n, gate: b.eg, gateOffset: p0 * I, up: b.eu, upOffset: p0 * I, out: b.ea, outOffset: p0 * I });
+  matvec(e, {
+    kind: layout.down.quant, rows: D, cols: I, w: arena, wOffset: layout.down.offset,
+    x: b.ea, xOffset: p0 * I, y: b.ey, yOffset: p0 * D, problems: n,
+    slots: { buffer: b.slots, offset: p0 },
+    bias: layout.down_bias ? { buffer: arena, offset: layout.down_bias.offset / 4 } : undefined,
+    variant: l.variant,
+  });
+  combine(e, { T: nTok, K, D, y: b.ey, yOffset: p0 * D, weights: b.wts, weightsOffset: p0, out: b.a, outOffset: t0 * D });
+  residual(e, { n: nTok * D, x: b.x, xOffset: t0 * D, sub: b.a, subOffset: t0 * D, normed: r.from_normed ? b.h : undefined, normedOffset: t0 * D, alpha: r.mlp_alpha, beta: r.mlp_beta });
+}

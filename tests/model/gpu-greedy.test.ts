@@ -1,0 +1,43 @@
+// GpuRunner.generateGreedy (argmax on the GPU, each token fed back without a CPU round trip, the
+// next step queued before the id is read) against HF's greedy continuation, with every expert
+// resident and when streaming through both upload paths, and with the simple kernels.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { HfCheckpoint } from '../../src/format/hf-checkpoint.ts';
+import { packInMemory } from '../../src/format/pack.ts';
+import { createGpuContext, type GpuContext } from '../../src/gpu/device.ts';
+import { GpuRunner, type GpuRunnerOptions } from '../../src/model/gpu-runner.ts';
+import { nodeDir } from '../../src/store/node-dir.ts';
+import { expected, fixtureDir } from '../helpers/fixtures.ts';
+
+let ctxP: Promise<GpuContext> | null = null;
+const gpu = () => (ctxP ??= createGpuContext());
+afterAll(async () => (await ctxP)?.destroy());
+
+describe('generateGreedy', () => {
+  for (const name of ['gpt_oss', 'minimax']) {
+    it(`${name}: HF's greedy tokens resident, streaming (ring and writeBuffer uploads) and with the simple kernels`, async () => {
+      const exp = expected(name);
+      const ctx = await gpu();
+      const pm = await packInMemory(await HfCheckpoint.open(nodeDir(fixtureDir(name))), { quant: 'f32', denseQuant: 'f32' });
+      const runs: [string, Partial<GpuRunnerOptions>][] = [
+        ['resident', {}],
+        ['simple kernels', { variant: 'simple' }],
+        ['streaming 25% ring', { expertBudget: 0.25 }],
+        ['streaming 25% writeBuffer', { expertBudget: 0.25, expertUpload: 'writeBuffer' }],
+      ];
+      for (const [label, opts] of runs) {
+        // a 5-token chunk size makes the 8-token prompt take two chunks
+        const r = await GpuRunner.create(pm, { ctx, maxLen: 64, maxChunk: 5, ...opts });
+        try {
+          const got = await r.generateGreedy(exp.greedy_prompt, exp.greedy.length, { banned: r.spec.eos_token_id });
+          expect(got, label).toEqual(exp.greedy);
+          expect(r.length).toBe(exp.greedy_prompt.length + exp.greedy.length - 1);
+          if (opts.expertBudget) expect(r.expertCacheStats().misses, label).toBeGreaterThan(0);
+        } finally {
+          r.dispose();
+        }
+      }
+    });
+  }
+});
