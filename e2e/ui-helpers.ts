@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createNodeEngine } from '../src/api/node.ts';
 import { templateText, writeTinyPackage } from '../src/api/testing.ts';
-import { tinyRandomModel } from '../src/generate/testing.ts';
+import { byteLevelTokenizerJson, byteToUnicode, successorModel, tinyRandomModel } from '../src/generate/testing.ts';
 import { PackageServer } from '../src/store/testing/package-server.ts';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
@@ -64,6 +64,42 @@ export async function lettersPackage(seed = 5): Promise<string> {
   return out;
 }
 
+/**
+ * The reply of the markdown test model, piece by piece (one token each), after the MiniMax-M2
+ * generation prompt (which opens a <think> block): reasoning, then markdown with bold text, a
+ * code block, and raw HTML that must show as text, then EOS.
+ */
+export const MD_REPLY = ['Let me look', '</think>', '\n\n', 'Here is **bold** text and code:\n\n', '```js\nconsole.log(1);\n```', '\n\nRaw <b>html</b> stays text.', '[e~['];
+const M2_SPECIALS = [']~!b[', ']~b]', '[e~[', '<think>', '</think>'];
+
+/** A model with an exact reply (MD_REPLY) in the MiniMax-M2 chat format. */
+export async function markdownPackage(): Promise<string> {
+  const table = byteToUnicode();
+  const bl = (text: string) => [...new TextEncoder().encode(text)].map((b) => table[b]).join('');
+  // every multi-character piece becomes one token, merged character by character
+  const merges: [string, string][] = [];
+  for (const piece of MD_REPLY.filter((p) => !M2_SPECIALS.includes(p))) {
+    const chars = [...bl(piece)];
+    let cur = chars[0];
+    for (const c of chars.slice(1)) {
+      merges.push([cur, c]);
+      cur += c;
+    }
+  }
+  const json = byteLevelTokenizerJson(merges, M2_SPECIALS.map((content) => ({ content, special: true }))) as { model: { vocab: Record<string, number> }; added_tokens: { id: number; content: string }[] };
+  const id = (piece: string) => json.added_tokens.find((t) => t.content === piece)?.id ?? json.model.vocab[bl(piece)];
+  const chain = [id('\n'), ...MD_REPLY.map(id)];
+  const vocab = Object.keys(json.model.vocab).length + json.added_tokens.length;
+  const dir = mkdtempSync(join(tmpdir(), 'webmoe-ui-md-'));
+  const out = join(dir, 'markdown-moe');
+  await writeTinyPackage(out, successorModel(vocab, chain, 40), {
+    tokenizerJson: json,
+    tokenizerConfig: { eos_token: '[e~[', bos_token: ']~!b[' },
+    chatTemplate: templateText('minimax-m2.jinja'),
+  });
+  return out;
+}
+
 /** Every file of a package folder, by its package-relative path. */
 export function packageFiles(dir: string): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
@@ -80,6 +116,7 @@ export function packageFiles(dir: string): Map<string, Uint8Array> {
 
 export interface Reference {
   content: string;
+  reasoning: string | null;
   completionTokens: number;
 }
 
@@ -89,7 +126,8 @@ export async function referenceReply(pkgDir: string, messages: { role: 'system' 
   await engine.reload(pkgDir);
   const r = await engine.chat.completions.create({ messages, temperature: 0, top_p: 1, max_tokens: maxTokens, stream: false });
   await engine.unload();
-  return { content: r.choices[0].message.content ?? '', completionTokens: r.usage?.completion_tokens ?? -1 };
+  const m = r.choices[0].message;
+  return { content: m.content ?? '', reasoning: m.reasoning_content ?? null, completionTokens: r.usage?.completion_tokens ?? -1 };
 }
 
 /** Serves the test package over HTTP (CORS open) from 127.0.0.1 on a free port. */

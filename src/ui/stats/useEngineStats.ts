@@ -3,11 +3,10 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { EngineStats } from '../../api/stats.ts';
-import type { ExpertActivity } from '../../model/runner.ts';
 import type { ChatEngine } from '../engine/types.ts';
 
-/** getStats() may carry the runner's expert activity (GPU backend). */
-export type UiStats = EngineStats & { expertActivity?: ExpertActivity | null };
+/** getStats(): the numbers and, on the GPU backend, the expert activity for the heatmap. */
+export type UiStats = EngineStats;
 
 export function useEngineStats(engine: ChatEngine | null, active: boolean, intervalMs = 400): { stats: UiStats | null; refresh(): void } {
   const [stats, setStats] = useState<UiStats | null>(null);
