@@ -53,6 +53,29 @@ test('download with progress, then a streamed greedy reply equal to the CPU refe
   await expect(page.getByTestId('stat-ttft')).toContainText('ms');
   await expect(page.getByTestId('stat-decode')).toContainText('tok/s');
   await shot(page, '3-reply');
+  // WebGPU (SwiftShader here): GPU memory, expert cache and the heatmap (all experts resident)
+  await expect(page.getByTestId('stat-backend')).toHaveText('webgpu');
+  await expect(page.getByTestId('stat-gpu-memory')).toContainText(/\d B|KB|MB/);
+  await expect(page.getByTestId('stat-hit-rate')).toHaveText(/%|all resident/);
+  await expect(page.getByTestId('expert-heatmap').getByRole('img')).toHaveAttribute('aria-label', /2 layers by 4 experts; 8 of 8 resident; every expert resident/);
+  await page.locator('section[aria-labelledby="stats-title"]').screenshot({ path: `${SHOTS}/3b-stats-heatmap.png` });
+});
+
+test('a small expert budget (settings, reload to apply): misses in the heatmap, the same greedy reply', async ({ page }) => {
+  await page.goto(appUrl('/', modelUrl, MAX_TOKENS));
+  await waitReady(page);
+  await page.getByTestId('setting-expert-budget').fill('0.004'); // 4 KiB: 2 of 4 expert slots per layer
+  await page.getByTestId('apply-reload').click();
+  await expect(page.getByTestId('apply-reload')).toHaveCount(0);
+  await waitReady(page);
+  const msg = await sendMessage(page, PROMPT);
+  expect(await waitTurnEnd(msg)).toBe('done');
+  expect(visibleText(await msg.getByTestId('assistant-content').innerText())).toBe(visibleText(ref.content));
+  const heat = page.getByTestId('expert-heatmap').getByRole('img');
+  await expect(heat).toHaveAttribute('aria-label', /4 of 8 resident; last token \d hits, \d misses/);
+  const rate = Number((await page.getByTestId('stat-hit-rate').innerText()).replace('%', ''));
+  expect(rate).toBeLessThan(100);
+  await page.locator('section[aria-labelledby="stats-title"]').screenshot({ path: `${SHOTS}/3c-stats-small-budget.png` });
 });
 
 test('stop mid-stream keeps a prefix of the greedy reply; regenerate and new chat', async ({ page }) => {

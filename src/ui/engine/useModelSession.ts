@@ -96,7 +96,7 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
         const r = await Promise.race([
           loadModel(c.engine, store, entry, {
             backend: s.backend,
-            expertBudgetBytes: s.expertBudgetMiB > 0 ? s.expertBudgetMiB * 1024 * 1024 : undefined,
+            expertBudgetBytes: s.expertBudgetMiB > 0 ? Math.max(1, Math.round(s.expertBudgetMiB * 1024 * 1024)) : undefined,
             signal: ac.signal,
             onProgress: (p) => seq === loadSeq.current && setProgress(p),
           }),

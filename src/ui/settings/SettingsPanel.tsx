@@ -58,7 +58,7 @@ export function SettingsPanel({ settings, onChange, reloadNeeded, onReload }: Pr
         testId="setting-expert-budget"
         value={settings.expertBudgetMiB}
         limits={LIMITS.expertBudgetMiB}
-        onChange={(v) => onChange({ expertBudgetMiB: Math.round(v) })}
+        onChange={(v) => onChange({ expertBudgetMiB: v })}
         help="GPU memory for experts; 0 = as many as fit. Applies when the model is (re)loaded."
       />
       <div className="field">

@@ -9,7 +9,7 @@ export interface Settings {
   topP: number;
   maxTokens: number;
   systemPrompt: string;
-  /** GPU expert cache budget in MiB; 0 = the engine's default (everything that fits) */
+  /** GPU expert cache budget in MiB (fractions allowed); 0 = the engine's default (everything that fits) */
   expertBudgetMiB: number;
   backend: Backend;
   theme: Theme;
@@ -32,7 +32,7 @@ export const LIMITS = {
   temperature: { min: 0, max: 2, step: 0.05 },
   topP: { min: 0.05, max: 1, step: 0.05 },
   maxTokens: { min: 1, max: 8192, step: 1 },
-  expertBudgetMiB: { min: 0, max: 1 << 20, step: 1 },
+  expertBudgetMiB: { min: 0, max: 1 << 20, step: 0.001 },
 } as const;
 
 function clamp(x: unknown, lo: number, hi: number, fallback: number): number {
@@ -49,7 +49,7 @@ export function sanitizeSettings(raw: Partial<Record<keyof Settings, unknown>> |
     topP: clamp(r.topP ?? base.topP, LIMITS.topP.min, LIMITS.topP.max, base.topP),
     maxTokens: Math.round(clamp(r.maxTokens ?? base.maxTokens, LIMITS.maxTokens.min, LIMITS.maxTokens.max, base.maxTokens)),
     systemPrompt: typeof r.systemPrompt === 'string' ? r.systemPrompt : base.systemPrompt,
-    expertBudgetMiB: Math.round(clamp(r.expertBudgetMiB ?? base.expertBudgetMiB, LIMITS.expertBudgetMiB.min, LIMITS.expertBudgetMiB.max, base.expertBudgetMiB)),
+    expertBudgetMiB: clamp(r.expertBudgetMiB ?? base.expertBudgetMiB, LIMITS.expertBudgetMiB.min, LIMITS.expertBudgetMiB.max, base.expertBudgetMiB),
     backend: pick('backend', ['auto', 'webgpu', 'cpu']),
     theme: pick('theme', ['system', 'light', 'dark']),
     expandReasoning: typeof r.expandReasoning === 'boolean' ? r.expandReasoning : base.expandReasoning,

@@ -22,7 +22,7 @@ export function ExpertHeatmap({ activity, note }: { activity: ExpertActivity | n
   useEffect(() => {
     const c = canvas.current;
     if (!c || !activity) return;
-    const cell = Math.max(2, Math.min(12, Math.floor(288 / Math.max(1, activity.experts))));
+    const cell = Math.max(2, Math.min(16, Math.floor(288 / Math.max(1, activity.experts))));
     const gap = cell >= 6 ? 1 : 0;
     c.width = activity.experts * cell;
     c.height = activity.layers * cell;
@@ -48,12 +48,15 @@ export function ExpertHeatmap({ activity, note }: { activity: ExpertActivity | n
       </div>
     );
   }
-  const label = `Expert cache: ${activity.layers} layers by ${activity.experts} experts; ${sum.resident} of ${sum.total} resident; last token ${sum.hits} hits, ${sum.misses} misses`;
+  const streaming = sum.resident < sum.total || activity.lastToken.length > 0;
+  const last = streaming ? `last token ${sum.hits} hits, ${sum.misses} misses` : 'every expert resident, nothing streamed';
+  const label = `Expert cache: ${activity.layers} layers by ${activity.experts} experts; ${sum.resident} of ${sum.total} resident; ${last}`;
   return (
     <div className="heatmap" data-testid="expert-heatmap">
       <canvas ref={canvas} role="img" aria-label={label} />
       <p className="heatmap-summary">
-        {sum.resident}/{sum.total} resident · last token: {sum.hits} hit{sum.hits === 1 ? '' : 's'}, {sum.misses} miss{sum.misses === 1 ? '' : 'es'}
+        {sum.resident}/{sum.total} resident ·{' '}
+        {streaming ? `last token: ${sum.hits} hit${sum.hits === 1 ? '' : 's'}, ${sum.misses} miss${sum.misses === 1 ? '' : 'es'}` : 'every expert resident (nothing to stream)'}
       </p>
       <ul className="legend" aria-hidden="true">
         <li>

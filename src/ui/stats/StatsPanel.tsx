@@ -17,6 +17,9 @@ function Row({ label, value, id }: { label: string; value: string; id: string })
 export function StatsPanel({ stats }: { stats: UiStats | null }) {
   const last = stats?.last ?? null;
   const cache = stats?.expertCache ?? null;
+  const act = stats?.expertActivity;
+  // with every expert resident the GPU runner does not stream (nor track hits)
+  const allResident = !!act && act.resident.reduce((n, r) => n + r.length, 0) === act.layers * act.experts;
   const heatNote = !stats?.model
     ? 'Load a model to see its experts.'
     : stats.backend === 'cpu'
@@ -30,7 +33,7 @@ export function StatsPanel({ stats }: { stats: UiStats | null }) {
         <Row id="prefill" label="Prefill" value={last ? `${formatNumber(last.prefillTokensPerSecond)} tok/s` : '—'} />
         <Row id="decode" label="Decode" value={last ? `${formatNumber(last.decodeTokensPerSecond)} tok/s` : '—'} />
         <Row id="tokens" label="Tokens (prompt / reply)" value={last ? `${last.promptTokens} / ${last.completionTokens}` : '—'} />
-        <Row id="hit-rate" label="Expert cache hit rate" value={cache ? formatPercent(cache.hitRate) : '—'} />
+        <Row id="hit-rate" label="Expert cache hit rate" value={!cache ? '—' : cache.hits + cache.misses > 0 ? formatPercent(cache.hitRate) : allResident ? 'all resident' : '—'} />
         <Row id="streamed" label="Expert bytes streamed" value={cache ? formatBytes(cache.bytesStreamed) : '—'} />
         <Row id="gpu-memory" label="GPU memory" value={stats?.gpuMemoryBytes !== undefined ? formatBytes(stats.gpuMemoryBytes) : '—'} />
         <Row id="backend" label="Backend" value={stats?.backend ?? '—'} />
