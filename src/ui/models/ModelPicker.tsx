@@ -9,8 +9,14 @@ function label(e: CatalogEntry): string {
   const s = e.status;
   const size = s?.complete ? formatBytes(s.bytesStored) : e.bytes ? formatBytes(e.bytes) : null;
   const state = s?.complete ? 'cached' : s && s.filesStored > 0 ? 'partial' : e.url ? 'download' : 'missing';
-  return `${e.title}${e.embedded ? ' (built-in)' : ''} — ${state}${size ? `, ${size}` : ''}`;
+  return `${e.title} — ${state}${size ? `, ${size}` : ''}`;
 }
+
+const GROUPS: [string, (e: CatalogEntry) => boolean][] = [
+  ['Built in', (e) => e.embedded],
+  ['Added by URL', (e) => !e.embedded && e.added],
+  ['On this device', (e) => !e.embedded && !e.added],
+];
 
 interface Props {
   catalog: CatalogEntry[];
@@ -52,11 +58,18 @@ export function ModelPicker({ catalog, selectedId, busy, onSelect, onAddUrl }: P
       >
         {selectedId === null ? <option value="">Choose a model…</option> : null}
         {selectedId !== null && !catalog.some((e) => e.id === selectedId) ? <option value={selectedId}>{selectedId}</option> : null}
-        {catalog.map((e) => (
-          <option key={e.id} value={e.id}>
-            {label(e)}
-          </option>
-        ))}
+        {GROUPS.map(([name, pick]) => {
+          const entries = catalog.filter(pick);
+          return entries.length ? (
+            <optgroup key={name} label={name}>
+              {entries.map((e) => (
+                <option key={e.id} value={e.id}>
+                  {label(e)}
+                </option>
+              ))}
+            </optgroup>
+          ) : null;
+        })}
       </select>
       <form className="add-url" onSubmit={add}>
         <label htmlFor="model-url">Add a model package by URL</label>
