@@ -8,6 +8,7 @@
 export { createEngine, WebMoeEngine, type EngineOptions, type ReloadConfig, type WebLlmCompatibleEngine } from './engine.ts';
 export { createWorkerEngine, WorkerEngine } from './client.ts';
 export { exposeEngine, EngineHost } from './host.ts';
+export { RemoteEngine, createRemoteEngine, normalizeBaseUrl, RemoteEndpointError, RemoteNetworkError, RemoteMixedContentError, RemoteCorsError, RemoteAuthError, RemoteNotFoundError, RemoteModelNotFoundError, RemoteRateLimitError, RemoteServerError, RemoteProtocolError, type RemoteEngineOptions } from './remote.ts';
 export { registerGpuRunner, defaultRunnerFactory, cpuRunner, type BackendChoice, type GpuRunnerFactory, type GpuFactoryOptions, type RunnerFactory, type RunnerRequest, type RunnerChoice } from './backends.ts';
 export type { AppConfig, AppConfigModel, LocalOpener, ModelFiles } from './models.ts';
 export type { InitPhase, WebMoeInitProgressCallback, WebMoeInitProgressReport } from './progress.ts';

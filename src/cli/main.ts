@@ -25,6 +25,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'prune PKG OUT --ratio R (--calibration FILE | --calibration-tokens LIST | --builtin-calibration) [--method reap|frequency] [--force]',
     load: () => import('./prune.ts'),
   },
+  serve: {
+    summary:
+      'serve --model DIR [--port 8000] [--host 127.0.0.1] [--backend auto|cpu|webgpu] [--expert-budget B|N%] [--context N] [--api-key KEY] [--max-queue N] [--max-body BYTES] [--cors ORIGIN|*] [--shutdown-grace S] [--quiet]',
+    load: () => import('./serve.ts'),
+  },
   'eval-bpb': { summary: 'eval-bpb --model DIR --text FILE [--max-bytes N] [--ctx N]', load: () => import('./eval-bpb.ts') },
 };
 
