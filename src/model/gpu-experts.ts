@@ -4,7 +4,11 @@
 //   fused   expertGateUp + expertDownSum (2 dispatches; fast matvec variant, subgroups)
 //   simple  matvec, matvec, swiglu, matvec, combine, residual (6 dispatches; every adapter)
 //
-// Legend: T tokens, D hidden, K experts per token, I expert width; problems p = t K + k.
+//   grouped prefill: moePlan groups the problems by expert on the GPU, then groupedGateUp and
+//           groupedDown run tiled matmuls per expert (each weight read once per tile of that
+//           expert's tokens), combine, residual (5 dispatches)
+//
+// Legend: T tokens, D hidden, K experts per token, I expert width, E experts; problems p = t K + k.
 
 import type { GpuEncoder } from '../gpu/encoder.ts';
 import type { ExpertLayout } from '../format/quant-layout.ts';
@@ -14,6 +18,7 @@ import { expertDownSum, expertGateUp } from '../kernels/matvec/moe-fused.ts';
 import { swiglu } from '../kernels/swiglu/swiglu.ts';
 import { combine } from '../kernels/combine/combine.ts';
 import { residual } from '../kernels/residual/residual.ts';
+import { groupedDown, groupedGateUp, groupedTile, moePlan, tileShape } from '../kernels/matvec/matmul-tiled.ts';
 
 /** Scratch buffers of the forward pass the experts read and write (sized for maxChunk tokens). */
 export interface ExpertBuffers {
@@ -26,6 +31,9 @@ export interface ExpertBuffers {
   ea: GPUBuffer; // (T K, I)
   ey: GPUBuffer; // (T K, D)
   a: GPUBuffer; // (T, D)
+  ids: GPUBuffer; // (T, K) routed experts
+  plan: GPUBuffer; // moe-plan output, planWords(E, T K, 16)
+  order: GPUBuffer; // (T K) problems by expert
 }
 
 export interface ExpertLayer {
@@ -37,6 +45,8 @@ export interface ExpertLayer {
   residual: LayerSpec['residual'];
   /** record the fused form (the caller checked fusedMoeUsable) */
   fused: boolean;
+  /** tiled per-expert matmuls when the run has at least this many problems per expert (0: never) */
+  groupedFrom: number;
   variant: MatvecVariant;
 }
 
@@ -48,14 +58,34 @@ export function recordExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t
   const n = nTok * K;
   const p0 = t0 * K;
   const r = l.residual;
-  if (l.fused) {
+  const E = l.moe.num_experts;
+  if (l.groupedFrom > 0 && n >= l.groupedFrom * E) {
+    const bt = tileShape(e.ctx, groupedTile(n, E)).bt;
+    const common = { layout, n, K, E, bt, plan: b.plan, order: b.order, arena, slots: b.slots, slotsOffset: p0 };
+    moePlan(e, { n, E, bt, ids: b.ids, idsOffset: p0, plan: b.plan, order: b.order });
+    groupedGateUp(e, { ...common, activation: l.moe.activation, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I });
+    groupedDown(e, { ...common, x: b.ea, xOffset: p0 * I, out: b.ey, outOffset: p0 * D });
+  } else if (l.fused) {
     expertGateUp(e, { layout, activation: l.moe.activation, problems: n, xDiv: K, arena, slots: b.slots, slotsOffset: p0, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I });
     expertDownSum(e, {
       layout, T: nTok, K, arena, slots: b.slots, slotsOffset: p0, x: b.ea, xOffset: p0 * I, weights: b.wts, weightsOffset: p0,
       out: b.x, outOffset: t0 * D, residual: { alpha: r.mlp_alpha, beta: r.mlp_beta, from: r.from_normed ? b.h : undefined, fromOffset: t0 * D },
     });
     return;
+  } else {
+    simpleExperts(e, l, b, t0, nTok);
   }
+  combine(e, { T: nTok, K, D, y: b.ey, yOffset: p0 * D, weights: b.wts, weightsOffset: p0, out: b.a, outOffset: t0 * D });
+  residual(e, { n: nTok * D, x: b.x, xOffset: t0 * D, sub: b.a, subOffset: t0 * D, normed: r.from_normed ? b.h : undefined, normedOffset: t0 * D, alpha: r.mlp_alpha, beta: r.mlp_beta });
+}
+
+/** gate, up (matvec), activation, down (matvec) into ey. */
+function simpleExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t0: number, nTok: number): void {
+  const { layout, D, arena } = l;
+  const K = l.moe.num_experts_per_tok;
+  const I = l.moe.moe_intermediate_size;
+  const n = nTok * K;
+  const p0 = t0 * K;
   const mv = (sec: 'gate' | 'up', out: GPUBuffer) =>
     matvec(e, {
       kind: layout[sec].quant, rows: I, cols: D, w: arena, wOffset: layout[sec].offset,
@@ -74,6 +104,4 @@ export function recordExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t
     bias: layout.down_bias ? { buffer: arena, offset: layout.down_bias.offset / 4 } : undefined,
     variant: l.variant,
   });
-  combine(e, { T: nTok, K, D, y: b.ey, yOffset: p0 * D, weights: b.wts, weightsOffset: p0, out: b.a, outOffset: t0 * D });
-  residual(e, { n: nTok * D, x: b.x, xOffset: t0 * D, sub: b.a, subOffset: t0 * D, normed: r.from_normed ? b.h : undefined, normedOffset: t0 * D, alpha: r.mlp_alpha, beta: r.mlp_beta });
 }

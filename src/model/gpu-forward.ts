@@ -23,6 +23,7 @@ import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
 import { route, expertSlots } from '../kernels/router/router.ts';
 import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
+import { matmulTiled, planWords, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
 import { recordExperts, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
 import { argmax } from '../kernels/argmax/argmax.ts';
 import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
@@ -67,6 +68,8 @@ export class GpuForward {
   private readonly eu: GPUBuffer; // (T·K, I) up
   private readonly ea: GPUBuffer; // (T·K, I) activation
   private readonly ey: GPUBuffer; // (T·K, D) expert outputs
+  private readonly plan: GPUBuffer; // moe-plan of the chunk's problems
+  private readonly order: GPUBuffer; // (T·K) problems grouped by expert
   private logits: GPUBuffer; // (logitRows, V), grown on demand (a 512-token chunk of a 200k vocab is 400 MB)
   private logitRows = 1;
   /** tokens in the sequence so far */
@@ -75,6 +78,8 @@ export class GpuForward {
   variant: MatvecVariant = 'auto';
   /** the fused expert kernels apply to this model on this adapter */
   private readonly fusedMoe: boolean;
+  /** the grouped (tiled, per-expert) prefill kernels apply to this model */
+  private readonly groupedMoe: boolean;
   /** the last chunk: dispatches recorded, submits, and CPU milliseconds spent recording */
   readonly lastChunk = { dispatches: 0, submits: 0, encodeMs: 0 };
 
@@ -96,6 +101,7 @@ export class GpuForward {
     const I = s.moe.moe_intermediate_size;
     const maxKw = Math.max(...s.layers.map((l) => (l.attention.kind === 'linear' ? s.num_attention_heads : s.num_key_value_heads) * s.head_dim));
     this.fusedMoe = fusedMoeUsable(ctx, layout);
+    this.groupedMoe = tiledUsable({ cols: s.hidden_size }) && tiledUsable({ cols: s.moe.moe_intermediate_size }) && s.moe.num_experts <= PLAN_MAX_EXPERTS;
     const RW = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const buf = (floats: number, label: string) => ctx.createBuffer(floats * 4, RW, label);
     this.tok = buf(T, 'tokens');
@@ -118,6 +124,8 @@ export class GpuForward {
     this.eu = buf(T * K * I, 'expert-up');
     this.ea = buf(T * K * I, 'expert-act');
     this.ey = buf(T * K * this.D, 'expert-out');
+    this.plan = ctx.createBuffer(planWords(s.moe.num_experts, T * K, 16) * 4, RW, 'moe-plan');
+    this.order = buf(T * K, 'moe-order');
     this.logits = buf(this.V, 'logits');
     const byKey = new Map<string, { table: RopeTable; cs: GPUBuffer }>();
     this.ropes = s.layers.map((l) => {
@@ -229,7 +237,14 @@ export class GpuForward {
   /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight. */
   private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0): void {
     const [rows, cols] = W.shape;
-    matvec(enc, { kind: W.quant, rows, cols, w: W.buffer, x, xOffset, y, problems: T, bias: bias ? { buffer: bias.buffer } : undefined, variant: this.variant });
+    const b = bias ? { buffer: bias.buffer } : undefined;
+    if (this.tiled(T, cols, xOffset)) matmulTiled(enc, { kind: W.quant, rows, cols, T, w: W.buffer, x, xOffset, y, bias: b });
+    else matvec(enc, { kind: W.quant, rows, cols, w: W.buffer, x, xOffset, y, problems: T, bias: b, variant: this.variant });
+  }
+
+  /** Dense products of T >= 4 tokens go through the tiled matmul (fast kernels, aligned shapes). */
+  private tiled(T: number, cols: number, xOffset = 0): boolean {
+    return this.variant !== 'simple' && T >= 4 && tiledUsable({ cols, xOffset });
   }
 
   private attentionBlock(enc: GpuEncoder, L: number, T: number): void {
@@ -287,10 +302,10 @@ export class GpuForward {
     // o_proj straight into the residual stream: x = alpha (h | x) + beta (W o + b)
     const r = ls.residual;
     const [rows, cols] = lw.o_proj!.shape;
-    matvec(enc, {
-      kind: lw.o_proj!.quant, rows, cols, w: lw.o_proj!.buffer, x: this.o, y: this.x, problems: T, bias: lw.o_bias ? { buffer: lw.o_bias.buffer } : undefined,
-      variant: this.variant, residual: { alpha: r.attn_alpha, beta: r.attn_beta, from: r.from_normed ? this.h : undefined },
-    });
+    const o = { kind: lw.o_proj!.quant, rows, cols, w: lw.o_proj!.buffer, x: this.o, y: this.x, bias: lw.o_bias ? { buffer: lw.o_bias.buffer } : undefined };
+    const res = { alpha: r.attn_alpha, beta: r.attn_beta, from: r.from_normed ? this.h : undefined };
+    if (this.tiled(T, cols)) matmulTiled(enc, { ...o, T, residual: res });
+    else matvec(enc, { ...o, problems: T, variant: this.variant, residual: res });
   }
 
   /** Router → experts → combine → residual. Returns the encoder to continue recording into. */
@@ -308,8 +323,12 @@ export class GpuForward {
     const layer: ExpertLayer = {
       moe: m, layout: this.layout, D, arena: cache.arena(L), residual: ls.residual, variant: this.variant,
       fused: this.variant !== 'simple' && this.fusedMoe,
+      groupedFrom: this.variant !== 'simple' && this.groupedMoe ? 1 : 0,
     };
-    const bufs: ExpertBuffers = { x: this.x, h: this.h, slots: this.slots, wts: this.wts, eg: this.eg, eu: this.eu, ea: this.ea, ey: this.ey, a: this.a };
+    const bufs: ExpertBuffers = {
+      x: this.x, h: this.h, slots: this.slots, wts: this.wts, eg: this.eg, eu: this.eu, ea: this.ea, ey: this.ey, a: this.a,
+      ids: this.ids, plan: this.plan, order: this.order,
+    };
     if (cache.resident) {
       expertSlots(enc, { n: T * K, ids: this.ids, table: cache.table!, tableOffset: L * m.num_experts, slots: this.slots });
       recordExperts(enc, layer, bufs, 0, T);
@@ -363,7 +382,7 @@ export class GpuForward {
 
   destroy(): void {
     for (const r of new Set(this.ropes)) r?.cs.destroy();
-    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits]) b.destroy();
+    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
     for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();
   }
 }

@@ -1,0 +1,129 @@
+// Tiled prefill matmul and the grouped expert GEMM (with the GPU plan) against the CPU reference.
+
+import { describe, expect, it } from 'vitest';
+import { matvec as refMatvec } from '../../reference/ops.ts';
+import { activate } from '../../reference/moe.ts';
+import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
+import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
+import type { ExpertActivation } from '../../format/spec.ts';
+import { expectClose, randArray, randInt, rng, testContext } from '../testing/harness.ts';
+import { groupedDown, groupedGateUp, matmulTiled, matmulTuning, moePlan, planWords } from './matmul-tiled.ts';
+
+describe('matmul tiled', () => {
+  QUANT_KINDS.forEach((kind, ki) => {
+    const bt = ki % 2 ? 64 : 16;
+    it(`${kind}: random T, rows, bias, residual, offsets; tiles of ${bt} tokens`, async () => {
+      const ctx = await testContext();
+      const r = rng(300 + kind.charCodeAt(0) * 3 + kind.length);
+      const rows = randInt(r, 1, 90);
+      const cols = 32 * randInt(r, 1, 4);
+      const T = randInt(r, 1, 40);
+      const bytes = quantizeMatrix(kind, randArray(r, rows * cols), rows, cols);
+      const W = dequantizeMatrix(kind, bytes, rows, cols);
+      const xs = randArray(r, 4 + T * cols);
+      const bias = randArray(r, rows);
+      const y0 = randArray(r, T * rows);
+      const want = new Float32Array(T * rows);
+      for (let t = 0; t < T; t++) {
+        const v = refMatvec(W, xs.subarray(4 + t * cols, 4 + (t + 1) * cols), rows, cols, bias);
+        for (let i = 0; i < rows; i++) want[t * rows + i] = 0.5 * y0[t * rows + i] + 2 * v[i];
+      }
+      const saved = { ...matmulTuning };
+      try {
+        matmulTuning.bt = bt;
+        const y = ctx.upload(y0);
+        await ctx.scoped(`matmul ${kind}`, async () => {
+          const enc = ctx.encoder();
+          matmulTiled(enc, { kind, rows, cols, T, w: ctx.upload(bytes), x: ctx.upload(xs), xOffset: 4, y, bias: { buffer: ctx.upload(bias) }, residual: { alpha: 0.5, beta: 2 } });
+          enc.submit();
+          expectClose(await ctx.readF32(y), want, `${kind} T=${T} ${rows}x${cols} bt=${bt}`);
+        });
+      } finally {
+        Object.assign(matmulTuning, saved);
+      }
+    });
+  });
+
+  const ACTS: ExpertActivation[] = [{ kind: 'swiglu' }, { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 }];
+  for (const [kind, biases, act, bt] of [
+    ['q4', false, ACTS[0], 16],
+    ['mxfp4', true, ACTS[1], 32],
+    ['q8', true, ACTS[0], 64],
+  ] as [QuantKind, boolean, ExpertActivation, number][]) {
+    it(`grouped experts (${kind}, biases ${biases}, tile ${bt}): plan, gate_up and down match the reference`, async () => {
+      const ctx = await testContext();
+      const r = rng(kind.length * 11 + bt);
+      const D = 64;
+      const I = 96;
+      const E = 5;
+      const K = 2;
+      const T = 13;
+      const layout = expertLayout(kind, D, I, biases);
+      const slotOf = [3, 0, 4, 1, 2];
+      const cache = new Uint8Array(E * layout.bytes);
+      const mats: { g: Float32Array; u: Float32Array; d: Float32Array; bg?: Float32Array; bu?: Float32Array; bd?: Float32Array }[] = [];
+      for (let e = 0; e < E; e++) {
+        const base = slotOf[e] * layout.bytes;
+        const q = (sec: 'gate' | 'up' | 'down') => {
+          const [rr, cc] = layout[sec].shape;
+          const b = quantizeMatrix(kind, randArray(r, rr * cc), rr, cc);
+          cache.set(b, base + layout[sec].offset);
+          return dequantizeMatrix(kind, b, rr, cc);
+        };
+        const m: (typeof mats)[number] = { g: q('gate'), u: q('up'), d: q('down') };
+        if (biases) {
+          for (const [k, sec, n] of [['bg', 'gate_bias', I], ['bu', 'up_bias', I], ['bd', 'down_bias', D]] as const) {
+            const v = randArray(r, n);
+            cache.set(new Uint8Array(v.buffer), base + layout[sec]!.offset);
+            m[k] = v;
+          }
+        }
+        mats.push(m);
+      }
+      // (T, K) distinct experts per token, skewed towards expert 1
+      const ids = new Uint32Array(T * K);
+      for (let t = 0; t < T; t++) {
+        const a = r() < 0.6 ? 1 : randInt(r, 0, E - 1);
+        let b = randInt(r, 0, E - 1);
+        if (b === a) b = (a + 1) % E;
+        ids.set([a, b], t * K);
+      }
+      const xs = randArray(r, T * D, -2, 2);
+      const n = T * K;
+      const wantA = new Float32Array(n * I);
+      const wantY = new Float32Array(n * D);
+      for (let p = 0; p < n; p++) {
+        const m = mats[ids[p]];
+        const x = xs.subarray(Math.floor(p / K) * D, (Math.floor(p / K) + 1) * D);
+        const g = refMatvec(m.g, x, I, D, m.bg);
+        const u = refMatvec(m.u, x, I, D, m.bu);
+        const a = Float32Array.from(g, (gv, i) => activate(act, gv, u[i]));
+        wantA.set(a, p * I);
+        wantY.set(refMatvec(m.d, a, D, I, m.bd), p * D);
+      }
+      const arena = ctx.upload(cache);
+      const slots = ctx.upload(Uint32Array.from(ids, (e) => (slotOf[e] * layout.bytes) / 4));
+      const plan = ctx.createBuffer(planWords(E, n, bt) * 4);
+      const order = ctx.createBuffer(n * 4);
+      const ea = ctx.createBuffer(n * I * 4);
+      const ey = ctx.createBuffer(n * D * 4);
+      await ctx.scoped('grouped', async () => {
+        const enc = ctx.encoder();
+        moePlan(enc, { n, E, bt, ids: ctx.upload(ids), plan, order });
+        const common = { layout, n, K, E, bt, plan, order, arena, slots };
+        groupedGateUp(enc, { ...common, activation: act, x: ctx.upload(xs), out: ea });
+        groupedDown(enc, { ...common, x: ea, out: ey });
+        enc.submit();
+        const pl = await ctx.readU32(plan);
+        const counts = Array.from({ length: E }, (_, e) => ids.filter((v) => v === e).length);
+        expect(Array.from(pl.subarray(0, E))).toEqual(counts);
+        expect(pl[2 * E + 1]).toBe(counts.reduce((s, c) => s + Math.ceil(c / bt), 0));
+        const ord = await ctx.readU32(order);
+        expect([...ord].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+        for (let e = 0; e < E; e++) for (let i = pl[E + e]; i < pl[E + e] + counts[e]; i++) expect(ids[ord[i]]).toBe(e);
+        expectClose(await ctx.readF32(ea), wantA, `gate_up ${kind}`);
+        expectClose(await ctx.readF32(ey), wantY, `down ${kind}`);
+      });
+    });
+  }
+});

@@ -1,0 +1,211 @@
+// Prefill products through workgroup-memory tiles (matmul-tiled.wgsl) and the expert grouping
+// that feeds them (moe-plan.wgsl). See the .wgsl headers for the math and geometry.
+//
+//   matmulTiled      Y (T, rows) = X (T, cols) W^T (+ b) (+ residual), any weight kind
+//   moePlan          problems grouped by expert (counts, offsets, order, tile list) on the GPU
+//   groupedGateUp    a[p] = act(gate_e h[t], up_e h[t]) per expert tile
+//   groupedDown      y[p] = down_e a[p] (+ bd) per expert tile
+
+import { bindingSize, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { KernelShapeError } from '../../gpu/errors.ts';
+import { Params } from '../../gpu/params.ts';
+import type { ExpertActivation } from '../../format/spec.ts';
+import type { ExpertLayout, QuantKind } from '../../format/quant-layout.ts';
+import { KIND_ID, type MatvecResidual } from './matvec.ts';
+import code from './matmul-tiled.wgsl?raw';
+import planCode from './moe-plan.wgsl?raw';
+
+const SRC = { label: 'matmul-tiled', code };
+const PLAN_SRC = { label: 'moe-plan', code: planCode };
+const BK = 32;
+/** experts the plan kernel handles (its workgroup arrays) */
+export const PLAN_MAX_EXPERTS = 1024;
+
+/** Tile shape: BT tokens x BR rows (multiples of 4; (BT / 4) (BR / 4) threads). */
+export const matmulTuning = { bt: 64, br: 64 };
+
+interface Fields {
+  rows: number; cols: number; tokens: number; w_offset: number; x_offset: number; x_stride: number;
+  y_offset: number; y_stride: number; b_offset: number; has_bias: number; res_mode: number; alpha: number;
+  beta: number; h_offset: number; w2_offset: number; b2_offset: number; experts: number; k_experts: number;
+  slot_offset: number; act: number; act_alpha: number; act_limit: number;
+}
+const ORDER: (keyof Fields)[] = [
+  'rows', 'cols', 'tokens', 'w_offset', 'x_offset', 'x_stride', 'y_offset', 'y_stride', 'b_offset', 'has_bias',
+  'res_mode', 'alpha', 'beta', 'h_offset', 'w2_offset', 'b2_offset', 'experts', 'k_experts', 'slot_offset', 'act',
+  'act_alpha', 'act_limit',
+];
+const FLOATS = new Set<keyof Fields>(['alpha', 'beta', 'act_alpha', 'act_limit']);
+
+function pack(v: Partial<Fields>): ArrayBuffer {
+  const p = new Params();
+  for (const f of ORDER) {
+    if (FLOATS.has(f)) p.f32(v[f] ?? (f === 'alpha' || f === 'beta' ? 1 : 0));
+    else p.u32(v[f] ?? 0);
+  }
+  return p.buffer;
+}
+
+/** Workgroup bytes of one tile configuration (the kernels declare both W tiles). */
+function tileBytes(bt: number, br: number): number {
+  return (BK * bt + 2 * BK * br) * 4 + 2 * bt * 4 + 16;
+}
+
+/** The tile shape to use: `bt` tokens (default from matmulTuning) within the device's workgroup limits. */
+export function tileShape(ctx: GpuContext, bt = matmulTuning.bt): { bt: number; br: number } {
+  let br = matmulTuning.br;
+  const lim = ctx.limits;
+  while (br > 8 && (tileBytes(bt, br) > lim.maxComputeWorkgroupStorageSize || (bt * br) / 16 > lim.maxComputeInvocationsPerWorkgroup)) br /= 2;
+  return { bt, br };
+}
+
+/** Whether the tiled kernels apply: cols a multiple of 32, x offsets and strides multiples of 4. */
+export function tiledUsable(a: { cols: number; xOffset?: number; xStride?: number }): boolean {
+  return a.cols % BK === 0 && (a.xOffset ?? 0) % 4 === 0 && (a.xStride ?? a.cols) % 4 === 0;
+}
+
+export interface MatmulTiledArgs {
+  kind: QuantKind;
+  rows: number;
+  cols: number;
+  T: number;
+  w: BufferArg;
+  wOffset?: number;
+  x: BufferArg;
+  xOffset?: number;
+  xStride?: number;
+  y: BufferArg;
+  yOffset?: number;
+  yStride?: number;
+  bias?: { buffer: BufferArg; offset?: number };
+  residual?: MatvecResidual;
+}
+
+/** Record Y = X W^T (+ b) (+ residual) for T tokens (one dispatch). */
+export function matmulTiled(enc: GpuEncoder, a: MatmulTiledArgs): void {
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('matmulTiled', msg);
+  };
+  const xStride = a.xStride ?? a.cols;
+  const yStride = a.yStride ?? a.rows;
+  const xOffset = a.xOffset ?? 0;
+  const yOffset = a.yOffset ?? 0;
+  const wOffset = a.wOffset ?? 0;
+  check(tiledUsable({ cols: a.cols, xOffset, xStride }), 'needs cols % 32 == 0 and x offset/stride % 4 == 0');
+  check(wOffset % 4 === 0, 'wOffset must be a multiple of 4');
+  check(bindingSize(a.x) >= (xOffset + (a.T - 1) * xStride + a.cols) * 4, 'x binding too small');
+  check(bindingSize(a.y) >= (yOffset + (a.T - 1) * yStride + a.rows) * 4, 'y binding too small');
+  const { bt, br } = tileShape(enc.ctx, Math.min(matmulTuning.bt, a.T <= 16 ? 16 : a.T <= 32 ? 32 : 64));
+  const r = a.residual;
+  const params = pack({
+    rows: a.rows, cols: a.cols, tokens: a.T, w_offset: wOffset / 4, x_offset: xOffset, x_stride: xStride,
+    y_offset: yOffset, y_stride: yStride, b_offset: a.bias?.offset ?? 0, has_bias: +!!a.bias,
+    res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1, h_offset: r?.fromOffset ?? yOffset,
+  });
+  const kernel = enc.ctx.pipelines.get(SRC, 'mm', { KIND: KIND_ID[a.kind], BT: bt, BR: br });
+  const dummy = enc.ctx.dummy;
+  enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy], [Math.ceil(a.rows / br), Math.ceil(a.T / bt)]);
+}
+
+/** u32 entries of the plan buffer for E experts and n problems at tile size bt. */
+export function planWords(E: number, n: number, bt: number): number {
+  return 2 * E + 2 + Math.ceil(n / bt) + E;
+}
+
+export interface MoePlanArgs {
+  /** problems (T K) and experts */
+  n: number;
+  E: number;
+  /** tokens per tile of the grouped kernels that read this plan */
+  bt: number;
+  ids: BufferArg;
+  idsOffset?: number;
+  plan: BufferArg;
+  order: BufferArg;
+}
+
+/** Record the grouping of n routed problems by expert (one workgroup). */
+export function moePlan(enc: GpuEncoder, a: MoePlanArgs): void {
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('moePlan', msg);
+  };
+  check(a.E >= 1 && a.E <= PLAN_MAX_EXPERTS, `experts ${a.E} outside [1, ${PLAN_MAX_EXPERTS}]`);
+  check(a.n >= 1 && a.n < 65536, `problems ${a.n} outside [1, 65535]`);
+  check(bindingSize(a.plan) >= planWords(a.E, a.n, a.bt) * 4, 'plan binding too small');
+  check(bindingSize(a.order) >= a.n * 4, 'order binding too small');
+  const params = new Params().u32(a.n).u32(a.E).u32(a.bt).u32(a.idsOffset ?? 0).buffer;
+  const wg = Math.min(256, enc.ctx.limits.maxComputeInvocationsPerWorkgroup);
+  enc.dispatch(enc.ctx.pipelines.get(PLAN_SRC, 'plan', { WG: wg }), params, [a.ids, a.plan, a.order], [1]);
+}
+
+interface GroupedCommon {
+  layout: ExpertLayout;
+  /** problems (T K) of this run and experts per token */
+  n: number;
+  K: number;
+  E: number;
+  /** the tile size the plan was made for (tileShape(ctx, bt).bt) */
+  bt: number;
+  plan: BufferArg;
+  order: BufferArg;
+  arena: BufferArg;
+  /** per-problem slot word offsets, at entry slotsOffset */
+  slots: BufferArg;
+  slotsOffset?: number;
+}
+
+export interface GroupedGateUpArgs extends GroupedCommon {
+  activation: ExpertActivation;
+  /** normed hidden states (T, D) at xOffset (problem p reads row floor(p / K)) */
+  x: BufferArg;
+  xOffset?: number;
+  /** activations (n, I) at outOffset */
+  out: BufferArg;
+  outOffset?: number;
+}
+
+export function groupedGateUp(enc: GpuEncoder, a: GroupedGateUpArgs): void {
+  const L = a.layout;
+  const [I, D] = L.gate.shape;
+  const { br } = tileShape(enc.ctx, a.bt);
+  const act = a.activation;
+  const clamped = act.kind === 'clamped_swiglu';
+  if (!tiledUsable({ cols: D, xOffset: a.xOffset })) throw new KernelShapeError('groupedGateUp', 'D must be a multiple of 32');
+  const params = pack({
+    rows: I, cols: D, tokens: a.n, w_offset: L.gate.offset / 4, w2_offset: L.up.offset / 4, x_offset: a.xOffset ?? 0, x_stride: D,
+    y_offset: a.outOffset ?? 0, y_stride: I, has_bias: +!!L.gate_bias, b_offset: (L.gate_bias?.offset ?? 0) / 4, b2_offset: (L.up_bias?.offset ?? 0) / 4,
+    experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0, act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
+  });
+  const kernel = enc.ctx.pipelines.get(SRC, 'grouped_gate_up', { KIND: KIND_ID[L.gate.quant], BT: a.bt, BR: br });
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(I / br), Math.ceil(a.n / a.bt) + a.E]);
+}
+
+export interface GroupedDownArgs extends GroupedCommon {
+  /** activations (n, I) at xOffset */
+  x: BufferArg;
+  xOffset?: number;
+  /** expert outputs (n, D) at outOffset */
+  out: BufferArg;
+  outOffset?: number;
+}
+
+export function groupedDown(enc: GpuEncoder, a: GroupedDownArgs): void {
+  const L = a.layout;
+  const [D, I] = L.down.shape;
+  const { br } = tileShape(enc.ctx, a.bt);
+  if (!tiledUsable({ cols: I, xOffset: a.xOffset })) throw new KernelShapeError('groupedDown', 'I must be a multiple of 32');
+  const params = pack({
+    rows: D, cols: I, tokens: a.n, w_offset: L.down.offset / 4, x_offset: a.xOffset ?? 0, x_stride: I,
+    y_offset: a.outOffset ?? 0, y_stride: D, has_bias: +!!L.down_bias, b_offset: (L.down_bias?.offset ?? 0) / 4,
+    experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0,
+  });
+  const kernel = enc.ctx.pipelines.get(SRC, 'grouped_down', { KIND: KIND_ID[L.down.quant], BT: a.bt, BR: br });
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(D / br), Math.ceil(a.n / a.bt) + a.E]);
+}
+
+/** Tokens per tile for grouped experts: about the average tokens an expert gets, 16..64. */
+export function groupedTile(n: number, E: number): number {
+  const avg = n / E;
+  return avg <= 20 ? 16 : avg <= 40 ? 32 : 64;
+}
