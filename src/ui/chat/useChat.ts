@@ -70,6 +70,9 @@ export function useChat(session: ModelSession, settings: Settings, storageKey: s
     if (!restored) return;
     if (readFailed.current && conversation.messages.length === 0) return;
     saver.current.push(conversation);
+    // while a reply streams, one write per 300 ms; a finished turn is written at once (a reload
+    // right after it must find it: writes started during unload may be dropped)
+    if (!conversation.messages.some((m) => m.state === 'streaming')) void saver.current.flush();
   }, [conversation, restored]);
 
   const patch = useCallback((id: string, p: Patch) => {
