@@ -9,6 +9,7 @@ import { useChat } from './chat/useChat.ts';
 import { useModelSession } from './engine/useModelSession.ts';
 import { ModelPicker } from './models/ModelPicker.tsx';
 import { ProgressBar } from './models/ProgressBar.tsx';
+import { RemoteEndpointForm } from './models/RemoteEndpointForm.tsx';
 import { Storage } from './models/Storage.tsx';
 import { SettingsPanel } from './settings/SettingsPanel.tsx';
 import type { Settings } from './settings/settings.ts';
@@ -41,7 +42,7 @@ export function App({ query, ready }: AppProps) {
 }
 
 function Main({ query, ready, settings, update }: AppProps & { settings: Settings; update(p: Partial<Settings>): void }) {
-  const session = useModelSession({ settings, requestedModel: query.get('model'), ready, scope: 'app' });
+  const session = useModelSession({ settings, requestedModel: query.get('model'), requestedEndpoint: query.get('endpoint'), ready, scope: 'app' });
   const [streamingForStats, setStreamingForStats] = useState(false);
   const { stats, refresh } = useEngineStats(session.engine, streamingForStats);
   const chat = useChat(session, settings, 'conversation', refresh);
@@ -85,6 +86,7 @@ function Main({ query, ready, settings, update }: AppProps & { settings: Setting
         />
         <aside id="side-panel" className={`side ${drawer ? 'open' : ''}`} aria-label="Model, storage, settings and stats">
           <ModelPicker catalog={session.catalog} selectedId={session.modelId} busy={session.status === 'loading' || chat.streaming} onSelect={(e) => void session.select(e)} onAddUrl={(u, id) => void session.addUrl(u, id)} />
+          <RemoteEndpointForm catalog={session.catalog} busy={session.status === 'loading' || chat.streaming} onAdd={(r) => void session.addRemote(r)} onRemove={(id) => void session.remove(id)} />
           <Storage catalog={session.catalog} loadedId={session.status === 'ready' ? session.modelId : null} onDelete={(id) => void session.remove(id)} />
           <SettingsPanel settings={settings} onChange={update} reloadNeeded={reloadNeeded} onReload={() => void session.reloadCurrent()} />
           <StatsPanel stats={stats} />

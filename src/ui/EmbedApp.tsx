@@ -1,4 +1,4 @@
-// The chat in the widget's frame (index.html?embed=1&title=...&model=...): the same chat, status
+// The chat in the widget's frame (index.html?embed=1&title=...&model=...[&endpoint=...]): the same chat, status
 // and progress as the app, without the side panel. Settings are the app's stored ones (same
 // origin), but the conversation and the chosen model are kept apart from the app's.
 
@@ -20,7 +20,7 @@ export function EmbedApp({ query, ready }: AppProps) {
 }
 
 function EmbedChat({ query, ready, settings }: AppProps & { settings: ReturnType<typeof useSettings>['settings'] }) {
-  const session = useModelSession({ settings, requestedModel: query.get('model'), ready, scope: 'widget' });
+  const session = useModelSession({ settings, requestedModel: query.get('model'), requestedEndpoint: query.get('endpoint'), ready, scope: 'widget' });
   const chat = useChat(session, settings, 'conversation:widget');
   const status = statusText(session);
   const title = query.get('title') || 'Chat';

@@ -23,6 +23,14 @@
 // embedded default), data-title (panel title, default "Chat"), data-position (bottom-right |
 // bottom-left | top-right | top-left); sampling for this site: data-temperature, data-top-p,
 // data-max-tokens, data-system-prompt.
+//
+// Remote endpoint: data-endpoint="https://llm.example.com/v1" (an OpenAI-compatible server: vLLM,
+// SGLang, `webmoe serve`; a relative URL resolves against the host page) with data-model naming
+// the model it serves. The chat frame then talks to that server instead of running a model in
+// the tab; the server must allow the widget's origin (CORS). There is no data-api-key: a key in
+// page HTML is readable by every visitor. A key the user saved for exactly that endpoint in the
+// app on the widget origin is used; otherwise protect the endpoint another way (a proxy that adds
+// the key and limits use).
 
 const TAG = 'webmoe-chat-widget';
 const POSITIONS = ['bottom-right', 'bottom-left', 'top-right', 'top-left'] as const;
@@ -32,6 +40,8 @@ interface WidgetOptions {
   /** URL of the chat app on the widget origin (the folder widget.js was served from) */
   appUrl: URL;
   model: string | null;
+  /** OpenAI base URL of a remote endpoint (data-endpoint), absolute */
+  endpoint: string | null;
   title: string;
   position: Position;
   /** frame query parameters: sampling settings the site chose */
@@ -81,9 +91,17 @@ function optionsFrom(script: HTMLScriptElement): WidgetOptions {
     sampling,
     appUrl: new URL('./', src),
     model: script.dataset.model?.trim() || null,
+    endpoint: endpointOf(script),
     title: script.dataset.title?.trim() || 'Chat',
     position: pos && POSITIONS.includes(pos) ? pos : 'bottom-right',
   };
+}
+
+function endpointOf(script: HTMLScriptElement): string | null {
+  if (script.dataset.apiKey !== undefined)
+    console.warn('WebMoE widget: data-api-key is ignored: an API key in page HTML is readable by every visitor. Put the endpoint behind a proxy that adds the key, or save the key in the app on the widget origin.');
+  const e = script.dataset.endpoint?.trim();
+  return e ? new URL(e, document.baseURI).href : null;
 }
 
 /** The frame's address: the app in embed mode, configured through the query only. */
@@ -92,7 +110,11 @@ function frameUrl(o: WidgetOptions): string {
   u.searchParams.set('embed', '1');
   u.searchParams.set('title', o.title);
   for (const [k, v] of Object.entries(o.sampling)) u.searchParams.set(k, v);
-  if (o.model) {
+  if (o.endpoint) {
+    // the model is a name the endpoint serves, not a package URL
+    u.searchParams.set('endpoint', o.endpoint);
+    if (o.model) u.searchParams.set('model', o.model);
+  } else if (o.model) {
     // a relative package URL means "on the widget origin", not on the host page
     const m = /^[a-z][a-z0-9+.-]*:\/\//i.test(o.model) || !/^\.{0,2}\//.test(o.model) ? o.model : new URL(o.model, o.appUrl).href;
     u.searchParams.set('model', m);

@@ -8,6 +8,7 @@ import { deleteModel } from '../../store/registry.ts';
 import type { ShardStore } from '../../store/types.ts';
 import { errorText } from '../format.ts';
 import { buildCatalog, entryForQuery, fetchEmbedded, forgetAdded, rememberAdded, type CatalogEntry, type EmbeddedIndex } from '../models/catalog.ts';
+import { connectRemote, entryForEndpoint, forgetRemote, rememberRemote, remoteEntry, type RemoteEndpoint } from '../models/remote-endpoints.ts';
 import { load, save } from '../persist.ts';
 import type { Settings } from '../settings/settings.ts';
 import { connectEngine, probeWebGpu, type EngineConnection, type GpuProbe } from './connect.ts';
@@ -33,6 +34,8 @@ export interface ModelSession {
   loadedWith: { backend: Settings['backend']; expertBudgetMiB: number } | null;
   select(entry: CatalogEntry): Promise<void>;
   addUrl(url: string, id: string): Promise<void>;
+  /** remember an OpenAI-compatible endpoint (and its key) and connect to it */
+  addRemote(r: RemoteEndpoint): Promise<void>;
   remove(id: string): Promise<void>;
   refreshCatalog(): Promise<void>;
   /** reload the current model (settings changed, or after a lost device) */
@@ -47,13 +50,15 @@ export interface SessionOptions {
   settings: Settings;
   /** ?model=... of the page URL (or the widget's data-model) */
   requestedModel: string | null;
+  /** ?endpoint=... (the widget's data-endpoint): requestedModel is then the model the endpoint serves */
+  requestedEndpoint?: string | null;
   /** wait for this before starting the worker (the service worker taking control, first visit) */
   ready?: Promise<void>;
   /** key the last model is remembered under (the widget keeps its own) */
   scope: string;
 }
 
-export function useModelSession({ settings, requestedModel, ready, scope }: SessionOptions): ModelSession {
+export function useModelSession({ settings, requestedModel, requestedEndpoint, ready, scope }: SessionOptions): ModelSession {
   const [status, setStatus] = useState<SessionStatus>('starting');
   const [modelId, setModelId] = useState<string | null>(null);
   const [progress, setProgress] = useState<LoadProgress | null>(null);
@@ -66,6 +71,13 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
   const [loadedWith, setLoadedWith] = useState<ModelSession['loadedWith']>(null);
 
   const conn = useRef<EngineConnection | null>(null);
+  /** the engine chats go to: the worker's, or a RemoteEngine while a remote entry is loaded */
+  const active = useRef<ChatEngine | null>(null);
+  const switchEngine = useCallback((e: ChatEngine) => {
+    if (active.current !== e && active.current !== conn.current?.engine) void active.current?.unload().catch(() => {});
+    active.current = e;
+    setEngine(e);
+  }, []);
   const store = useMemo<ShardStore | null>(() => (typeof indexedDB !== 'undefined' ? new IdbShardStore() : null), []);
   const embedded = useRef<EmbeddedIndex>({ default: null, models: [] });
   const current = useRef<CatalogEntry | null>(null);
@@ -92,8 +104,18 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
       setError(null);
       setProgress({ phase: 'verify', fraction: 0, text: `Preparing ${entry.title}` });
       const s = settingsRef.current;
+      // a remote entry: a RemoteEngine checked against the endpoint; the tab's model is unloaded
+      const viaRemote = async () => {
+        const remote = await connectRemote(entry, (p) => seq === loadSeq.current && setProgress({ phase: p.phase, fraction: p.progress, text: p.text }));
+        if (seq !== loadSeq.current) return void remote.unload();
+        void c.engine.unload().catch(() => {});
+        switchEngine(remote);
+        const st = await remote.getStats();
+        return { backend: st.backend, backendNote: st.backendNote, downloaded: false };
+      };
       try {
-        const r = await Promise.race([
+        if (!entry.remote) switchEngine(c.engine);
+        const r = entry.remote ? await viaRemote() : await Promise.race([
           loadModel(c.engine, store, entry, {
             backend: s.backend,
             expertBudgetBytes: s.expertBudgetMiB > 0 ? Math.max(1, Math.round(s.expertBudgetMiB * 1024 * 1024)) : undefined,
@@ -102,7 +124,7 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
           }),
           c.failed,
         ]);
-        if (seq !== loadSeq.current) return false;
+        if (seq !== loadSeq.current || !r) return false;
         setBackend({ name: r.backend, note: r.backendNote });
         setLoadedWith({ backend: s.backend, expertBudgetMiB: s.expertBudgetMiB });
         setStatus('ready');
@@ -119,7 +141,7 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
         return false;
       }
     },
-    [store, scope, refreshCatalog],
+    [store, scope, refreshCatalog, switchEngine],
   );
 
   // start: service worker first (first visit), then the worker, the catalog and the default model
@@ -130,7 +152,7 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
       if (cancelled) return;
       const c = connectEngine();
       conn.current = c;
-      setEngine(c.engine);
+      switchEngine(c.engine);
       void probeWebGpu().then((p) => !cancelled && setGpu(p));
       embedded.current = await fetchEmbedded();
       const cat = await buildCatalog(store, embedded.current);
@@ -139,9 +161,12 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
       const last = await load<{ id: string; url: string | null }>(`${LAST_MODEL_KEY}:${scope}`);
       let pick: CatalogEntry | null = null;
       try {
-        if (requestedModel) pick = entryForQuery(requestedModel, cat);
+        if (requestedEndpoint) pick = entryForEndpoint(requestedEndpoint, requestedModel);
+        else if (requestedModel) pick = entryForQuery(requestedModel, cat);
       } catch (e) {
         setError(errorText(e));
+        // an endpoint was asked for: do not load another model in its place
+        if (requestedEndpoint) return void setStatus('error');
       }
       pick ??= (last && cat.find((e) => e.id === last.id)) ?? null;
       pick ??= cat.find((e) => e.id === embedded.current.default) ?? null;
@@ -170,6 +195,14 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
     [doLoad],
   );
 
+  const addRemote = useCallback(
+    async (r: RemoteEndpoint) => {
+      await rememberRemote(r);
+      await doLoad(remoteEntry(r));
+    },
+    [doLoad],
+  );
+
   const remove = useCallback(
     async (id: string) => {
       const c = conn.current;
@@ -180,10 +213,13 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
         setModelId(null);
         setStatus('idle');
         setBackend({ name: null, note: null });
+        await active.current?.unload().catch(() => {});
         await c?.engine.unload().catch(() => {});
       }
-      if (store) await deleteModel(store, id);
-      await forgetAdded(id);
+      if (!(await forgetRemote(id))) {
+        if (store) await deleteModel(store, id);
+        await forgetAdded(id);
+      }
       await refreshCatalog();
     },
     [store, refreshCatalog],
@@ -224,6 +260,7 @@ export function useModelSession({ settings, requestedModel, ready, scope }: Sess
     loadedWith,
     select,
     addUrl,
+    addRemote,
     remove,
     refreshCatalog,
     reloadCurrent,

@@ -6,6 +6,7 @@ import { formatBytes } from '../format.ts';
 import { normalizePackageUrl, type CatalogEntry } from './catalog.ts';
 
 function label(e: CatalogEntry): string {
+  if (e.remote) return `${e.title} — remote endpoint`;
   const s = e.status;
   const size = s?.complete ? formatBytes(s.bytesStored) : e.bytes ? formatBytes(e.bytes) : null;
   const state = s?.complete ? 'cached' : s && s.filesStored > 0 ? 'partial' : e.url ? 'download' : 'missing';
@@ -15,7 +16,8 @@ function label(e: CatalogEntry): string {
 const GROUPS: [string, (e: CatalogEntry) => boolean][] = [
   ['Built in', (e) => e.embedded],
   ['Added by URL', (e) => !e.embedded && e.added],
-  ['On this device', (e) => !e.embedded && !e.added],
+  ['On this device', (e) => !e.embedded && !e.added && !e.remote],
+  ['Remote endpoints', (e) => !!e.remote],
 ];
 
 interface Props {

@@ -2,6 +2,7 @@
 //   embedded  public/models/index.json: packages shipped with the app (its "default" is preselected)
 //   added     package URLs the user entered (kept in IndexedDB)
 //   cached    every model in the model store (IndexedDB), with its size and completeness
+//   remote    OpenAI-compatible endpoints the user added (remote-endpoints.ts)
 // An entry is identified by its store id; a URL (when known) lets a missing or partial model be
 // downloaded (again).
 //
@@ -12,6 +13,7 @@ import { modelIdFromUrl } from '../../store/download.ts';
 import { listModels, type ModelStatus } from '../../store/registry.ts';
 import type { ShardStore } from '../../store/types.ts';
 import { load, save } from '../persist.ts';
+import { loadRemotes, remoteEntry, remoteId } from './remote-endpoints.ts';
 
 export interface CatalogEntry {
   id: string;
@@ -24,6 +26,8 @@ export interface CatalogEntry {
   added: boolean;
   /** store state; null when nothing of it is stored */
   status: ModelStatus | null;
+  /** a model served by an OpenAI-compatible endpoint (remote-endpoints.ts), not downloaded */
+  remote?: { baseUrl: string; model: string };
 }
 
 interface IndexModel {
@@ -107,6 +111,7 @@ export async function buildCatalog(store: ShardStore | null, embedded: EmbeddedI
     if (out.some((e) => e.id === s.modelId)) continue;
     out.push({ id: s.modelId, url: s.source ?? null, title: s.modelId, embedded: false, added: false, status: s });
   }
+  for (const r of await loadRemotes()) if (!out.some((e) => e.id === remoteId(r))) out.push(remoteEntry(r));
   return out;
 }
 
