@@ -5,7 +5,7 @@
 
 import { expect, test } from '@playwright/test';
 import type { PackageServer } from '../src/store/testing/package-server.ts';
-import { appUrl, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd } from './ui-helpers.ts';
+import { appUrl, removeTempDirs, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd } from './ui-helpers.ts';
 
 const MAX_TOKENS = 12;
 
@@ -17,7 +17,10 @@ test.beforeAll(async () => {
   pkgDir = await lettersPackage();
   ({ server, url: modelUrl } = await servePackage(pkgDir));
 });
-test.afterAll(() => server.close());
+test.afterAll(async () => {
+  await server.close();
+  removeTempDirs();
+});
 
 test('after one visit, a reload with the network off loads the app and the model and chats', async ({ page, context }) => {
   const first = await referenceReply(pkgDir, [{ role: 'user', content: 'hello world' }], MAX_TOKENS);

@@ -5,7 +5,7 @@
 import { expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import type { PackageServer } from '../src/store/testing/package-server.ts';
-import { appUrl, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd } from './ui-helpers.ts';
+import { appUrl, removeTempDirs, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd } from './ui-helpers.ts';
 
 const MAX_TOKENS = 10;
 
@@ -19,7 +19,10 @@ test.beforeAll(async () => {
   pkgDir = await lettersPackage();
   ({ server, url: modelUrl } = await servePackage(pkgDir));
 });
-test.afterAll(() => server.close());
+test.afterAll(async () => {
+  await server.close();
+  removeTempDirs();
+});
 
 test('without WebGPU the app falls back to the CPU backend, says so, and chats', async ({ page }) => {
   const ref = await referenceReply(pkgDir, [{ role: 'user', content: 'hello world' }], MAX_TOKENS);

@@ -12,13 +12,26 @@
 import { expect, type Frame, type FrameLocator, type Locator, type Page } from '@playwright/test';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createNodeEngine } from '../src/api/node.ts';
 import { templateText, writeTinyPackage } from '../src/api/testing.ts';
 import { byteLevelTokenizerJson, byteToUnicode, successorModel, tinyRandomModel } from '../src/generate/testing.ts';
 import { PackageServer } from '../src/store/testing/package-server.ts';
+
+// temp folders of the packages written here; specs remove them in afterAll
+const tempDirs: string[] = [];
+
+export function removeTempDirs(): void {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 const MERGES: [string, string][] = [
@@ -51,7 +64,7 @@ export const LETTERS_VOCAB = LETTERS.length + 1 + new Set(MERGES.map(([a, b]) =>
 
 /** Write the test package into a fresh temp folder; returns the folder. */
 export async function lettersPackage(seed = 5): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'webmoe-ui-pkg-'));
+  const dir = tempDir('webmoe-ui-pkg-');
   const out = join(dir, 'letters-moe');
   const model = tinyRandomModel(LETTERS_VOCAB, seed, 0.5);
   // room for a long reply (the stop-mid-stream test); the weights do not depend on it
@@ -90,7 +103,7 @@ export async function markdownPackage(): Promise<string> {
   const id = (piece: string) => json.added_tokens.find((t) => t.content === piece)?.id ?? json.model.vocab[bl(piece)];
   const chain = [id('\n'), ...MD_REPLY.map(id)];
   const vocab = Object.keys(json.model.vocab).length + json.added_tokens.length;
-  const dir = mkdtempSync(join(tmpdir(), 'webmoe-ui-md-'));
+  const dir = tempDir('webmoe-ui-md-');
   const out = join(dir, 'markdown-moe');
   await writeTinyPackage(out, successorModel(vocab, chain, 40), {
     tokenizerJson: json,

@@ -4,7 +4,7 @@
 
 import { expect, test } from '@playwright/test';
 import type { PackageServer } from '../src/store/testing/package-server.ts';
-import { appUrl, markdownPackage, referenceReply, sendMessage, servePackage, waitReady, waitTurnEnd } from './ui-helpers.ts';
+import { appUrl, removeTempDirs, markdownPackage, referenceReply, sendMessage, servePackage, waitReady, waitTurnEnd } from './ui-helpers.ts';
 
 let pkgDir: string;
 let server: PackageServer;
@@ -14,7 +14,10 @@ test.beforeAll(async () => {
   pkgDir = await markdownPackage();
   ({ server, url: modelUrl } = await servePackage(pkgDir, 'markdown-moe'));
 });
-test.afterAll(() => server.close());
+test.afterAll(async () => {
+  await server.close();
+  removeTempDirs();
+});
 
 test('reasoning is collapsible, markdown renders without raw HTML, code blocks copy', async ({ page, context }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);

@@ -7,7 +7,7 @@ import { expect, test } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { PackageServer } from '../src/store/testing/package-server.ts';
 import { checkWidget } from './widget-checks.ts';
-import { appUrl, lettersPackage, referenceReply, sendMessage, servePackage, serveHostPages, visibleText, waitReady, waitTurnEnd, widgetHostPage, type Reference } from './ui-helpers.ts';
+import { appUrl, removeTempDirs, lettersPackage, referenceReply, sendMessage, servePackage, serveHostPages, visibleText, waitReady, waitTurnEnd, widgetHostPage, type Reference } from './ui-helpers.ts';
 
 const PREVIEW = 'http://127.0.0.1:4173';
 const MAX_TOKENS = 12;
@@ -58,6 +58,7 @@ test.afterAll(async () => {
   await stopPreview();
   await host?.close();
   await server?.close();
+  removeTempDirs();
 });
 
 test('built widget.js in a page of another origin chats, isolated from the host', async ({ page }) => {

@@ -6,7 +6,7 @@
 
 import { expect, test, type Page } from '@playwright/test';
 import type { PackageServer } from '../src/store/testing/package-server.ts';
-import { appUrl, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd, type Reference } from './ui-helpers.ts';
+import { appUrl, removeTempDirs, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd, type Reference } from './ui-helpers.ts';
 
 const SHOTS = 'test-results/ui-screens';
 const PROMPT = 'hello world';
@@ -25,7 +25,10 @@ test.beforeAll(async () => {
   ref = await referenceReply(pkgDir, [{ role: 'user', content: PROMPT }], MAX_TOKENS);
   refLong = await referenceReply(pkgDir, [{ role: 'user', content: PROMPT }], LONG);
 });
-test.afterAll(() => server.close());
+test.afterAll(async () => {
+  await server.close();
+  removeTempDirs();
+});
 test.beforeEach(() => server.reset());
 
 async function shot(page: Page, name: string): Promise<void> {

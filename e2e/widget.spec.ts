@@ -7,7 +7,7 @@
 import { expect, test } from '@playwright/test';
 import type { PackageServer } from '../src/store/testing/package-server.ts';
 import { checkWidget } from './widget-checks.ts';
-import { lettersPackage, referenceReply, servePackage, serveHostPages, widgetHostPage } from './ui-helpers.ts';
+import { lettersPackage, removeTempDirs, referenceReply, servePackage, serveHostPages, widgetHostPage } from './ui-helpers.ts';
 
 const MAX_TOKENS = 12;
 
@@ -24,6 +24,7 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await host.close();
   await server.close();
+  removeTempDirs();
 });
 
 test('widget from the dev server in a page of another origin: chat equal to the reference, isolated from the host', async ({ page }) => {
