@@ -18,7 +18,7 @@ export function matvec(W: Float32Array, x: Float32Array, rows: number, cols: num
 }
 
 /** RMSNorm over x[offset .. offset+n) in place-free form: y = w * x / sqrt(mean(x^2) + eps). */
-export function rmsnorm(x: Float32Array, w: Float32Array, eps: number, offset = 0, n = x.length, out = new Float32Array(n), outOffset = 0): Float32Array {
+export function rmsnorm(x: Float32Array, w: Float32Array, eps: number, offset = 0, n = x.length, out: Float32Array = new Float32Array(n), outOffset = 0): Float32Array {
   let ss = 0;
   for (let i = 0; i < n; i++) ss += x[offset + i] * x[offset + i];
   const inv = 1 / Math.sqrt(ss / n + eps);
