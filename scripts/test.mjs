@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: everything, in order — unit and kernel tests (Vitest, Node; WebGPU through Dawn on
+// `npm test`: everything, in order — the type check, unit and kernel tests (Vitest, Node; WebGPU through Dawn on
 // SwiftShader), then end-to-end tests in real Chromium (Playwright). Installs Debian's chromium and
 // the Vulkan loader with apt-get when they are missing (CI's fresh machine).
 
@@ -31,6 +31,7 @@ if (!existsSync(chromium) || !haveVulkanLoader()) {
 
 const only = process.argv[2];
 let failed = 0;
+if (!only || only === 'unit') failed ||= sh('npx', ['tsc', '--noEmit', '-p', '.']);
 if (!only || only === 'unit') failed ||= sh('npx', ['vitest', 'run']);
 if (!only || only === 'e2e') failed ||= sh('npx', ['playwright', 'test']);
 process.exit(failed);
