@@ -9,6 +9,7 @@ import { dequantizeMatrix } from '../src/format/quant.ts';
 import { QUANT_KINDS, matrixBytes, type QuantKind } from '../src/format/quant-layout.ts';
 import { matvec as refMatvec } from '../src/reference/ops.ts';
 import { fastMatvecPlan, matvec, matvecTuning, type MatvecVariant } from '../src/kernels/matvec/matvec.ts';
+import { matmulTiled, matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import { Rand, randomPacked } from './synthetic.ts';
 import { gpuMicros } from './timing.ts';
 
@@ -16,6 +17,7 @@ export interface Tuning {
   wg: number;
   rpt: number;
   dq: number;
+  unr: number;
 }
 
 export interface KernelRow {
@@ -57,42 +59,93 @@ async function check(ctx: GpuContext, kind: QuantKind, variant: MatvecVariant): 
   return got.every((v, i) => Math.abs(v - want[i]) <= 1e-4 * scale + 1e-6);
 }
 
-async function timeOne(ctx: GpuContext, kind: QuantKind, rows: number, cols: number, problems: number, variant: MatvecVariant, reps: number): Promise<number> {
+/** Buffers for timing one product: `problems` copies of a random matrix read through slots. */
+function setup(ctx: GpuContext, kind: QuantKind, rows: number, cols: number, problems: number) {
   const rand = new Rand(7);
   const one = randomPacked(kind, rows, cols, 1, rand);
-  const mb = one.byteLength;
-  // problems > 1: distinct matrices read through slots (the expert decode pattern)
-  const all = new Uint8Array(Math.ceil(mb / 256) * 256 * problems);
-  for (let p = 0; p < problems; p++) all.set(one, p * Math.ceil(mb / 256) * 256);
-  const w = ctx.upload(all);
-  const x = ctx.upload(Float32Array.from({ length: cols }, () => rand.f()));
-  const y = ctx.createBuffer(rows * problems * 4);
-  const slots = ctx.upload(Uint32Array.from({ length: problems }, (_, p) => (p * Math.ceil(mb / 256) * 256) / 4));
-  const t = await gpuMicros(
-    ctx,
-    (enc) =>
-      matvec(enc, { kind, rows, cols, w, x, y, problems, xDiv: problems, variant, ...(problems > 1 ? { slots: { buffer: slots } } : {}) }),
-    reps,
-  );
-  [w, x, y, slots].forEach((b) => b.destroy());
-  return t.us;
+  const stride = Math.ceil(one.byteLength / 256) * 256;
+  const all = problems > 1 ? new Uint8Array(stride * problems) : one;
+  if (problems > 1) for (let p = 0; p < problems; p++) all.set(one, p * stride);
+  const bufs = {
+    w: ctx.upload(all),
+    x: ctx.upload(Float32Array.from({ length: cols }, () => rand.f())),
+    y: ctx.createBuffer(rows * problems * 4),
+    slots: ctx.upload(Uint32Array.from({ length: problems }, (_, p) => (p * stride) / 4)),
+  };
+  return {
+    ...bufs,
+    time: async (variant: MatvecVariant, reps: number) =>
+      (
+        await gpuMicros(
+          ctx,
+          (enc) => matvec(enc, { kind, rows, cols, w: bufs.w, x: bufs.x, y: bufs.y, problems, xDiv: problems, variant, ...(problems > 1 ? { slots: { buffer: bufs.slots } } : {}) }),
+          reps,
+        )
+      ).us,
+    destroy: () => Object.values(bufs).forEach((b) => b.destroy()),
+  };
+}
+
+export interface MatmulRow {
+  kind: QuantKind;
+  variant: string;
+  T: number;
+  rows: number;
+  cols: number;
+  us: number;
+  TFLOPs: number;
+}
+
+/** Prefill matmul (T tokens x one matrix): simple (tile 4 tokens) and tiled shapes, TFLOP/s. */
+export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: string) => void, deadline: number): Promise<{ rows: MatmulRow[]; best: { bt: number; br: number } | null }> {
+  const out: MatmulRow[] = [];
+  const saved = { ...matmulTuning };
+  const T = small ? 32 : 512;
+  const [rows, cols] = small ? [64, 64] : [2880, 2880];
+  let best: { bt: number; br: number; t: number } | null = null;
+  try {
+    for (const kind of ['q4', 'mxfp4', 'q8'] as QuantKind[]) {
+      const rand = new Rand(3);
+      const w = ctx.upload(randomPacked(kind, rows, cols, 1, rand));
+      const x = ctx.upload(Float32Array.from({ length: T * cols }, () => rand.f()));
+      const y = ctx.createBuffer(T * rows * 4);
+      const flops = 2 * T * rows * cols;
+      const add = (variant: string, us: number) => {
+        out.push({ kind, variant, T, rows, cols, us, TFLOPs: flops / us / 1e6 });
+        log(`  matmul ${kind.padEnd(6)} ${variant.padEnd(16)} T=${T} ${rows}x${cols}: ${us.toFixed(0)} us, ${(flops / us / 1e6).toFixed(2)} TFLOP/s`);
+      };
+      add('simple tile4', (await gpuMicros(ctx, (e) => matvec(e, { kind, rows, cols, w, x, y, problems: T, variant: 'simple' }), 2)).us);
+      const shapes = small ? [[16, 64]] : [[64, 64], [32, 64], [64, 32], [16, 64], [32, 128], [16, 128]];
+      for (const [bt, br] of shapes) {
+        if (performance.now() > deadline) break;
+        Object.assign(matmulTuning, { bt, br });
+        const us = (await gpuMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5)).us;
+        add(`tiled ${bt}x${br}`, us);
+        if (kind === 'q4' && (!best || us < best.t)) best = { bt, br, t: us };
+      }
+      [w, x, y].forEach((b) => b.destroy());
+    }
+  } finally {
+    Object.assign(matmulTuning, saved);
+  }
+  return { rows: out, best: best ? { bt: (best as { bt: number }).bt, br: (best as { br: number }).br } : null };
 }
 
 export interface SweepResult {
   rows: KernelRow[];
   best: Partial<Record<QuantKind, { tuning: Tuning; GBps: number; ofCeiling: number }>>;
-  /** the geometry chosen for the engine from the q4 / mxfp4 / q8 results */
-  chosen: Tuning;
+  /** the geometry chosen for the engine, per weight kind */
+  chosen: Partial<Record<QuantKind, Tuning>>;
 }
 
 export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps: number, log: (s: string) => void, deadline: number): Promise<SweepResult> {
   const rowsOut: KernelRow[] = [];
-  const saved = { ...matvecTuning };
+  const saved = { ...matvecTuning, byKind: { ...matvecTuning.byKind } };
   const target = small ? 4 << 20 : 256 << 20;
   const reps = small ? 2 : 20;
-  const grid: Tuning[] = small
-    ? [{ wg: 64, rpt: 2, dq: 0 }]
-    : [64, 128, 256].flatMap((wg) => [1, 2, 4].map((rpt) => ({ wg, rpt, dq: 0 })));
+  const full: Omit<Tuning, 'dq'>[] = [128, 256].flatMap((wg) => [1, 2, 4].flatMap((rpt) => [1, 2, 4].map((unr) => ({ wg, rpt, unr }))));
+  const gridFor = (kind: QuantKind): Omit<Tuning, 'dq'>[] =>
+    small ? [{ wg: 64, rpt: 2, unr: 2 }] : kind === 'f32' || kind === 'f16' ? full.filter((t) => t.wg === 256 && t.unr === 2) : full;
   const best: SweepResult['best'] = {};
   try {
     for (const kind of QUANT_KINDS) {
@@ -103,25 +156,31 @@ export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps:
         rowsOut.push({ kind, variant, rows: r, cols: c, problems, bytes: b, us, GBps, ofCeiling: GBps / ceilingGBps, correct });
         log(`  ${kind.padEnd(6)} ${variant.padEnd(22)} ${r}x${c}${problems > 1 ? ` x${problems}` : ''}: ${us.toFixed(1)} us ${GBps.toFixed(1)} GB/s ${((GBps / ceilingGBps) * 100).toFixed(0)}%${correct ? '' : ' WRONG'}`);
       };
-      add('simple', await timeOne(ctx, kind, rows, cols, 1, 'simple', reps), await check(ctx, kind, 'simple'));
-      if (!fastMatvecPlan(ctx, { cols })) continue;
+      const bench = setup(ctx, kind, rows, cols, 1);
+      add('simple', await bench.time('simple', Math.min(reps, 5)), await check(ctx, kind, 'simple'));
+      if (!fastMatvecPlan(ctx, { cols })) {
+        bench.destroy();
+        continue;
+      }
       const dqs = kind === 'mxfp4' && ctx.caps.subgroupMinSize >= 16 ? [0, 1] : [0];
       for (const dq of dqs)
-        for (const t of grid) {
+        for (const t of gridFor(kind)) {
           if (performance.now() > deadline) break;
+          matvecTuning.byKind = {};
           Object.assign(matvecTuning, { ...t, dq });
           const ok = await check(ctx, kind, 'fast');
-          const us = await timeOne(ctx, kind, rows, cols, 1, 'fast', reps);
-          add(`fast wg${t.wg} rpt${t.rpt} dq${dq}`, us, ok);
+          const us = await bench.time('fast', reps);
+          add(`fast wg${t.wg} rpt${t.rpt} unr${t.unr} dq${dq}`, us, ok);
           const GBps = bytes / us / 1000;
           if (ok && (!best[kind] || GBps > best[kind]!.GBps)) best[kind] = { tuning: { ...t, dq }, GBps, ofCeiling: GBps / ceilingGBps };
         }
+      bench.destroy();
     }
-    // the engine's geometry: best q4 (the acceptance kernel) unless another kind loses > 10% with it
-    const chosen: Tuning = best.q4?.tuning ?? { ...saved };
-    if (best.mxfp4) chosen.dq = best.mxfp4.tuning.dq;
+    // the engine's geometry: the best per kind
+    const chosen: Partial<Record<QuantKind, Tuning>> = {};
+    for (const k of QUANT_KINDS) if (best[k]) chosen[k] = best[k]!.tuning;
     // real expert shapes (decode: K matrices through slots) with the chosen geometry
-    Object.assign(matvecTuning, chosen);
+    Object.assign(matvecTuning, saved, { byKind: chosen });
     if (!small && performance.now() < deadline)
       for (const [kind, rows, cols, problems] of [
         ['mxfp4', 2880, 2880, 4],
@@ -133,12 +192,14 @@ export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps:
         ['q8', 201088, 2880, 1],
       ] as [QuantKind, number, number, number][]) {
         const b = (matrixBytes(kind, rows, cols) + rows * 4) * problems + cols * 4;
+        const bench = setup(ctx, kind, rows, cols, problems);
         for (const v of ['simple', 'fast'] as const) {
-          const us = await timeOne(ctx, kind, rows, cols, problems, v, 10);
+          const us = await bench.time(v, v === 'simple' ? 3 : 10);
           const GBps = b / us / 1000;
           rowsOut.push({ kind, variant: `${v} (model shape)`, rows, cols, problems, bytes: b, us, GBps, ofCeiling: GBps / ceilingGBps, correct: true });
           log(`  ${kind.padEnd(6)} ${`${v} (model shape)`.padEnd(22)} ${rows}x${cols} x${problems}: ${us.toFixed(1)} us ${GBps.toFixed(1)} GB/s ${((GBps / ceilingGBps) * 100).toFixed(0)}%`);
         }
+        bench.destroy();
       }
     return { rows: rowsOut, best, chosen };
   } finally {

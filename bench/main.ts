@@ -19,3 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   return (await load()).run(named ? rest : argv);
 }
+
+// Entry point when run as a bundle on the GPU machine (scripts/pack-device.mjs): node main.mjs [...]
+const self = typeof process !== 'undefined' && process.argv[1] ? (await import('node:url')).pathToFileURL(process.argv[1]).href : '';
+if (import.meta.url === self) process.exitCode = await main(process.argv.slice(2));

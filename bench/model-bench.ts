@@ -39,6 +39,7 @@ export interface DecodeResult {
 
 export interface StreamResult {
   budget: number;
+  upload: 'ring' | 'writeBuffer';
   budget_bytes: number;
   slots_per_layer: number;
   tok_s: number;
@@ -122,6 +123,23 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
       log(`  ${v.padEnd(6)} decode ${d.tok_s.toFixed(1)} tok/s (${d.ms_per_token.toFixed(2)} ms, ${d.dispatches_per_token.toFixed(0)} dispatches, CPU record ${d.cpu_record_ms_per_token.toFixed(2)} ms), prefill ${sz.prefill}: ${p.tok_s.toFixed(0)} tok/s (${p.ms.toFixed(0)} ms)`);
     }
     out.variants = variants;
+    if (sz.variants.length > 1 && performance.now() < deadline) {
+      // the two kernel sets on the same prompt: relative difference of the last logits
+      const logits: Float32Array[] = [];
+      for (const v of sz.variants) {
+        r.variant = v;
+        r.reset();
+        logits.push((await r.forward(prompt))[0]);
+      }
+      let d = 0;
+      let m = 0;
+      for (let i = 0; i < logits[0].length; i++) {
+        d = Math.max(d, Math.abs(logits[0][i] - logits[1][i]));
+        m = Math.max(m, Math.abs(logits[0][i]));
+      }
+      out.variants_logits_rel_diff = d / m;
+      log(`  logits ${sz.variants.join(' vs ')}: max rel diff ${(d / m).toExponential(2)}`);
+    }
     const same = sz.variants.length > 1 && sz.variants.every((v) => JSON.stringify((variants[v] as { decode: DecodeResult })?.decode.tokens) === JSON.stringify((variants[sz.variants[0]] as { decode: DecodeResult })?.decode.tokens));
     out.variants_same_tokens = same;
     if (sz.profile && ctx.caps.timestampQuery && performance.now() < deadline) {
@@ -141,9 +159,11 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
 
   // streaming: the same model with a fraction of the experts' bytes on the GPU
   const streaming: StreamResult[] = [];
-  for (const budget of sz.budgets) {
+  const runs: [number, 'ring' | 'writeBuffer'][] = sz.budgets.map((b) => [b, 'ring']);
+  if (sz.budgets.includes(0.25)) runs.push([0.25, 'writeBuffer']);
+  for (const [budget, upload] of runs) {
     if (performance.now() > deadline) break;
-    const s = await GpuRunner.create(pm, { ctx, maxLen, maxChunk: 64, expertBudget: budget });
+    const s = await GpuRunner.create(pm, { ctx, maxLen, maxChunk: 64, expertBudget: budget, expertUpload: upload });
     try {
       await s.generateGreedy(prompt.slice(0, 8), 2); // warm-up
       const before = s.expertCacheStats();
@@ -157,6 +177,7 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
       const n = sz.streamDecode + 8; // the prompt's tokens route through the cache too
       const res: StreamResult = {
         budget,
+        upload,
         budget_bytes: after.budgetBytes,
         slots_per_layer: Math.round(after.budgetBytes / spec.num_hidden_layers / pm.expertLayout.bytes),
         tok_s: (sz.streamDecode / ms) * 1000,
@@ -166,7 +187,7 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
         stall_ms_per_token: (after.stallMs - before.stallMs) / n,
       };
       streaming.push(res);
-      log(`  stream ${(budget * 100).toFixed(0)}%: ${res.tok_s.toFixed(2)} tok/s, miss ${(res.miss_rate * 100).toFixed(0)}%, ${res.streamed_GBps.toFixed(2)} GB/s streamed`);
+      log(`  stream ${(budget * 100).toFixed(0)}% (${upload}): ${res.tok_s.toFixed(2)} tok/s, miss ${(res.miss_rate * 100).toFixed(0)}%, ${res.streamed_GBps.toFixed(2)} GB/s streamed`);
     } finally {
       s.dispose();
     }

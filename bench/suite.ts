@@ -7,7 +7,8 @@
 //   torch     tools/bench_torch.py, HF transformers bf16 eager at the same shapes (same machine)
 //
 //   npm run bench [-- --scale tiny|real] [--models a,b] [--sections ceilings,kernels,models,torch]
-//                 [--out file.json] [--time-limit s] [--torch-json file] [--readme README.bench.md]
+//                 [--out file.json] [--time-limit s (ours)] [--torch-time s] [--torch-json file]
+//                 [--readme README.bench.md]
 
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,8 @@ import { dirname } from 'node:path';
 import { createGpuContext, findGpu } from '../src/gpu/device.ts';
 import { matvecTuning } from '../src/kernels/matvec/matvec.ts';
 import { measureCeilings, type Ceilings } from './ceilings.ts';
-import { sweepKernels, type SweepResult } from './kernel-sweep.ts';
+import { sweepKernels, sweepMatmul, type SweepResult } from './kernel-sweep.ts';
+import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry, type StreamResult } from './model-bench.ts';
 import { headline, readmeTable } from './report.ts';
 
@@ -28,7 +30,8 @@ function arg(argv: string[], name: string): string | undefined {
 
 export async function run(argv: string[]): Promise<number> {
   const start = performance.now();
-  const limitS = Number(arg(argv, 'time-limit') ?? 480);
+  const limitS = Number(arg(argv, 'time-limit') ?? 240);
+  const torchS = Number(arg(argv, 'torch-time') ?? 150);
   const deadline = start + limitS * 1000;
   const log = (s: string) => console.log(`[${((performance.now() - start) / 1000).toFixed(1)}s] ${s}`);
   const { nodeGpu } = await import('../src/gpu/node.ts');
@@ -58,9 +61,9 @@ export async function run(argv: string[]): Promise<number> {
     mkdirSync(dirname(outPath), { recursive: true });
     writeFileSync(outPath, JSON.stringify(result, null, 1));
   };
-  const section = async (name: string, budgetS: number, fn: () => Promise<void>) => {
+  const section = async (name: string, budgetS: number, fn: () => Promise<void>, until = deadline) => {
     if (!sections.has(name)) return;
-    if (performance.now() > deadline) {
+    if (performance.now() > until) {
       errors.push(`${name}: skipped (time limit)`);
       return;
     }
@@ -99,8 +102,12 @@ export async function run(argv: string[]): Promise<number> {
       chosen: s.chosen,
       rows: s.rows,
     };
-    Object.assign(matvecTuning, s.chosen); // the engine runs with the geometry measured best here
+    matvecTuning.byKind = s.chosen; // the engine runs with the geometry measured best here
     log(`engine matvec geometry: ${JSON.stringify(matvecTuning)}`);
+    const mm = await sweepMatmul(ctx, small, log, Math.min(deadline, performance.now() + 40_000));
+    (result.kernels as Record<string, unknown>).matmul = mm;
+    if (mm.best) Object.assign(matmulTuning, mm.best);
+    log(`engine matmul tile: ${JSON.stringify(matmulTuning)}`);
   });
 
   const modelResults: Record<string, Record<string, unknown>> = {};
@@ -141,20 +148,21 @@ export async function run(argv: string[]): Promise<number> {
   ctx.destroy();
 
   // torch after our GPU work is released (it needs the memory: a 30B model in bf16 is 61 GB)
-  await section('torch', 240, async () => {
+  const torchDeadline = performance.now() + torchS * 1000;
+  await section('torch', torchS, async () => {
     const given = arg(argv, 'torch-json');
     let path = given;
     if (!path) {
       path = outPath.replace(/\.json$/, '.torch.json');
-      const left = Math.max(30, (deadline - performance.now()) / 1000);
-      const r = spawnSync('python3', ['tools/bench_torch.py', '--out', path, '--models', models.join(','), '--time-limit', String(Math.floor(left - 20)), '--prompt', String(sizes.prompt), '--decode', String(sizes.decode), '--prefill', String(sizes.prefill)], {
+      const left = torchS;
+      const r = spawnSync('python3', ['tools/bench_torch.py', '--out', path, '--models', models.join(','), '--time-limit', String(Math.floor(left - 40)), '--prompt', String(sizes.prompt), '--decode', String(Math.min(32, sizes.decode)), '--prefill', String(sizes.prefill)], {
         stdio: 'inherit',
         timeout: left * 1000,
       });
       if (r.status !== 0 && !existsSync(path)) throw new Error(`bench_torch.py exited with ${r.status ?? r.signal} ${r.error ?? ''}`);
     }
     result.torch = JSON.parse(readFileSync(path, 'utf8'));
-  });
+  }, torchDeadline);
 
   Object.assign(result, headline(result, ceilings, modelResults));
   save();

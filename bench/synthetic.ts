@@ -43,6 +43,24 @@ export class Rand {
   }
 }
 
+const SOURCE_WORDS = 1 << 24; // 64 MiB of random words, copied from at random offsets
+let source: Uint32Array | null = null;
+
+/** Random words: small arrays from the stream, large ones as 1 MiB pieces of a random source. */
+function fillWords(words: Uint32Array, rand: Rand): void {
+  if (words.length < 1 << 18) return rand.fill(words);
+  if (!source) {
+    source = new Uint32Array(SOURCE_WORDS);
+    new Rand(0x5eed).fill(source);
+  }
+  const piece = 1 << 18;
+  for (let i = 0; i < words.length; i += piece) {
+    const n = Math.min(piece, words.length - i);
+    const at = rand.u32() % (SOURCE_WORDS - n);
+    words.set(source.subarray(at, at + n), i);
+  }
+}
+
 /** Standard deviation of one packed element before scaling (uniform random data words). */
 const ELEMENT_STD: Record<QuantKind, number> = { f32: 1, f16: 1, q8: 73.9, q4: 4.61, mxfp4: 2.93 };
 
@@ -63,14 +81,15 @@ export function randomPacked(kind: QuantKind, rows: number, cols: number, target
     }
     return out;
   }
-  rand.fill(words);
+  fillWords(words, rand);
   const sb = scaleBytes(kind, rows, cols);
   if (kind === 'mxfp4') {
     const e = Math.max(1, Math.min(254, 127 + Math.round(Math.log2(scale))));
     out.fill(e, data, data + sb);
   } else {
     const h = new Uint16Array(out.buffer, data, sb / 2);
-    for (let i = 0; i < h.length; i++) h[i] = f32ToF16(scale * (1 + 0.1 * rand.f()));
+    const jitter = Array.from({ length: 64 }, () => f32ToF16(scale * (1 + 0.1 * rand.f())));
+    for (let i = 0; i < h.length; i++) h[i] = jitter[i & 63];
   }
   return out;
 }

@@ -53,6 +53,15 @@ export class GpuContext {
   readonly lost: Promise<GpuDeviceLostError>;
   private readonly uncaptured: GpuValidationError[] = [];
   private dummyBuffer: GPUBuffer | null = null;
+  /**
+   * Uniform chunks reused by one encoder at a time (see GpuEncoder): the same dispatch sequence
+   * then gets the same (buffer, offset) params every token, so its bind groups can be cached.
+   */
+  readonly uniformArena: { chunks: { buffer: GPUBuffer; cpu: Uint8Array<ArrayBuffer> }[]; busy: boolean } = { chunks: [], busy: false };
+  /** bind groups by (layout, entries); cleared when it grows past a few thousand */
+  readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
 
   constructor(
     readonly device: GPUDevice,
@@ -78,6 +87,13 @@ export class GpuContext {
     device.addEventListener('uncapturederror', (ev) => {
       this.uncaptured.push(toGpuError((ev as GPUUncapturedErrorEvent).error, 'uncaptured'));
     });
+  }
+
+  /** A small stable number for a GPU object (bind group cache keys). */
+  idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
   }
 
   get limits(): GPUSupportedLimits {
@@ -151,6 +167,9 @@ export class GpuContext {
   }
 
   destroy(): void {
+    this.bindGroups.clear();
+    for (const c of this.uniformArena.chunks) c.buffer.destroy();
+    this.uniformArena.chunks.length = 0;
     this.pool.trim();
     this.device.destroy();
   }

@@ -2,7 +2,11 @@
 // one submit. Kernel wrappers call `dispatch`; nothing submits except `submit()`.
 //
 // Params: every kernel's binding 0 is a small uniform struct. They are packed into 256-byte slots
-// of pooled 64 KiB chunks in CPU memory and uploaded with one writeBuffer per chunk at submit.
+// of 64 KiB chunks in CPU memory and uploaded with one writeBuffer per chunk at submit. The chunks
+// come from the context's uniform arena (one encoder at a time; queue order makes reusing them for
+// the next encoder safe even while the previous one still runs), else from the buffer pool.
+// Bind groups: cached per (layout, resources), so a token that repeats the previous token's
+// dispatches with the same buffers and param slots creates none (each costs ~20 us of CPU).
 // Readbacks: `read` records a copy into a pooled MAP_READ buffer and returns a promise that
 // resolves after `submit()` (and the GPU work) completes.
 
@@ -41,7 +45,10 @@ interface Chunk {
   buffer: GPUBuffer;
   cpu: Uint8Array<ArrayBuffer>;
   used: number;
+  pooled: boolean;
 }
+
+const MAX_BIND_GROUPS = 8192;
 
 interface PendingRead {
   staging: GPUBuffer;
@@ -56,6 +63,7 @@ export class GpuEncoder {
   private readonly chunks: Chunk[] = [];
   private readonly reads: PendingRead[] = [];
   private submitted = false;
+  private readonly arena: GpuContext['uniformArena'] | null;
   /** dispatches recorded so far (for stats) */
   dispatches = 0;
 
@@ -65,6 +73,9 @@ export class GpuEncoder {
   ) {
     ctx.check();
     this.encoder = ctx.device.createCommandEncoder({ label });
+    const a = ctx.uniformArena;
+    this.arena = a && !a.busy ? a : null;
+    if (this.arena) this.arena.busy = true;
   }
 
   /** The open compute pass (begun on demand; `desc` only applies when a new pass starts). */
@@ -89,8 +100,14 @@ export class GpuEncoder {
     if (size > CHUNK) throw new KernelShapeError('uniform', `params struct of ${size} bytes exceeds ${CHUNK}`);
     let c = this.chunks[this.chunks.length - 1];
     if (!c || Math.ceil(c.used / align) * align + size > CHUNK) {
-      const buffer = this.ctx.pool.acquire(CHUNK, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');
-      c = { buffer, cpu: new Uint8Array(CHUNK), used: 0 };
+      const k = this.chunks.length;
+      if (this.arena) {
+        if (!this.arena.chunks[k]) this.arena.chunks[k] = { buffer: this.ctx.createBuffer(CHUNK, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `params-${k}`), cpu: new Uint8Array(CHUNK) };
+        c = { ...this.arena.chunks[k], used: 0, pooled: false };
+      } else {
+        const buffer = this.ctx.pool.acquire(CHUNK, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'params');
+        c = { buffer, cpu: new Uint8Array(CHUNK), used: 0, pooled: true };
+      }
       this.chunks.push(c);
     }
     const offset = Math.ceil(c.used / align) * align;
@@ -120,13 +137,25 @@ export class GpuEncoder {
         );
     });
     const entries: GPUBindGroupEntry[] = [];
-    if (params) entries.push({ binding: 0, resource: this.uniform(params) });
+    const ctx = this.ctx;
+    let key = `${ctx.idOf(kernel.layout)}`;
+    if (params) {
+      const u = this.uniform(params);
+      entries.push({ binding: 0, resource: u });
+      key += `|${ctx.idOf(u.buffer)}@${u.offset}`;
+    }
     buffers.forEach((b, i) => {
       if (!b) return;
       const resource: GPUBufferBinding = 'buffer' in b ? { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } : { buffer: b };
       entries.push({ binding: i + 1, resource });
+      key += `|${i}:${ctx.idOf(resource.buffer)}@${resource.offset ?? 0}+${resource.size ?? -1}`;
     });
-    const bindGroup = this.ctx.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.label });
+    let bindGroup = ctx.bindGroups.get(key);
+    if (!bindGroup) {
+      if (ctx.bindGroups.size >= MAX_BIND_GROUPS) ctx.bindGroups.clear();
+      bindGroup = ctx.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.label });
+      ctx.bindGroups.set(key, bindGroup);
+    }
     const pass = this.computePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -156,7 +185,8 @@ export class GpuEncoder {
     const { device, pool } = this.ctx;
     for (const c of this.chunks) device.queue.writeBuffer(c.buffer, 0, c.cpu, 0, c.used);
     device.queue.submit([this.encoder.finish()]);
-    for (const c of this.chunks) pool.release(c.buffer);
+    for (const c of this.chunks) if (c.pooled) pool.release(c.buffer);
+    if (this.arena) this.arena.busy = false;
     for (const r of this.reads) {
       r.staging.mapAsync(GPUMapMode.READ, 0, r.size).then(
         () => {

@@ -23,15 +23,18 @@ export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly kernels = new Map<string, Kernel>();
   private readonly pending = new Map<string, Promise<Kernel>>();
+  /** per shader text, a small id, so keys stay short (building a key from the text on every
+   * dispatch cost tens of microseconds of CPU per dispatch) */
+  private readonly codeIds = new Map<string, number>();
 
   constructor(private readonly device: GPUDevice) {}
 
   private key(src: KernelSource, entryPoint: string, constants: Constants): string {
-    const c = Object.keys(constants)
-      .sort()
-      .map((k) => `${k}=${constants[k]}`)
-      .join(',');
-    return `${src.label}\u0000${entryPoint}\u0000${c}\u0000${src.code}`;
+    let id = this.codeIds.get(src.code);
+    if (id === undefined) this.codeIds.set(src.code, (id = this.codeIds.size));
+    let c = '';
+    for (const k in constants) c += `${k}=${constants[k]},`;
+    return `${id}\u0000${src.label}\u0000${entryPoint}\u0000${c}`;
   }
 
   private module(src: KernelSource): GPUShaderModule {

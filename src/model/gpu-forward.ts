@@ -15,13 +15,13 @@ import type { ModelSpec } from '../format/spec.ts';
 import { ropeTable, type RopeTable } from '../reference/ops.ts';
 import { embedding } from '../kernels/embedding/embedding.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
-import { matvec } from '../kernels/matvec/matvec.ts';
-import { rope, ropeCosSin } from '../kernels/rope/rope.ts';
+import { fastMatvecPlan, matvec, type MatvecNorm } from '../kernels/matvec/matvec.ts';
+import { rope, ropeCosSin, ropeKv, ropeKvApplies } from '../kernels/rope/rope.ts';
 import { attention } from '../kernels/attention/attention.ts';
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
 import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
-import { route, expertSlots } from '../kernels/router/router.ts';
+import { route } from '../kernels/router/router.ts';
 import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
 import { matmulTiled, planWords, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
 import { recordExperts, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
@@ -74,7 +74,11 @@ export class GpuForward {
   private logitRows = 1;
   /** tokens in the sequence so far */
   length = 0;
-  /** kernel variants: 'auto' (fast kernels where the adapter has them) or 'simple' (the reference kernels) */
+  /**
+   * kernel variants: 'auto' (fast kernels where the adapter has them), 'simple' (the reference
+   * kernels), 'fast' (the fast kernels even on CPU adapters, where 'auto' keeps the simple norm,
+   * attention and router: for tests)
+   */
   variant: MatvecVariant = 'auto';
   /** the fused expert kernels apply to this model on this adapter */
   private readonly fusedMoe: boolean;
@@ -195,7 +199,12 @@ export class GpuForward {
   /** Final norm + LM head over the last `rows` of the chunk's T tokens, into `logits`. */
   private head(enc: GpuEncoder, T: number, rows: number): void {
     const first = T - rows;
-    rmsnorm(enc, { T: rows, n: this.D, eps: this.spec.rms_norm_eps, x: this.x, xOffset: first * this.D, y: this.h, w: this.w.finalNorm.buffer });
+    const eps = this.spec.rms_norm_eps;
+    if (this.fusedNorm(rows)) {
+      this.linear(enc, this.w.lmHead, this.x, this.logits, rows, undefined, first * this.D, { w: this.w.finalNorm.buffer, eps });
+      return;
+    }
+    rmsnorm(enc, { T: rows, n: this.D, eps, x: this.x, xOffset: first * this.D, y: this.h, w: this.w.finalNorm.buffer, variant: this.kv });
     this.linear(enc, this.w.lmHead, this.h, this.logits, rows);
   }
 
@@ -235,11 +244,26 @@ export class GpuForward {
   }
 
   /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight. */
-  private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0): void {
+  private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0, norm?: MatvecNorm): void {
     const [rows, cols] = W.shape;
     const b = bias ? { buffer: bias.buffer } : undefined;
-    if (this.tiled(T, cols, xOffset)) matmulTiled(enc, { kind: W.quant, rows, cols, T, w: W.buffer, x, xOffset, y, bias: b });
-    else matvec(enc, { kind: W.quant, rows, cols, w: W.buffer, x, xOffset, y, problems: T, bias: b, variant: this.variant });
+    if (!norm && this.tiled(T, cols, xOffset)) matmulTiled(enc, { kind: W.quant, rows, cols, T, w: W.buffer, x, xOffset, y, bias: b });
+    else matvec(enc, { kind: W.quant, rows, cols, w: W.buffer, x, xOffset, y, problems: T, bias: b, variant: this.mv, norm });
+  }
+
+  /** Variant for matvec calls (which choose between the two by shape under 'auto'). */
+  private get mv(): MatvecVariant {
+    return this.variant === 'fast' ? 'auto' : this.variant;
+  }
+
+  /** Variant for the norm / attention / router kernels ('simple' runs the reference twins). */
+  private get kv(): MatvecVariant {
+    return this.variant;
+  }
+
+  /** Decode-sized chunks fold the rmsnorm before a projection into the fast matvec. */
+  private fusedNorm(T: number): boolean {
+    return this.variant !== 'simple' && T < 4 && fastMatvecPlan(this.ctx, { cols: this.D });
   }
 
   /** Dense products of T >= 4 tokens go through the tiled matmul (fast kernels, aligned shapes). */
@@ -260,16 +284,20 @@ export class GpuForward {
     const qw = this.qw;
     const kw = Hkv * hd;
     const eps = s.rms_norm_eps;
-    rmsnorm(enc, { T, n: D, eps, x: this.x, y: this.h, w: lw.input_norm!.buffer });
-    this.linear(enc, lw.q_proj!, this.h, this.q, T, lw.q_bias);
-    this.linear(enc, lw.k_proj!, this.h, this.k, T, lw.k_bias);
-    this.linear(enc, lw.v_proj!, this.h, this.v, T, lw.v_bias);
+    // input norm: fused into the q/k/v products for decode (q's also writes h), else its own pass
+    const fused = this.fusedNorm(T);
+    const xin = fused ? this.x : this.h;
+    const nrm = fused ? { w: lw.input_norm!.buffer, eps } : undefined;
+    if (!fused) rmsnorm(enc, { T, n: D, eps, x: this.x, y: this.h, w: lw.input_norm!.buffer, variant: this.kv });
+    this.linear(enc, lw.q_proj!, xin, this.q, T, lw.q_bias, 0, nrm && { ...nrm, out: { buffer: this.h } });
+    this.linear(enc, lw.k_proj!, xin, this.k, T, lw.k_bias, 0, nrm);
+    this.linear(enc, lw.v_proj!, xin, this.v, T, lw.v_bias, 0, nrm);
     if (ls.qk_norm === 'whole_projection') {
-      rmsnorm(enc, { T, n: qw, eps, y: this.q, w: lw.q_norm!.buffer });
-      rmsnorm(enc, { T, n: kw, eps, y: this.k, w: lw.k_norm!.buffer });
+      rmsnorm(enc, { T, n: qw, eps, y: this.q, w: lw.q_norm!.buffer, variant: this.kv });
+      rmsnorm(enc, { T, n: kw, eps, y: this.k, w: lw.k_norm!.buffer, variant: this.kv });
     } else if (ls.qk_norm === 'per_head') {
-      rmsnorm(enc, { T, heads: Hq, n: hd, eps, y: this.q, w: lw.q_norm!.buffer });
-      rmsnorm(enc, { T, heads: Hkv, n: hd, eps, y: this.k, w: lw.k_norm!.buffer });
+      rmsnorm(enc, { T, heads: Hq, n: hd, eps, y: this.q, w: lw.q_norm!.buffer, variant: this.kv });
+      rmsnorm(enc, { T, heads: Hkv, n: hd, eps, y: this.k, w: lw.k_norm!.buffer, variant: this.kv });
     }
     if (s.clip_qkv !== null) {
       clampInPlace(enc, { n: T * qw, x: this.q, limit: s.clip_qkv });
@@ -282,22 +310,26 @@ export class GpuForward {
       siluInPlace(enc, { n: T * kw, x: this.k });
       siluInPlace(enc, { n: T * kw, x: this.v });
       lightning(enc, { T, nHeads: Hq, hd, q: this.q, k: this.k, v: this.v, decay: lw.decay!, state: st.state!, out: this.o, blockSize: att.block_size });
-      rmsnorm(enc, { T, n: qw, eps: att.out_norm_eps, y: this.o, w: lw.attn_out_norm!.buffer });
+      rmsnorm(enc, { T, n: qw, eps: att.out_norm_eps, y: this.o, w: lw.attn_out_norm!.buffer, variant: this.kv });
       this.linear(enc, lw.attn_gate!, this.h, this.g, T);
       sigmoidGate(enc, { n: T * qw, x: this.o, gate: this.g });
     } else {
       const r = this.ropes[L];
-      if (r) {
+      const pos0 = this.length;
+      // decode: q/k rotation and the ring write in one pass, before attention (see rope-kv.wgsl)
+      const early = !!r && this.variant !== 'simple' && ropeKvApplies(T, pos0, st.capacity);
+      if (early) {
+        ropeKv(enc, { T, nHeads: Hq, nKv: Hkv, hd, rotaryDim: r!.table.rotaryDim, pos0, capacity: st.capacity, q: this.q, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache!, cs: r!.cs });
+      } else if (r) {
         rope(enc, { T, heads: Hq, hd, rotaryDim: r.table.rotaryDim, x: this.q, cs: r.cs });
         rope(enc, { T, heads: Hkv, hd, rotaryDim: r.table.rotaryDim, x: this.k, cs: r.cs });
       }
       const window = att.kind === 'sliding' ? att.window : null;
       attention(enc, {
-        T, nHeads: Hq, nKv: Hkv, hd, pos0: this.length, capacity: st.capacity, window,
-        q: this.q, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o,
-        variant: this.variant === 'simple' ? 'simple' : 'auto',
+        T, nHeads: Hq, nKv: Hkv, hd, pos0, capacity: st.capacity, window,
+        q: this.q, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o, variant: this.kv,
       });
-      kvWrite(enc, { T, width: kw, pos0: this.length, capacity: st.capacity, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache! });
+      if (!early) kvWrite(enc, { T, width: kw, pos0, capacity: st.capacity, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache! });
     }
     // o_proj straight into the residual stream: x = alpha (h | x) + beta (W o + b)
     const r = ls.residual;
@@ -305,7 +337,7 @@ export class GpuForward {
     const o = { kind: lw.o_proj!.quant, rows, cols, w: lw.o_proj!.buffer, x: this.o, y: this.x, bias: lw.o_bias ? { buffer: lw.o_bias.buffer } : undefined };
     const res = { alpha: r.attn_alpha, beta: r.attn_beta, from: r.from_normed ? this.h : undefined };
     if (this.tiled(T, cols)) matmulTiled(enc, { ...o, T, residual: res });
-    else matvec(enc, { ...o, problems: T, variant: this.variant, residual: res });
+    else matvec(enc, { ...o, problems: T, variant: this.mv, residual: res });
   }
 
   /** Router → experts → combine → residual. Returns the encoder to continue recording into. */
@@ -316,12 +348,20 @@ export class GpuForward {
     const D = this.D;
     const K = m.num_experts_per_tok;
     const ls = s.layers[L];
-    rmsnorm(enc, { T, n: D, eps: s.rms_norm_eps, x: this.x, y: this.h, w: lw.post_norm!.buffer });
-    this.linear(enc, lw.router!, this.h, this.rlog, T, lw.router_bias);
-    route(enc, { moe: m, T, logits: this.rlog, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts });
+    // post-attention norm: fused into the router product for decode (which writes h), else its own pass
     const cache = this.experts;
+    const eps = s.rms_norm_eps;
+    if (this.fusedNorm(T)) {
+      this.linear(enc, lw.router!, this.x, this.rlog, T, lw.router_bias, 0, { w: lw.post_norm!.buffer, eps, out: { buffer: this.h } });
+    } else {
+      rmsnorm(enc, { T, n: D, eps, x: this.x, y: this.h, w: lw.post_norm!.buffer, variant: this.kv });
+      this.linear(enc, lw.router!, this.h, this.rlog, T, lw.router_bias);
+    }
+    // routing; with every expert resident, the choices map to cache slots in the same pass
+    const slots = cache.resident ? { table: cache.table!, tableOffset: L * m.num_experts, out: this.slots } : undefined;
+    route(enc, { moe: m, T, logits: this.rlog, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts, slots, variant: this.kv });
     const layer: ExpertLayer = {
-      moe: m, layout: this.layout, D, arena: cache.arena(L), residual: ls.residual, variant: this.variant,
+      moe: m, layout: this.layout, D, arena: cache.arena(L), residual: ls.residual, variant: this.mv,
       fused: this.variant !== 'simple' && this.fusedMoe,
       groupedFrom: this.variant !== 'simple' && this.groupedMoe ? 1 : 0,
     };
@@ -330,7 +370,6 @@ export class GpuForward {
       ids: this.ids, plan: this.plan, order: this.order,
     };
     if (cache.resident) {
-      expertSlots(enc, { n: T * K, ids: this.ids, table: cache.table!, tableOffset: L * m.num_experts, slots: this.slots });
       recordExperts(enc, layer, bufs, 0, T);
       cache.stats.hits += T * K;
       return enc;
@@ -343,7 +382,7 @@ export class GpuForward {
     let predP: Promise<ArrayBuffer> | null = null;
     if (next && cache.prefetching) {
       this.linear(enc, next.router!, this.h, this.predLog, T, next.router_bias);
-      route(enc, { moe: m, T, logits: this.predLog, selectionBias: next.selection_bias?.buffer, ids: this.predIds, weights: this.predWts });
+      route(enc, { moe: m, T, logits: this.predLog, selectionBias: next.selection_bias?.buffer, ids: this.predIds, weights: this.predWts, variant: this.kv });
       predP = enc.read(this.predIds, 0, T * K * 4);
     }
     const idsP = enc.read(this.ids, 0, T * K * 4);

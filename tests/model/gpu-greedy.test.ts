@@ -15,7 +15,7 @@ const gpu = () => (ctxP ??= createGpuContext());
 afterAll(async () => (await ctxP)?.destroy());
 
 describe('generateGreedy', () => {
-  for (const name of ['gpt_oss', 'minimax']) {
+  for (const name of ['gpt_oss', 'minimax', 'minimax_m2', 'qwen3_moe']) {
     it(`${name}: HF's greedy tokens resident, streaming (ring and writeBuffer uploads) and with the simple kernels`, async () => {
       const exp = expected(name);
       const ctx = await gpu();
@@ -23,6 +23,7 @@ describe('generateGreedy', () => {
       const runs: [string, Partial<GpuRunnerOptions>][] = [
         ['resident', {}],
         ['simple kernels', { variant: 'simple' }],
+        ['fast kernels forced', { variant: 'fast' }],
         ['streaming 25% ring', { expertBudget: 0.25 }],
         ['streaming 25% writeBuffer', { expertBudget: 0.25, expertUpload: 'writeBuffer' }],
       ];

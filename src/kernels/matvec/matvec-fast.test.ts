@@ -2,7 +2,7 @@
 // On SwiftShader the subgroup is 4 lanes (team size 4); every geometry setting is exercised.
 
 import { describe, it } from 'vitest';
-import { matvec as refMatvec } from '../../reference/ops.ts';
+import { matvec as refMatvec, rmsnorm as refRmsnorm } from '../../reference/ops.ts';
 import { activate } from '../../reference/moe.ts';
 import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
@@ -17,11 +17,11 @@ function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: 
 
 /** Run `fn` under each of a few geometries of the fast variant, restoring the defaults after. */
 async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
-  const saved = { ...matvecTuning };
+  const saved = { ...matvecTuning, byKind: {} };
   try {
-    for (const t of [{ wg: 64, rpt: 1 }, { wg: 128, rpt: 2 }, { wg: 32, rpt: 4 }]) {
+    for (const t of [{ wg: 64, rpt: 1, unr: 1 }, { wg: 128, rpt: 2, unr: 2 }, { wg: 32, rpt: 4, unr: 4 }]) {
       Object.assign(matvecTuning, t);
-      await fn(`wg ${t.wg} rpt ${t.rpt}`);
+      await fn(`wg ${t.wg} rpt ${t.rpt} unr ${t.unr}`);
     }
   } finally {
     Object.assign(matvecTuning, saved);
@@ -34,7 +34,7 @@ describe('matvec fast variant', () => {
     if (!ctx.caps.subgroups) return; // nothing to test: the simple variant is the only one
     if (!fastMatvecPlan(ctx, { cols: 64 })) throw new Error('cols 64 should take the fast path');
     if (fastMatvecPlan(ctx, { cols: 40 })) throw new Error('cols 40 must fall back');
-    if (fastMatvecPlan(ctx, { cols: 64, wOffset: 8 })) throw new Error('unaligned matrix must fall back');
+    if (fastMatvecPlan(ctx, { cols: 64, xOffset: 2 })) throw new Error('unaligned x must fall back');
   });
 
   for (const kind of QUANT_KINDS) {
@@ -93,6 +93,36 @@ describe('matvec fast variant', () => {
           expectClose(await ctx.readF32(y), want, `residual ${variant} from=${from}`);
         });
       }
+  });
+
+  it('norm fused into the product: W rmsnorm(x), the normed rows written out (fast and simple agree)', async () => {
+    const ctx = await testContext();
+    const r = rng(93);
+    const rows = 45;
+    const cols = 128;
+    const P = 2;
+    const bytes = quantizeMatrix('q4', randArray(r, rows * cols), rows, cols);
+    const xs = randArray(r, P * cols, -3, 3);
+    const nw = randArray(r, cols, 0.5, 1.5);
+    const normed = new Float32Array(P * cols);
+    for (let p = 0; p < P; p++) refRmsnorm(xs, nw, 1e-5, p * cols, cols, normed, p * cols);
+    const want = new Float32Array(P * rows);
+    for (let p = 0; p < P; p++) want.set(ref('q4', bytes, rows, cols, normed.subarray(p * cols, (p + 1) * cols)), p * rows);
+    const w = ctx.upload(bytes);
+    const x = ctx.upload(xs);
+    const nb = ctx.upload(nw);
+    const variants = ctx.caps.subgroups ? (['fast', 'simple'] as const) : (['simple'] as const);
+    for (const variant of variants) {
+      const y = ctx.createBuffer(P * rows * 4);
+      const h = ctx.createBuffer((8 + P * cols) * 4);
+      await ctx.scoped('norm', async () => {
+        const enc = ctx.encoder();
+        matvec(enc, { kind: 'q4', rows, cols, w, x, y, problems: P, variant, norm: { w: nb, eps: 1e-5, out: { buffer: h, offset: 8 } } });
+        enc.submit();
+        expectClose(await ctx.readF32(y), want, `norm ${variant}`);
+        expectClose((await ctx.readF32(h)).subarray(8), normed, `normed rows ${variant}`);
+      });
+    }
   });
 
   const ACTS: ExpertActivation[] = [{ kind: 'swiglu' }, { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 }];

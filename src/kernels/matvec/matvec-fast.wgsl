@@ -11,36 +11,36 @@
 //            order (combine.wgsl), then the residual epilogue into Y at token t
 //
 // How it parallelizes: a team of TPR lanes (TPR a power of two, at most the subgroup size, so a
-// team sits inside one subgroup) owns RPT consecutive rows. Lane l walks the 32-column quant
-// groups l, l + TPR, ...: it loads the group's 32 x values once (8 vec4 loads, L1-resident) and
-// reuses them for its RPT rows, whose weights it reads as 16-byte vec4<u32> loads (q4/mxfp4: a
-// whole group; q8: 2; f16: 4; f32: 8), so a team reads TPR consecutive groups of a row in one
-// coalesced sweep. Each lane keeps RPT partial sums; a shuffle-xor butterfly over the team adds
-// them and lane 0 writes. Workgroups hold WG / TPR teams; grid (ceil(rows / rows_per_wg), P).
-//   The group loop runs a uniform trip count (lanes past the last group add 0), so every lane is
+// team sits inside one subgroup) owns RPT consecutive rows. The row is cut into units of one
+// load each (q4/mxfp4: one u32 = 8 weights; q8: one u32 = 4; f16: two u32 = 4; f32: four u32 =
+// 4); lane l takes units l, l + TPR, ... (UNR of them per step, independent loads in flight),
+// so the weight loads of a team AND its loads of the matching x values (one or two vec4 per
+// unit) are contiguous across lanes (coalesced). Each x unit is loaded once and reused for the
+// RPT rows. Each lane keeps RPT partial sums; a shuffle-xor butterfly over the team adds them and
+// lane 0 writes. Workgroups hold WG / TPR teams; grid (ceil(rows / rows_per_wg), P).
+//   (A first version gave each lane a whole 32-column group: its x loads were 128 bytes apart
+//   across lanes and L1 wavefronts, not DRAM, capped it near 20% of the f32 ceiling on an H100.)
+//   The unit loop runs a uniform trip count (lanes past the row's end add 0), so every lane is
 //   active at each subgroup operation.
 //
-// Dequantization without int->float conversions (slow on many GPUs): a small integer n placed in
-// the mantissa of 2^23 (bits 0x4B000000 | n) is the float 2^23 + n, so one float subtract gives
-// n - offset exactly. q4: nibble n, value n - 8. q8: byte b xor 0x80 = b + 128, value b.
-// mxfp4 (E2M1 code c = s e1 e0 m): with f = (c & 7) as a float, 2 x |value| =
-//   max(f, 2 f - 4, 4 f - 16)   (0 1 2 3 4 6 8 12 for f = 0..7),
-// the sign bit moved from bit 3 to bit 31, and the 1/2 folded into the group scale (DQ = 0); or
-// a 16-entry table held one entry per lane and read with subgroupShuffle (DQ = 1, needs a
-// subgroup of at least 16 lanes).
-//
-// Requirements (the wrapper checks and otherwise uses matvec.wgsl): cols % 32 == 0, w_offset % 4
-// == 0 (16-byte aligned matrices), x_offset and x_stride multiples of 4.
+// Requirements (the wrapper checks and otherwise uses matvec.wgsl): cols % 32 == 0, x_offset and
+// x_stride multiples of 4 (x is read as vec4).
 //
 // Bindings:
 //   0 P: Params (uniform)
-//   1 W: array<vec4<u32>>  weights (a matrix or an expert cache), word w_offset = vec4 w_offset / 4
+//   1 W: array<u32>        weights (a matrix or an expert cache) from word w_offset
 //   2 X: array<vec4<f32>>  inputs
 //   3 B: array<f32>        biases (read when has_bias)
 //   4 S: array<u32>        per-problem slot word offsets (read when indirect; down_sum always)
 //   5 Y: array<f32>        outputs (mv, down_sum: read too in res_mode 1)
 //   6 H: array<f32>        residual source for res_mode 2 (mv, down_sum)
 //   7 WTS: array<f32>      routing weights (T, k_experts) at wts_offset (down_sum)
+//   8 NW: array<vec4<f32>> rmsnorm weights (mv with NORM)
+//   9 HOUT: array<vec4<f32>> the normed x, written by the row-0 workgroups when write_h (mv, NORM)
+//
+// mv with NORM (pipeline constant): every workgroup first reduces sum(x^2) of its x row (threads
+// strided over it, subgroupAdd, then workgroup memory), so the rmsnorm before a projection costs
+// no dispatch of its own; x values are then x * inv_rms * nw as they are loaded.
 
 enable subgroups;
 
@@ -49,6 +49,8 @@ override WG: u32 = 128u;
 override TPR: u32 = 32u;
 override RPT: u32 = 2u; // 1..4
 override DQ: u32 = 0u;
+override UNR: u32 = 2u; // units per lane per step (1, 2 or 4)
+override NORM: bool = false; // mv: rmsnorm(x) * nw instead of x (the norm fused into the product)
 
 struct Params {
   rows: u32,
@@ -75,16 +77,33 @@ struct Params {
   act: u32,
   act_alpha: f32,
   act_limit: f32,
+  // mv with NORM: x is RMS-normalized on the fly (weights nw_offset, eps); hout >= 0 writes it
+  nw_offset: u32,
+  norm_eps: f32,
+  write_h: u32,
+  hout_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> W: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> W: array<u32>;
 @group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read> S: array<u32>;
 @group(0) @binding(5) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(6) var<storage, read> H: array<f32>;
 @group(0) @binding(7) var<storage, read> WTS: array<f32>;
+@group(0) @binding(8) var<storage, read> NW: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> HOUT: array<vec4<f32>>;
+
+var<private> norm_inv: f32 = 1.0; // 1 / rms of this workgroup's x row (NORM)
+var<private> norm_x4: u32 = 0u; // vec4 index where that x row starts
+var<workgroup> norm_red: array<f32, 256>;
+
+// x value (vec4 i of X), normalized when NORM.
+fn xv(i: u32) -> vec4<f32> {
+  if (NORM) { return X[i] * norm_inv * NW[P.nw_offset / 4u + i - norm_x4]; }
+  return X[i];
+}
 
 const MAGIC: u32 = 0x4B000000u; // 2^23
 const MAGIC_F: f32 = 8388608.0;
@@ -96,63 +115,49 @@ fn e2m1_x2(c: u32) -> f32 {
   return select(m, -m, c >= 8u);
 }
 
-// Sum of W[row, 32 g .. 32 g + 31] * x over one group, unscaled; `mat` is the matrix's first
-// vec4 index, G the groups per row.
-fn group_dot(mat: u32, r: u32, g: u32, G: u32, xg: ptr<function, array<vec4<f32>, 8>>, lut: f32) -> f32 {
-  var s = 0.0;
+// Weights per unit and units per row (see the header).
+fn unit_weights() -> u32 {
+  return select(4u, 8u, KIND >= 3u);
+}
+
+// Unscaled product of unit u of row r (row data at word `row`) with its x values.
+fn unit_dot(row: u32, u: u32, x4: u32, lut: f32) -> f32 {
   switch KIND {
     case 0u: {
-      let b = mat + (r * G + g) * 8u;
-      for (var j = 0u; j < 8u; j++) { s += dot(bitcast<vec4<f32>>(W[b + j]), (*xg)[j]); }
+      let b = row + 4u * u;
+      return dot(bitcast<vec4<f32>>(vec4<u32>(W[b], W[b + 1u], W[b + 2u], W[b + 3u])), xv(x4 + u));
     }
     case 1u: {
-      let b = mat + (r * G + g) * 4u;
-      for (var j = 0u; j < 4u; j++) {
-        let w = W[b + j];
-        s += dot(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), (*xg)[2u * j]);
-        s += dot(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)), (*xg)[2u * j + 1u]);
-      }
+      let b = row + 2u * u;
+      return dot(vec4<f32>(unpack2x16float(W[b]), unpack2x16float(W[b + 1u])), xv(x4 + u));
     }
     case 2u: {
-      let b = mat + (r * G + g) * 2u;
-      for (var j = 0u; j < 2u; j++) {
-        let w = W[b + j];
-        for (var i = 0u; i < 4u; i++) {
-          let u = w[i];
-          let v = bitcast<vec4<f32>>(((vec4<u32>(u, u >> 8u, u >> 16u, u >> 24u) & vec4<u32>(0xFFu)) ^ vec4<u32>(MAGIC | 0x80u)));
-          s += dot(v - vec4<f32>(MAGIC_F + 128.0), (*xg)[4u * j + i]);
-        }
-      }
+      let w = W[row + u];
+      let v = bitcast<vec4<f32>>((vec4<u32>(w, w >> 8u, w >> 16u, w >> 24u) & vec4<u32>(0xFFu)) ^ vec4<u32>(MAGIC | 0x80u));
+      return dot(v - vec4<f32>(MAGIC_F + 128.0), xv(x4 + u));
     }
     case 3u: {
-      let w = W[mat + r * G + g];
-      for (var i = 0u; i < 4u; i++) {
-        let u = w[i];
-        let lo = bitcast<vec4<f32>>((vec4<u32>(u, u >> 4u, u >> 8u, u >> 12u) & vec4<u32>(15u)) | vec4<u32>(MAGIC));
-        let hi = bitcast<vec4<f32>>((vec4<u32>(u >> 16u, u >> 20u, u >> 24u, u >> 28u) & vec4<u32>(15u)) | vec4<u32>(MAGIC));
-        s += dot(lo - vec4<f32>(MAGIC_F + 8.0), (*xg)[2u * i]) + dot(hi - vec4<f32>(MAGIC_F + 8.0), (*xg)[2u * i + 1u]);
-      }
+      let w = W[row + u];
+      let lo = bitcast<vec4<f32>>((vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u) & vec4<u32>(15u)) | vec4<u32>(MAGIC));
+      let hi = bitcast<vec4<f32>>((vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u) & vec4<u32>(15u)) | vec4<u32>(MAGIC));
+      return dot(lo - vec4<f32>(MAGIC_F + 8.0), xv(x4 + 2u * u)) + dot(hi - vec4<f32>(MAGIC_F + 8.0), xv(x4 + 2u * u + 1u));
     }
     default: {
-      let w = W[mat + r * G + g];
-      for (var i = 0u; i < 4u; i++) {
-        let u = w[i];
-        let c0 = vec4<u32>(u, u >> 4u, u >> 8u, u >> 12u) & vec4<u32>(15u);
-        let c1 = vec4<u32>(u >> 16u, u >> 20u, u >> 24u, u >> 28u) & vec4<u32>(15u);
-        var lo: vec4<f32>;
-        var hi: vec4<f32>;
-        if (DQ == 1u) {
-          lo = vec4<f32>(subgroupShuffle(lut, c0.x), subgroupShuffle(lut, c0.y), subgroupShuffle(lut, c0.z), subgroupShuffle(lut, c0.w));
-          hi = vec4<f32>(subgroupShuffle(lut, c1.x), subgroupShuffle(lut, c1.y), subgroupShuffle(lut, c1.z), subgroupShuffle(lut, c1.w));
-        } else {
-          lo = e2m1_vec(c0);
-          hi = e2m1_vec(c1);
-        }
-        s += dot(lo, (*xg)[2u * i]) + dot(hi, (*xg)[2u * i + 1u]);
+      let w = W[row + u];
+      let c0 = vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u) & vec4<u32>(15u);
+      let c1 = vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u) & vec4<u32>(15u);
+      var lo: vec4<f32>;
+      var hi: vec4<f32>;
+      if (DQ == 1u) {
+        lo = vec4<f32>(subgroupShuffle(lut, c0.x), subgroupShuffle(lut, c0.y), subgroupShuffle(lut, c0.z), subgroupShuffle(lut, c0.w));
+        hi = vec4<f32>(subgroupShuffle(lut, c1.x), subgroupShuffle(lut, c1.y), subgroupShuffle(lut, c1.z), subgroupShuffle(lut, c1.w));
+      } else {
+        lo = e2m1_vec(c0);
+        hi = e2m1_vec(c1);
       }
+      return dot(lo, xv(x4 + 2u * u)) + dot(hi, xv(x4 + 2u * u + 1u));
     }
   }
-  return s;
 }
 
 // 2 x E2M1 value of four codes: magnitude from the max formula, sign bit moved to bit 31.
@@ -162,26 +167,18 @@ fn e2m1_vec(c: vec4<u32>) -> vec4<f32> {
   return bitcast<vec4<f32>>(bitcast<vec4<u32>>(m) | ((c & vec4<u32>(8u)) << vec4<u32>(28u)));
 }
 
-// Scale of group g of row r (matrix at word `mat_w`, data words per group `wpg`).
-fn group_scale(mat_w: u32, rows: u32, r: u32, g: u32, G: u32) -> f32 {
+// Scale of group g of row r (matrix at word `mat`).
+fn group_scale(mat: u32, rows: u32, r: u32, g: u32, G: u32) -> f32 {
   if (KIND < 2u) { return 1.0; }
   let wpg = select(4u, 8u, KIND == 2u);
-  let sbase = mat_w + rows * G * wpg; // first word of the scale section
+  let sbase = mat + rows * G * wpg; // first word of the scale section
   let i = r * G + g;
   if (KIND == 4u) {
-    let wi = sbase + i / 4u;
-    let s = (W[wi / 4u][wi % 4u] >> (8u * (i & 3u))) & 0xffu;
+    let s = (W[sbase + i / 4u] >> (8u * (i & 3u))) & 0xffu;
     return bitcast<f32>(min(s, 254u) << 23u) * 0.5; // the 1/2 of the x2 decoders
   }
-  let wi = sbase + i / 2u;
-  let h = unpack2x16float(W[wi / 4u][wi % 4u]);
+  let h = unpack2x16float(W[sbase + i / 2u]);
   return select(h.x, h.y, (i & 1u) == 1u);
-}
-
-fn load_x(base4: u32, g: u32) -> array<vec4<f32>, 8> {
-  var xg: array<vec4<f32>, 8>;
-  for (var j = 0u; j < 8u; j++) { xg[j] = X[base4 + g * 8u + j]; }
-  return xg;
 }
 
 fn team_sum(v: f32) -> f32 {
@@ -195,19 +192,25 @@ fn lut_entry(lane: u32) -> f32 {
   return 0.0;
 }
 
-// Products of RPT rows starting at r0 of the matrix at word `mat_w` with x row at vec4 x4.
-fn rows_dot(mat_w: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> array<f32, 4> {
+// Products of RPT rows starting at r0 of the matrix at word `mat` with the x row at vec4 x4.
+fn rows_dot(mat: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> array<f32, 4> {
   let G = P.cols / 32u;
-  let mat = mat_w / 4u;
+  let wpu = unit_weights();
+  let U = P.cols / wpu; // units per row
+  let upg = 32u / wpu; // units per group
+  let bits = select(select(select(4u, 8u, KIND == 2u), 16u, KIND == 1u), 32u, KIND == 0u);
+  let row_words = P.cols * bits / 32u; // f32: cols, f16: cols / 2, q8: cols / 4, q4 / mxfp4: cols / 8
   var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-  for (var g0 = 0u; g0 < G; g0 += TPR) {
-    let g = min(g0 + lane, G - 1u);
-    let live = g0 + lane < G;
-    var xg = load_x(x4, g);
-    for (var i = 0u; i < RPT; i++) {
-      let r = min(r0 + i, rows - 1u);
-      let d = group_dot(mat, r, g, G, &xg, lut) * group_scale(mat_w, rows, r, g, G);
-      acc[i] += select(0.0, d, live);
+  for (var u0 = 0u; u0 < U; u0 += TPR * UNR) {
+    for (var k = 0u; k < UNR; k++) {
+      let ul = u0 + k * TPR + lane;
+      let live = ul < U;
+      let u = min(ul, U - 1u);
+      for (var i = 0u; i < RPT; i++) {
+        let r = min(r0 + i, rows - 1u);
+        let d = unit_dot(mat + r * row_words, u, x4, lut) * group_scale(mat, rows, r, u / upg, G);
+        acc[i] += select(0.0, d, live);
+      }
     }
   }
   for (var i = 0u; i < RPT; i++) { acc[i] = team_sum(acc[i]); }
@@ -228,13 +231,29 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+      @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32) {
   let lane = lid % TPR;
   let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
   let p = wid.y;
   var slot = 0u;
   if (P.indirect != 0u) { slot = S[P.slot_offset + p]; }
   let x4 = (P.x_offset + (p / P.x_div) * P.x_stride) / 4u;
+  if (NORM) {
+    let n4 = P.cols / 4u;
+    var ss = 0.0;
+    for (var j = lid; j < n4; j += WG) { let v = X[x4 + j]; ss += dot(v, v); }
+    ss = subgroupAdd(ss);
+    if (sg_lane == 0u) { norm_red[lid / sg_size] = ss; }
+    workgroupBarrier();
+    var total = 0.0;
+    for (var i = 0u; i < WG / sg_size; i++) { total += norm_red[i]; }
+    norm_inv = inverseSqrt(total / f32(P.cols) + P.norm_eps);
+    norm_x4 = x4;
+    if (P.write_h != 0u && wid.x == 0u) {
+      for (var j = lid; j < n4; j += WG) { HOUT[P.hout_offset / 4u + p * n4 + j] = xv(x4 + j); }
+    }
+  }
   let acc = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut_entry(lane));
   if (lane != 0u) { return; }
   for (var i = 0u; i < RPT; i++) {

@@ -5,12 +5,13 @@
 // per row block, vec4 loads; adapters with `subgroups`, 32-column-aligned shapes). `variant:
 // 'auto'` picks the fast one when it applies; `fastMatvecPlan` says whether it does.
 
-import { bindingSize, type BufferArg } from '../../gpu/encoder.ts';
+import { bindingSize, bufferOf, type BufferArg } from '../../gpu/encoder.ts';
 import type { GpuEncoder } from '../../gpu/encoder.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import { matrixBytes, type QuantKind } from '../../format/quant-layout.ts';
 import { residual } from '../residual/residual.ts';
+import { rmsnorm } from '../rmsnorm/rmsnorm.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import code from './matvec.wgsl?raw';
 import fastCode from './matvec-fast.wgsl?raw';
@@ -23,11 +24,22 @@ const WG = 64;
 export type MatvecVariant = 'auto' | 'simple' | 'fast';
 
 /**
- * Geometry of the fast variant: WG threads per workgroup, RPT rows per team of lanes, DQ the
- * mxfp4 decoder (0 arithmetic, 1 subgroup-shuffle table). Defaults from bench/results; the
- * bench sweeps them.
+ * Geometry of the fast variant: WG threads per workgroup, RPT rows per team of lanes, UNR units
+ * per lane per step, DQ the mxfp4 decoder (0 arithmetic, 1 subgroup-shuffle table; used when the
+ * subgroup has >= 16 lanes). Defaults from bench/results; `byKind` overrides per weight kind (the
+ * bench sweeps them and fills it).
  */
-export const matvecTuning = { wg: 128, rpt: 2, dq: 0 };
+export interface FastGeometry {
+  wg: number;
+  rpt: number;
+  dq: number;
+  unr: number;
+}
+export const matvecTuning: FastGeometry & { byKind: Partial<Record<QuantKind, FastGeometry>> } = { wg: 256, rpt: 4, dq: 1, unr: 2, byKind: {} };
+
+function geometry(kind: QuantKind): FastGeometry {
+  return matvecTuning.byKind[kind] ?? matvecTuning;
+}
 
 /** Lanes per row team for the fast variant on this device (0: not available). */
 export function fastTeamSize(ctx: GpuContext): number {
@@ -41,23 +53,35 @@ export function fastMatvecPlan(ctx: GpuContext, a: { cols: number; wOffset?: num
   return (
     tpr > 0 &&
     matvecTuning.wg % tpr === 0 &&
+    Object.values(matvecTuning.byKind).every((g) => g.wg % tpr === 0) &&
     a.cols % 32 === 0 &&
-    (a.wOffset ?? 0) % 16 === 0 &&
+    (a.wOffset ?? 0) % 4 === 0 &&
     (a.xOffset ?? 0) % 4 === 0 &&
     (a.xStride ?? a.cols) % 4 === 0
   );
 }
 
+const sinks = new WeakMap<GpuContext, GPUBuffer>();
+
+/** A 256-byte buffer for read_write bindings a dispatch does not use (the shared dummy is bound read-only). */
+export function writeSink(ctx: GpuContext): GPUBuffer {
+  let b = sinks.get(ctx);
+  if (!b) sinks.set(ctx, (b = ctx.createBuffer(256, GPUBufferUsage.STORAGE, 'write-sink')));
+  return b;
+}
+
 /** Pipeline constants of the fast variant for `kind` on this device. */
 export function fastConstants(ctx: GpuContext, kind: QuantKind): Record<string, number> {
   const tpr = fastTeamSize(ctx);
-  const dq = kind === 'mxfp4' && matvecTuning.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
-  return { KIND: KIND_ID[kind], WG: matvecTuning.wg, TPR: tpr, RPT: matvecTuning.rpt, DQ: dq };
+  const g = geometry(kind);
+  const dq = kind === 'mxfp4' && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
+  return { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr };
 }
 
-/** Rows one workgroup of the fast variant covers. */
-export function fastRowsPerGroup(ctx: GpuContext): number {
-  return (matvecTuning.wg / fastTeamSize(ctx)) * matvecTuning.rpt;
+/** Rows one workgroup of the fast variant covers for `kind`. */
+export function fastRowsPerGroup(ctx: GpuContext, kind: QuantKind): number {
+  const g = geometry(kind);
+  return (g.wg / fastTeamSize(ctx)) * g.rpt;
 }
 
 /** The fast variant's Params struct (matvec-fast.wgsl), unset fields 0 (alpha, beta: 1). */
@@ -66,14 +90,15 @@ export interface FastParams {
   x_div: number; y_offset: number; y_stride: number; b_offset: number; has_bias: number; indirect: number;
   slot_offset: number; res_mode: number; alpha: number; beta: number; h_offset: number; w2_offset: number;
   b2_offset: number; k_experts: number; wts_offset: number; act: number; act_alpha: number; act_limit: number;
+  nw_offset: number; norm_eps: number; write_h: number; hout_offset: number;
 }
 
 const FAST_FIELDS: (keyof FastParams)[] = [
   'rows', 'cols', 'problems', 'w_offset', 'x_offset', 'x_stride', 'x_div', 'y_offset', 'y_stride', 'b_offset',
   'has_bias', 'indirect', 'slot_offset', 'res_mode', 'alpha', 'beta', 'h_offset', 'w2_offset', 'b2_offset',
-  'k_experts', 'wts_offset', 'act', 'act_alpha', 'act_limit',
+  'k_experts', 'wts_offset', 'act', 'act_alpha', 'act_limit', 'nw_offset', 'norm_eps', 'write_h', 'hout_offset',
 ];
-const FAST_FLOATS = new Set<keyof FastParams>(['alpha', 'beta', 'act_alpha', 'act_limit']);
+const FAST_FLOATS = new Set<keyof FastParams>(['alpha', 'beta', 'act_alpha', 'act_limit', 'norm_eps']);
 
 export function packFastParams(v: Partial<FastParams>): ArrayBuffer {
   const p = new Params();
@@ -82,6 +107,15 @@ export function packFastParams(v: Partial<FastParams>): ArrayBuffer {
     else p.u32(v[f] ?? 0);
   }
   return p.buffer;
+}
+
+/** RMSNorm applied to x before the product: W (w_norm * x / rms(x)); `out` also receives the normed x. */
+export interface MatvecNorm {
+  /** (cols) f32 weights */
+  w: BufferArg;
+  eps: number;
+  /** where to write the normed x rows (problems / xDiv, cols), contiguous */
+  out?: { buffer: BufferArg; offset?: number };
 }
 
 /** Residual epilogue: y = alpha * (from ?? y) + beta * (W x + b). */
@@ -127,6 +161,8 @@ export interface MatvecArgs {
   variant?: MatvecVariant;
   /** add into y instead of overwriting it (y must be contiguous: yStride = rows) */
   residual?: MatvecResidual;
+  /** normalize x first (fused into the product on the fast variant) */
+  norm?: MatvecNorm;
 }
 
 /** Record y = W x (+ b) for every problem into `enc` (one dispatch). */
@@ -161,9 +197,19 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
   if (a.residual) check(yStride === a.rows, 'residual needs yStride = rows');
   const variant = a.variant ?? 'auto';
   const fastOk = fastMatvecPlan(enc.ctx, { cols: a.cols, wOffset, xOffset, xStride });
-  if (variant === 'fast') check(fastOk, 'fast variant needs subgroups, cols % 32 == 0, wOffset % 16 == 0 and xOffset, xStride % 4 == 0');
+  if (variant === 'fast') check(fastOk, 'fast variant needs subgroups, cols % 32 == 0 and xOffset, xStride % 4 == 0');
   const useFast = variant === 'fast' || (variant === 'auto' && fastOk && (!!a.slots || problems <= 8));
   const dummy = enc.ctx.dummy;
+  const nx = Math.ceil(problems / xDiv); // x rows
+  if (a.norm) check(xStride === a.cols && !a.slots, 'norm needs contiguous x rows (xStride = cols) and no slots');
+  if (a.norm && !useFast) {
+    // simple variant: rmsnorm into the requested (or a scratch) buffer, then the product
+    const out = a.norm.out ?? { buffer: enc.ctx.pool.acquire(nx * a.cols * 4, GPUBufferUsage.STORAGE, 'matvec-norm'), offset: 0 };
+    rmsnorm(enc, { T: nx, n: a.cols, eps: a.norm.eps, x: a.x, xOffset, y: out.buffer, yOffset: out.offset ?? 0, w: a.norm.w, variant: variant === 'simple' ? 'simple' : 'auto' });
+    matvec(enc, { ...a, x: out.buffer, xOffset: out.offset ?? 0, norm: undefined });
+    if (!a.norm.out) enc.ctx.pool.release(bufferOf(out.buffer)); // only live between the two dispatches above
+    return;
+  }
   if (useFast) {
     const r = a.residual;
     const params = packFastParams({
@@ -171,10 +217,11 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
       y_offset: yOffset, y_stride: yStride, b_offset: a.bias?.offset ?? 0, has_bias: +!!a.bias, indirect: +!!a.slots,
       slot_offset: a.slots?.offset ?? 0, res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1,
       h_offset: r?.fromOffset ?? yOffset,
+      norm_eps: a.norm?.eps ?? 0, write_h: +!!a.norm?.out, hout_offset: a.norm?.out?.offset ?? 0,
     });
-    const kernel = enc.ctx.pipelines.get(FAST_SRC, 'mv', fastConstants(enc.ctx, a.kind));
-    const buffers = [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y, r?.from ?? dummy];
-    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / fastRowsPerGroup(enc.ctx)), problems]);
+    const kernel = enc.ctx.pipelines.get(FAST_SRC, 'mv', { ...fastConstants(enc.ctx, a.kind), NORM: a.norm ? 1 : 0 });
+    const buffers = [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y, r?.from ?? dummy, null, a.norm?.w ?? dummy, a.norm?.out?.buffer ?? writeSink(enc.ctx)];
+    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / fastRowsPerGroup(enc.ctx, a.kind)), problems]);
     return;
   }
   if (a.residual) {

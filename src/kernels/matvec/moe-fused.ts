@@ -66,7 +66,7 @@ export function expertGateUp(enc: GpuEncoder, a: ExpertGateUpArgs): void {
     act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
   const kernel = enc.ctx.pipelines.get(FAST_SRC, 'gate_up', fastConstants(enc.ctx, L.gate.quant));
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, null, null], [Math.ceil(I / fastRowsPerGroup(enc.ctx)), a.problems]);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, null, null, enc.ctx.dummy], [Math.ceil(I / fastRowsPerGroup(enc.ctx, L.gate.quant)), a.problems]);
 }
 
 export interface ExpertDownSumArgs {
@@ -114,5 +114,5 @@ export function expertDownSum(enc: GpuEncoder, a: ExpertDownSumArgs): void {
   });
   const kernel = enc.ctx.pipelines.get(FAST_SRC, 'down_sum', fastConstants(enc.ctx, L.down.quant));
   const dummy = enc.ctx.dummy;
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights], [Math.ceil(D / fastRowsPerGroup(enc.ctx)), a.T]);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / fastRowsPerGroup(enc.ctx, L.down.quant)), a.T]);
 }

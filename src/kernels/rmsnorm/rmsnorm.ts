@@ -1,11 +1,14 @@
-// RMSNorm over (token, head) rows. See rmsnorm.wgsl.
+// RMSNorm over (token, head) rows. See rmsnorm.wgsl, and rmsnorm-fast.wgsl for the variant with a
+// workgroup per row ('auto' picks it on GPUs; the one-thread-per-row kernel stays for CPU adapters).
 
 import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import code from './rmsnorm.wgsl?raw';
+import fastCode from './rmsnorm-fast.wgsl?raw';
 
 const SRC = { label: 'rmsnorm', code };
+const FAST = { label: 'rmsnorm-fast', code: fastCode };
 const WG = 64;
 
 export interface RmsnormArgs {
@@ -27,6 +30,8 @@ export interface RmsnormArgs {
   /** weight (n) f32 at element wOffset */
   w: BufferArg;
   wOffset?: number;
+  /** 'auto' (default): a workgroup per row unless the adapter is a CPU one */
+  variant?: 'auto' | 'simple' | 'fast';
 }
 
 /** Record y = rmsnorm(x) * w for T * heads rows of n values. */
@@ -48,7 +53,10 @@ export function rmsnorm(enc: GpuEncoder, a: RmsnormArgs): void {
   if (a.x) check(bindingSize(a.x) >= (xOffset + (a.T - 1) * xStride + heads * a.n) * 4, 'x binding too small');
   check(bindingSize(a.y) >= (yOffset + (a.T - 1) * yStride + heads * a.n) * 4, 'y binding too small');
   check(bindingSize(a.w) >= (wOffset + a.n) * 4, `weight binding smaller than n = ${a.n}`);
-  const kernel = enc.ctx.pipelines.get(SRC, a.x ? 'main' : 'main_inplace', { WG });
+  const variant = a.variant ?? 'auto';
+  const fast = variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter);
+  const entry = a.x ? 'main' : 'main_inplace';
+  const kernel = fast ? enc.ctx.pipelines.get(FAST, entry, { WG: a.n >= 1024 ? 256 : 64 }) : enc.ctx.pipelines.get(SRC, entry, { WG });
   const params = new Params().u32(rows).u32(a.n).u32(heads).u32(xOffset).u32(xStride).u32(yOffset).u32(yStride).u32(wOffset).f32(a.eps).buffer;
-  enc.dispatch(kernel, params, [a.x ?? null, a.w, a.y], linearGrid(rows, WG));
+  enc.dispatch(kernel, params, [a.x ?? null, a.w, a.y], fast ? linearGrid(rows, 1) : linearGrid(rows, WG));
 }

@@ -1,13 +1,16 @@
 // Router (scores, selection bias, top-k, renormalize, scaling) and expert -> slot mapping.
-// See router.wgsl.
+// See router.wgsl, and route-fast.wgsl for the variant with a workgroup per token that also maps
+// the choices to cache slots ('auto' picks it on GPUs).
 
 import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import type { MoeSpec } from '../../format/spec.ts';
 import code from './router.wgsl?raw';
+import fastCode from './route-fast.wgsl?raw';
 
 const SRC = { label: 'router', code };
+const FAST = { label: 'route-fast', code: fastCode };
 const WG = 64;
 
 export interface RouteArgs {
@@ -23,6 +26,10 @@ export interface RouteArgs {
   ids: BufferArg;
   weights: BufferArg;
   outOffset?: number;
+  /** also map the choices to blob word offsets: slots[i] = table[tableOffset + ids[i]] (expertSlots) */
+  slots?: { table: BufferArg; tableOffset?: number; out: BufferArg };
+  /** 'auto' (default): a workgroup per token unless the adapter is a CPU one */
+  variant?: 'auto' | 'simple' | 'fast';
 }
 
 /** The shared Params struct of router.wgsl, in declaration order; unset fields are 0. */
@@ -66,8 +73,23 @@ export function route(enc: GpuEncoder, a: RouteArgs): void {
     l_tstride: stride,
     out_offset: out,
   });
+  const variant = a.variant ?? 'auto';
+  const fast = (variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter)) && E <= 1024 && K <= 64;
+  if (fast) {
+    const p = new Params()
+      .u32(a.T).u32(E).u32(K).bool(a.moe.scoring_func === 'softmax').bool(a.moe.score_over === 'topk_logits').bool(a.moe.norm_topk_prob)
+      .bool(!!a.selectionBias).f32(a.moe.routed_scaling_factor).u32(a.logitsOffset ?? 0).u32(stride).u32(out)
+      .bool(!!a.slots).u32(a.slots?.tableOffset ?? 0).u32(out).buffer;
+    if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
+    const sink = a.slots?.out ?? enc.ctx.pool.acquire(256, GPUBufferUsage.STORAGE, 'route-sink');
+    const kernel = enc.ctx.pipelines.get(FAST, 'main', { WG: 128 });
+    enc.dispatch(kernel, p, [a.logits, a.selectionBias ?? enc.ctx.dummy, a.ids, a.weights, a.slots?.table ?? enc.ctx.dummy, sink], [a.T]);
+    if (!a.slots) enc.ctx.pool.release(sink as GPUBuffer);
+    return;
+  }
   const kernel = enc.ctx.pipelines.get(SRC, 'route', { WG });
   enc.dispatch(kernel, params, [a.logits, a.selectionBias ?? enc.ctx.dummy, a.ids, a.weights], linearGrid(a.T, WG));
+  if (a.slots) expertSlots(enc, { n: a.T * K, ids: a.ids, idsOffset: out, table: a.slots.table, tableOffset: a.slots.tableOffset, slots: a.slots.out, slotsOffset: out });
 }
 
 export interface ExpertSlotsArgs {

@@ -1,0 +1,59 @@
+// The workgroup-per-token router (route-fast.wgsl) with the slot lookup against the reference
+// router, for every scoring configuration, E up to 256 experts and K up to 8.
+
+import { describe, it } from 'vitest';
+import { route as refRoute } from '../../reference/moe.ts';
+import type { MoeSpec } from '../../format/spec.ts';
+import { expectClose, expectEqual, randArray, rng, testContext } from '../testing/harness.ts';
+import { route } from './router.ts';
+
+function separated(r: () => number, E: number): Float32Array {
+  const perm = Array.from({ length: E }, (_, i) => i);
+  for (let i = E - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  return Float32Array.from(perm, (v) => (v - E / 2) * (4 / E) + 0.0001 * r());
+}
+
+describe('route fast variant', () => {
+  const specs: [string, Partial<MoeSpec>][] = [
+    ['softmax over all, renormalized, E 128 K 8', { num_experts: 128, num_experts_per_tok: 8, scoring_func: 'softmax', score_over: 'all', norm_topk_prob: true, routed_scaling_factor: 1 }],
+    ['sigmoid with selection bias, scaled, E 256 K 8', { num_experts: 256, num_experts_per_tok: 8, scoring_func: 'sigmoid', score_over: 'all', norm_topk_prob: true, routed_scaling_factor: 2.5, selection_bias: true }],
+    ['top-k logits then softmax (gpt-oss), E 32 K 4', { num_experts: 32, num_experts_per_tok: 4, scoring_func: 'softmax', score_over: 'topk_logits', norm_topk_prob: true, routed_scaling_factor: 1 }],
+    ['softmax not renormalized, E 9 K 3', { num_experts: 9, num_experts_per_tok: 3, scoring_func: 'softmax', score_over: 'all', norm_topk_prob: false, routed_scaling_factor: 1 }],
+  ];
+  for (const [name, spec] of specs) {
+    it(name, async () => {
+      const ctx = await testContext();
+      const r = rng(name.length * 5);
+      const E = spec.num_experts!;
+      const K = spec.num_experts_per_tok!;
+      const T = 3;
+      const logits = new Float32Array(T * E);
+      for (let t = 0; t < T; t++) logits.set(separated(r, E), t * E);
+      const bias = spec.selection_bias ? randArray(r, E, -0.05, 0.05) : undefined;
+      const table = Uint32Array.from({ length: 2 * E }, (_, i) => 1000 + 7 * i); // (2 layers, E)
+      const ids = ctx.createBuffer((1 + T * K) * 4);
+      const wts = ctx.createBuffer((1 + T * K) * 4);
+      const slots = ctx.createBuffer((1 + T * K) * 4);
+      await ctx.scoped('route fast', async () => {
+        const enc = ctx.encoder();
+        route(enc, {
+          moe: spec as MoeSpec, T, logits: ctx.upload(logits), selectionBias: bias && ctx.upload(bias), ids, weights: wts, outOffset: 1,
+          slots: { table: ctx.upload(table), tableOffset: E, out: slots }, variant: 'fast',
+        });
+        enc.submit();
+        const gotIds = (await ctx.readU32(ids)).subarray(1);
+        const gotW = (await ctx.readF32(wts)).subarray(1);
+        const gotS = (await ctx.readU32(slots)).subarray(1);
+        for (let t = 0; t < T; t++) {
+          const ref = refRoute(spec as MoeSpec, logits.subarray(t * E, (t + 1) * E), bias);
+          expectEqual(gotIds.subarray(t * K, (t + 1) * K), ref.experts, `${name} token ${t} experts`);
+          expectClose(gotW.subarray(t * K, (t + 1) * K), ref.weights, `${name} token ${t} weights`, { rtol: 1e-5 });
+          expectEqual(gotS.subarray(t * K, (t + 1) * K), ref.experts.map((e) => table[E + e]), `${name} token ${t} slots`);
+        }
+      });
+    });
+  }
+});
