@@ -189,7 +189,7 @@ export class GpuForward {
     const T = tokens ? tokens.length : 1;
     const enc = await this.encodeLayers(tokens);
     this.head(enc, T, 1);
-    argmax(enc, { logits: this.logits, n: this.V, banned, out: this.tok });
+    argmax(enc, { logits: this.logits, n: this.V, banned, out: this.tok, variant: this.kv });
     const p = enc.read(this.tok, 0, 4);
     this.finish(enc);
     this.length += T;

@@ -1,11 +1,15 @@
-// Greedy token choice on the GPU. See argmax.wgsl.
+// Greedy token choice on the GPU. See argmax.wgsl, and argmax-fast.wgsl for the variant with
+// workgroups per chunk ('auto' picks it on GPUs).
 
 import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import code from './argmax.wgsl?raw';
+import fastCode from './argmax-fast.wgsl?raw';
 
 const SRC = { label: 'argmax', code };
+const FAST = { label: 'argmax-fast', code: fastCode };
+const FAST_CHUNK = 4096;
 const WG = 64;
 
 /** Elements per first-stage thread: at least 256, at most ~1024 chunks. */
@@ -23,6 +27,8 @@ export interface ArgmaxArgs {
   /** u32 result at entry outOffset (0xffffffff if every id is banned) */
   out: BufferArg;
   outOffset?: number;
+  /** 'auto' (default): workgroup reductions unless the adapter is a CPU one */
+  variant?: 'auto' | 'simple' | 'fast';
 }
 
 /** Record out = argmax(logits), lowest index on ties. */
@@ -34,12 +40,14 @@ export function argmax(enc: GpuEncoder, a: ArgmaxArgs): void {
   check(bindingSize(a.logits) >= ((a.offset ?? 0) + a.n) * 4, 'logits binding too small');
   check(bindingSize(a.out) >= ((a.outOffset ?? 0) + 1) * 4, 'out binding too small');
   if (a.banned) check(bindingSize(a.banned.buffer) >= a.banned.count * 4, 'banned binding smaller than its count');
-  const chunk = chunkSize(a.n);
+  const variant = a.variant ?? 'auto';
+  const fast = variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter);
+  const chunk = fast ? FAST_CHUNK : chunkSize(a.n);
   const chunks = Math.ceil(a.n / chunk);
   const params = new Params().u32(a.n).u32(a.offset ?? 0).u32(chunk).u32(chunks).u32(a.banned?.count ?? 0).u32(a.outOffset ?? 0).buffer;
   const part = enc.ctx.pool.acquire(chunks * 8, GPUBufferUsage.STORAGE, 'argmax-part');
-  const pipe = (entry: string) => enc.ctx.pipelines.get(SRC, entry, { WG });
-  enc.dispatch(pipe('partial'), params, [a.logits, a.banned?.buffer ?? enc.ctx.dummy, part, null], linearGrid(chunks, WG));
+  const pipe = (entry: string) => (fast ? enc.ctx.pipelines.get(FAST, entry, { WG: 256 }) : enc.ctx.pipelines.get(SRC, entry, { WG }));
+  enc.dispatch(pipe('partial'), params, [a.logits, a.banned?.buffer ?? enc.ctx.dummy, part, null], fast ? linearGrid(chunks, 1) : linearGrid(chunks, WG));
   enc.dispatch(pipe('final_pass'), params, [null, null, part, a.out], [1]);
   enc.ctx.pool.release(part); // only live between the two dispatches above
 }
