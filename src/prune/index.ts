@@ -19,3 +19,4 @@ export {
 } from './prune.ts';
 export { planSummary, pruneEstimate, ratioToFit, type PruneEstimate } from './summary.ts';
 export { bitsPerByte, streamWindows, type BpbResult } from './bpb.ts';
+export { shardStoreSink } from './store-sink.ts';
