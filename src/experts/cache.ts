@@ -82,7 +82,7 @@ export class ExpertCache {
     this.resident = this.slotsPerLayer === this.E;
     this.budgetBytes = this.slotsPerLayer * this.L * this.blobBytes;
     this.prefetchOn = opts.prefetch ?? true;
-    this.ring = (opts.upload ?? 'ring') === 'ring' ? new StagingRing(ctx.device, 4, Math.min(16 << 20, Math.max(1 << 20, this.blobBytes))) : null;
+    this.ring = (opts.upload ?? 'ring') === 'ring' ? new StagingRing(ctx.device, 8, Math.min(16 << 20, Math.max(1 << 20, this.blobBytes))) : null;
     this.layers = Array.from({ length: this.L }, () => new LayerSlots(this.slotsPerLayer));
     this.stats = { hits: 0, misses: 0, bytesStreamed: 0, stallMs: 0, budgetBytes: this.budgetBytes, prefetched: 0, prefetchUsed: 0 };
     // pack layers into arenas

@@ -79,9 +79,12 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
    * Greedy decoding with the choice made on the GPU: `prompt` (chunked), then `n` new tokens, each
    * fed back to the next step without a CPU round trip; step i + 1 is queued before the id of step
    * i is awaited. No stop tokens: exactly n ids come back (`banned` ids are never chosen).
+   * `forced` (n - 1 ids): feed these instead of the chosen ids (teacher forcing; benchmarks use it
+   * to route like real text instead of a random model's repetitive greedy output).
    */
-  async generateGreedy(prompt: number[], n: number, opts: { banned?: number[]; onToken?: (id: number, i: number) => void } = {}): Promise<number[]> {
+  async generateGreedy(prompt: number[], n: number, opts: { banned?: number[]; forced?: number[]; onToken?: (id: number, i: number) => void } = {}): Promise<number[]> {
     if (prompt.length < 1) throw new RangeError('generateGreedy needs at least one prompt token');
+    if (opts.forced && opts.forced.length < n - 1) throw new RangeError(`forced: ${opts.forced.length} ids for ${n} steps (need n - 1)`);
     const out: number[] = [];
     if (n < 1) return out;
     const banned = opts.banned?.length ? { buffer: this.ctx.upload(Uint32Array.from(opts.banned)), count: opts.banned.length } : undefined;
@@ -90,7 +93,7 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
       for (let i = 0; i + c < prompt.length; i += c) await this.fwd.forwardChunk(prompt.slice(i, i + c), false);
       let pending = await this.fwd.stepArgmax(prompt.slice(Math.floor((prompt.length - 1) / c) * c), banned);
       for (let i = 0; i < n; i++) {
-        const next = i + 1 < n ? await this.fwd.stepArgmax(null, banned) : null;
+        const next = i + 1 < n ? await this.fwd.stepArgmax(opts.forced ? [opts.forced[i]] : null, banned) : null;
         const id = await pending.id;
         out.push(id);
         opts.onToken?.(id, i);

@@ -74,7 +74,9 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
   check(bindingSize(a.kCache) >= cacheBytes && bindingSize(a.vCache) >= cacheBytes, `cache smaller than ${a.capacity} x ${a.nKv * a.hd}`);
   if (a.sinks) check(bindingSize(a.sinks) >= a.nHeads * 4, `sinks binding smaller than ${a.nHeads}`);
   const variant = a.variant ?? 'auto';
-  const fast = variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter);
+  const aligned = a.hd % 4 === 0 && a.hd / 4 <= FAST_WG && [a.kOffset ?? 0, a.vOffset ?? 0, kvStride].every((v) => v % 4 === 0);
+  if (variant === 'fast') check(aligned, 'fast attention needs hd % 4 == 0 and k/v offsets and strides % 4 == 0');
+  const fast = aligned && (variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter));
   const kernel = fast ? enc.ctx.pipelines.get(FAST, 'main', { WG: FAST_WG }) : enc.ctx.pipelines.get(SRC, 'main', { WG });
   const params = new Params()
     .u32(a.T)

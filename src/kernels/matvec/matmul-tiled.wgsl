@@ -146,24 +146,33 @@ fn load_x(g: u32, lid: u32) {
     let q = idx / BT;
     var v = vec4<f32>(0.0);
     if (xrow[t] != NONE) { v = X[xrow[t] + g * 8u + q]; }
-    for (var c = 0u; c < 4u; c++) { xs[(4u * q + c) * (BT / 4u) + t / 4u][t % 4u] = v[c]; }
+    let at = (4u * q) * (BT / 4u) + t / 4u;
+    let lane = t % 4u;
+    xs[at][lane] = v.x;
+    xs[at + BT / 4u][lane] = v.y;
+    xs[at + 2u * (BT / 4u)][lane] = v.z;
+    xs[at + 3u * (BT / 4u)][lane] = v.w;
   }
 }
 
+// 16 accumulators per matrix as four vec4 registers: token 4 ty + i, rows 4 tx .. 4 tx + 3 in
+// a_i (b_i for the second matrix). Explicit, never loop-indexed (drivers may put indexed private
+// arrays in slow local memory).
 struct Acc {
-  a: array<vec4<f32>, 4>,
-  b: array<vec4<f32>, 4>,
+  a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>,
+  b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>,
+}
+
+fn acc_row(acc: Acc, i: u32, second: bool) -> vec4<f32> {
+  if (second) { return select(select(select(acc.b0, acc.b1, i == 1u), acc.b2, i == 2u), acc.b3, i == 3u); }
+  return select(select(select(acc.a0, acc.a1, i == 1u), acc.a2, i == 2u), acc.a3, i == 3u);
 }
 
 // The tile loop over all column groups (xrow / prob / tile_info staged by the caller).
 fn tile_loop(mat: u32, mat2: u32, r0: u32, lid: u32, dual: bool) -> Acc {
   let tx = lid % (BR / 4u);
   let ty = lid / (BR / 4u);
-  var acc: Acc;
-  for (var i = 0u; i < 4u; i++) {
-    acc.a[i] = vec4<f32>(0.0);
-    acc.b[i] = vec4<f32>(0.0);
-  }
+  var acc = Acc(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
   let G = P.cols / BK;
   for (var g = 0u; g < G; g++) {
     load_x(g, lid);
@@ -173,10 +182,16 @@ fn tile_loop(mat: u32, mat2: u32, r0: u32, lid: u32, dual: bool) -> Acc {
     for (var k = 0u; k < BK; k++) {
       let xv = xs[k * (BT / 4u) + ty];
       let wv = ws[k * (BR / 4u) + tx];
-      for (var i = 0u; i < 4u; i++) { acc.a[i] += xv[i] * wv; }
+      acc.a0 += xv.x * wv;
+      acc.a1 += xv.y * wv;
+      acc.a2 += xv.z * wv;
+      acc.a3 += xv.w * wv;
       if (dual) {
         let uv = ws2[k * (BR / 4u) + tx];
-        for (var i = 0u; i < 4u; i++) { acc.b[i] += xv[i] * uv; }
+        acc.b0 += xv.x * uv;
+        acc.b1 += xv.y * uv;
+        acc.b2 += xv.z * uv;
+        acc.b3 += xv.w * uv;
       }
     }
     workgroupBarrier();
@@ -208,7 +223,7 @@ fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
     for (var j = 0u; j < 4u; j++) {
       let r = r0 + 4u * tx + j;
       if (r >= P.rows) { continue; }
-      var v = acc.a[i][j];
+      var v = acc_row(acc, i, false)[j];
       if (P.has_bias != 0u) { v += B[P.b_offset + r]; }
       let yo = P.y_offset + tok * P.y_stride + r;
       switch P.res_mode {
@@ -262,8 +277,8 @@ fn grouped_gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     for (var j = 0u; j < 4u; j++) {
       let r = r0 + 4u * tx + j;
       if (r >= P.rows) { continue; }
-      var g = acc.a[i][j];
-      var u = acc.b[i][j];
+      var g = acc_row(acc, i, false)[j];
+      var u = acc_row(acc, i, true)[j];
       if (P.has_bias != 0u) {
         g += B[P.b_offset + slot + r];
         u += B[P.b2_offset + slot + r];
@@ -295,7 +310,7 @@ fn grouped_down(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     for (var j = 0u; j < 4u; j++) {
       let r = r0 + 4u * tx + j;
       if (r >= P.rows) { continue; }
-      var v = acc.a[i][j];
+      var v = acc_row(acc, i, false)[j];
       if (P.has_bias != 0u) { v += B[P.b_offset + slot + r]; }
       Y[P.y_offset + p * P.y_stride + r] = v;
     }

@@ -120,27 +120,28 @@ fn unit_weights() -> u32 {
   return select(4u, 8u, KIND >= 3u);
 }
 
-// Unscaled product of unit u of row r (row data at word `row`) with its x values.
-fn unit_dot(row: u32, u: u32, x4: u32, lut: f32) -> f32 {
+// Unscaled product of unit u of a row (row data at word `row`) with its x values (xa; xb the
+// second vec4 of a q4 / mxfp4 unit).
+fn unit_dot(row: u32, u: u32, xa: vec4<f32>, xb: vec4<f32>, lut: f32) -> f32 {
   switch KIND {
     case 0u: {
       let b = row + 4u * u;
-      return dot(bitcast<vec4<f32>>(vec4<u32>(W[b], W[b + 1u], W[b + 2u], W[b + 3u])), xv(x4 + u));
+      return dot(bitcast<vec4<f32>>(vec4<u32>(W[b], W[b + 1u], W[b + 2u], W[b + 3u])), xa);
     }
     case 1u: {
       let b = row + 2u * u;
-      return dot(vec4<f32>(unpack2x16float(W[b]), unpack2x16float(W[b + 1u])), xv(x4 + u));
+      return dot(vec4<f32>(unpack2x16float(W[b]), unpack2x16float(W[b + 1u])), xa);
     }
     case 2u: {
       let w = W[row + u];
       let v = bitcast<vec4<f32>>((vec4<u32>(w, w >> 8u, w >> 16u, w >> 24u) & vec4<u32>(0xFFu)) ^ vec4<u32>(MAGIC | 0x80u));
-      return dot(v - vec4<f32>(MAGIC_F + 128.0), xv(x4 + u));
+      return dot(v - vec4<f32>(MAGIC_F + 128.0), xa);
     }
     case 3u: {
       let w = W[row + u];
       let lo = bitcast<vec4<f32>>((vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u) & vec4<u32>(15u)) | vec4<u32>(MAGIC));
       let hi = bitcast<vec4<f32>>((vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u) & vec4<u32>(15u)) | vec4<u32>(MAGIC));
-      return dot(lo - vec4<f32>(MAGIC_F + 8.0), xv(x4 + 2u * u)) + dot(hi - vec4<f32>(MAGIC_F + 8.0), xv(x4 + 2u * u + 1u));
+      return dot(lo - vec4<f32>(MAGIC_F + 8.0), xa) + dot(hi - vec4<f32>(MAGIC_F + 8.0), xb);
     }
     default: {
       let w = W[row + u];
@@ -155,7 +156,7 @@ fn unit_dot(row: u32, u: u32, x4: u32, lut: f32) -> f32 {
         lo = e2m1_vec(c0);
         hi = e2m1_vec(c1);
       }
-      return dot(lo, xv(x4 + 2u * u)) + dot(hi, xv(x4 + 2u * u + 1u));
+      return dot(lo, xa) + dot(hi, xb);
     }
   }
 }
@@ -181,7 +182,7 @@ fn group_scale(mat: u32, rows: u32, r: u32, g: u32, G: u32) -> f32 {
   return select(h.x, h.y, (i & 1u) == 1u);
 }
 
-fn team_sum(v: f32) -> f32 {
+fn team_sum(v: vec4<f32>) -> vec4<f32> {
   var s = v;
   for (var o = TPR / 2u; o > 0u; o >>= 1u) { s += subgroupShuffleXor(s, o); }
   return s;
@@ -192,29 +193,62 @@ fn lut_entry(lane: u32) -> f32 {
   return 0.0;
 }
 
-// Products of RPT rows starting at r0 of the matrix at word `mat` with the x row at vec4 x4.
-fn rows_dot(mat: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> array<f32, 4> {
-  let G = P.cols / 32u;
-  let wpu = unit_weights();
-  let U = P.cols / wpu; // units per row
-  let upg = 32u / wpu; // units per group
+// Component i of v (accumulators are vec4 registers, never loop-indexed arrays, which drivers may
+// place in slow local memory).
+fn pick(v: vec4<f32>, i: u32) -> f32 {
+  return select(select(select(v.x, v.y, i == 1u), v.z, i == 2u), v.w, i == 3u);
+}
+
+struct Shape {
+  G: u32, // groups per row
+  upg: u32, // units per group
+  row_words: u32, // f32: cols, f16: cols / 2, q8: cols / 4, q4 / mxfp4: cols / 8
+  U: u32, // units per row
+}
+
+fn shape() -> Shape {
+  let wpu = select(4u, 8u, KIND >= 3u);
   let bits = select(select(select(4u, 8u, KIND == 2u), 16u, KIND == 1u), 32u, KIND == 0u);
-  let row_words = P.cols * bits / 32u; // f32: cols, f16: cols / 2, q8: cols / 4, q4 / mxfp4: cols / 8
-  var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-  for (var u0 = 0u; u0 < U; u0 += TPR * UNR) {
+  return Shape(P.cols / 32u, 32u / wpu, P.cols * bits / 32u, P.cols / wpu);
+}
+
+fn row_unit(mat: u32, rows: u32, r: u32, u: u32, sh: Shape, xa: vec4<f32>, xb: vec4<f32>, lut: f32) -> f32 {
+  let rr = min(r, rows - 1u);
+  return unit_dot(mat + rr * sh.row_words, u, xa, xb, lut) * group_scale(mat, rows, rr, u / sh.upg, sh.G);
+}
+
+// Products of RPT rows starting at r0 of the matrix at word `mat` with the x row at vec4 x4
+// (component i: row r0 + i), summed over the team.
+fn rows_dot(mat: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> vec4<f32> {
+  let sh = shape();
+  var acc = vec4<f32>(0.0);
+  for (var u0 = 0u; u0 < sh.U; u0 += TPR * UNR) {
     for (var k = 0u; k < UNR; k++) {
       let ul = u0 + k * TPR + lane;
-      let live = ul < U;
-      let u = min(ul, U - 1u);
-      for (var i = 0u; i < RPT; i++) {
-        let r = min(r0 + i, rows - 1u);
-        let d = unit_dot(mat + r * row_words, u, x4, lut) * group_scale(mat, rows, r, u / upg, G);
-        acc[i] += select(0.0, d, live);
+      let u = min(ul, sh.U - 1u);
+      var xa: vec4<f32>;
+      var xb = vec4<f32>(0.0);
+      if (KIND >= 3u) {
+        xa = xv(x4 + 2u * u);
+        xb = xv(x4 + 2u * u + 1u);
+      } else {
+        xa = xv(x4 + u);
       }
+      var d = vec4<f32>(0.0);
+      d.x = row_unit(mat, rows, r0, u, sh, xa, xb, lut);
+      if (RPT > 1u) { d.y = row_unit(mat, rows, r0 + 1u, u, sh, xa, xb, lut); }
+      if (RPT > 2u) { d.z = row_unit(mat, rows, r0 + 2u, u, sh, xa, xb, lut); }
+      if (RPT > 3u) { d.w = row_unit(mat, rows, r0 + 3u, u, sh, xa, xb, lut); }
+      acc += select(vec4<f32>(0.0), d, ul < sh.U);
     }
   }
-  for (var i = 0u; i < RPT; i++) { acc[i] = team_sum(acc[i]); }
-  return acc;
+  return team_sum(acc);
+}
+
+// Biases of rows r0 .. r0 + 3 at word `off` (clamped to the last row).
+fn bias4(off: u32, r0: u32) -> vec4<f32> {
+  let last = P.rows - 1u;
+  return vec4<f32>(B[off + min(r0, last)], B[off + min(r0 + 1u, last)], B[off + min(r0 + 2u, last)], B[off + min(r0 + 3u, last)]);
 }
 
 fn epilogue(yo: u32, ho: u32, v: f32) {
@@ -259,7 +293,7 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
     if (r < P.rows) {
-      var v = acc[i];
+      var v = pick(acc, i);
       if (P.has_bias != 0u) { v += B[P.b_offset + slot + r]; }
       epilogue(P.y_offset + p * P.y_stride + r, P.h_offset + p * P.y_stride + r, v);
     }
@@ -280,8 +314,8 @@ fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
     if (r < P.rows) {
-      var g = ga[i];
-      var u = ua[i];
+      var g = pick(ga, i);
+      var u = pick(ua, i);
       if (P.has_bias != 0u) {
         g += B[P.b_offset + slot + r];
         u += B[P.b2_offset + slot + r];
@@ -305,22 +339,18 @@ fn down_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
   let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
   let t = wid.y;
   let lut = lut_entry(lane);
-  var out = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+  var out = vec4<f32>(0.0);
   for (var k = 0u; k < P.k_experts; k++) {
     let p = t * P.k_experts + k;
     let slot = S[P.slot_offset + p];
     let x4 = (P.x_offset + p * P.x_stride) / 4u;
-    let acc = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut);
-    let wt = WTS[P.wts_offset + p];
-    for (var i = 0u; i < RPT; i++) {
-      var v = acc[i];
-      if (P.has_bias != 0u) { v += B[P.b_offset + slot + min(r0 + i, P.rows - 1u)]; }
-      out[i] += wt * v;
-    }
+    var v = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut);
+    if (P.has_bias != 0u) { v += bias4(P.b_offset + slot, r0); }
+    out += WTS[P.wts_offset + p] * v;
   }
   if (lane != 0u) { return; }
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
-    if (r < P.rows) { epilogue(P.y_offset + t * P.y_stride + r, P.h_offset + t * P.y_stride + r, out[i]); }
+    if (r < P.rows) { epilogue(P.y_offset + t * P.y_stride + r, P.h_offset + t * P.y_stride + r, pick(out, i)); }
   }
 }
