@@ -1,22 +1,11 @@
 // The CLI contract: machine-readable stdout, human messages on stderr, non-zero exit on bad input.
 
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { webmoe } from '../helpers/cli.ts';
 import { describe, expect, it } from 'vitest';
 import { expected, fixtureDir, relError } from '../helpers/fixtures.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'webmoe.mjs');
 
-async function webmoe(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e: any) {
-    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 describe('webmoe CLI (cpu backend)', () => {
   it('logits: one row per input position, equal to HF', async () => {

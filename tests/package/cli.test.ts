@@ -1,25 +1,14 @@
 // The convert / inspect contract through the real CLI, and logits / generate on a package.
 
-import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { webmoe } from '../helpers/cli.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expected, fixtureDir, relError } from '../helpers/fixtures.ts';
 import { removeScratch, scratchDir } from './tiny-checkpoint.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'webmoe.mjs');
 
-async function webmoe(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e: any) {
-    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 describe('webmoe convert / inspect', () => {
   afterAll(removeScratch);

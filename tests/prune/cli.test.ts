@@ -1,10 +1,9 @@
 // `webmoe prune` and `webmoe eval-bpb` through the real CLI: JSON on stdout, inspect reflects the
 // pruned package, text calibration through the package's tokenizer, bad input exits non-zero.
 
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { webmoe } from '../helpers/cli.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPackage } from '../../src/format/package.ts';
 import { loadTokenizer } from '../../src/generate/tokenizer.ts';
@@ -16,17 +15,7 @@ import { nodeDir } from '../../src/store/node-dir.ts';
 import { removeScratch, scratchDir } from '../package/tiny-checkpoint.ts';
 import { byteTokenizerDir, fixturePackage } from './helpers.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'webmoe.mjs');
 
-async function webmoe(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e: any) {
-    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 let pkgDir = '';
 let textFile = '';
