@@ -1,6 +1,5 @@
 // The CLI contract: machine-readable stdout, human messages on stderr, non-zero exit on bad input.
 
-import { join } from 'node:path';
 import { webmoe } from '../helpers/cli.ts';
 import { describe, expect, it } from 'vitest';
 import { expected, fixtureDir, relError } from '../helpers/fixtures.ts';
