@@ -9,6 +9,8 @@ import { useChat } from './chat/useChat.ts';
 import { useModelSession } from './engine/useModelSession.ts';
 import { ModelPicker } from './models/ModelPicker.tsx';
 import { ProgressBar } from './models/ProgressBar.tsx';
+import { PruneOfferPanel } from './prune/PruneOffer.tsx';
+import { usePrune } from './prune/usePrune.ts';
 import { RemoteEndpointForm } from './models/RemoteEndpointForm.tsx';
 import { Storage } from './models/Storage.tsx';
 import { SettingsPanel } from './settings/SettingsPanel.tsx';
@@ -46,6 +48,7 @@ function Main({ query, ready, settings, update }: AppProps & { settings: Setting
   const [streamingForStats, setStreamingForStats] = useState(false);
   const { stats, refresh } = useEngineStats(session.engine, streamingForStats);
   const chat = useChat(session, settings, 'conversation', refresh);
+  const prune = usePrune(session, settings.expertBudgetMiB);
   const [drawer, setDrawer] = useState(false);
 
   useEffect(() => setStreamingForStats(chat.streaming), [chat.streaming]);
@@ -68,6 +71,7 @@ function Main({ query, ready, settings, update }: AppProps & { settings: Setting
         </button>
       </header>
       <Banners session={session} />
+      <PruneOfferPanel prune={prune} />
       {session.progress ? <ProgressBar progress={session.progress} onCancel={session.progress.phase === 'download' ? session.cancel : undefined} /> : null}
       <div className="layout">
         <ChatView
