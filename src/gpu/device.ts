@@ -62,6 +62,8 @@ export class GpuContext {
   readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
+  /** limits read on every dispatch, as plain numbers (each read of device.limits is a native call) */
+  readonly hot: { maxWorkgroups: number; maxBinding: number; uniformAlign: number };
 
   constructor(
     readonly device: GPUDevice,
@@ -70,6 +72,8 @@ export class GpuContext {
     subgroupMinSize = 0,
   ) {
     this.queue = device.queue;
+    const lim = device.limits;
+    this.hot = { maxWorkgroups: lim.maxComputeWorkgroupsPerDimension, maxBinding: lim.maxStorageBufferBindingSize, uniformAlign: lim.minUniformBufferOffsetAlignment };
     this.pool = new BufferPool(device);
     this.pipelines = new PipelineCache(device);
     const f = device.features;

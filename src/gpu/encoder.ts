@@ -64,6 +64,8 @@ export class GpuEncoder {
   private readonly reads: PendingRead[] = [];
   private submitted = false;
   private readonly arena: GpuContext['uniformArena'] | null;
+  private lastPass: GPUComputePassEncoder | null = null;
+  private lastPipeline: GPUComputePipeline | null = null;
   /** dispatches recorded so far (for stats) */
   dispatches = 0;
 
@@ -96,7 +98,7 @@ export class GpuEncoder {
   uniform(data: ArrayBuffer | ArrayBufferView): GPUBufferBinding {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const size = Math.ceil(Math.max(bytes.byteLength, 16) / 16) * 16;
-    const align = this.ctx.device.limits.minUniformBufferOffsetAlignment;
+    const align = this.ctx.hot.uniformAlign;
     if (size > CHUNK) throw new KernelShapeError('uniform', `params struct of ${size} bytes exceeds ${CHUNK}`);
     let c = this.chunks[this.chunks.length - 1];
     if (!c || Math.ceil(c.used / align) * align + size > CHUNK) {
@@ -121,43 +123,48 @@ export class GpuEncoder {
    * (null: that binding is not used by this entry point). `groups`: workgroup counts (x, y, z).
    */
   dispatch(kernel: Kernel, params: ArrayBuffer | null, buffers: (BufferArg | null)[], groups: [number, number?, number?]): void {
-    const max = this.ctx.device.limits.maxComputeWorkgroupsPerDimension;
-    const [x, y = 1, z = 1] = groups;
-    for (const g of [x, y, z])
-      if (!Number.isInteger(g) || g < 0 || g > max)
-        throw new KernelShapeError(kernel.label, `workgroup count ${g} outside [0, ${max}]`);
-    if (x === 0 || y === 0 || z === 0) return;
-    const maxBinding = this.ctx.device.limits.maxStorageBufferBindingSize;
-    buffers.forEach((b, i) => {
-      if (b && bindingSize(b) > maxBinding)
-        throw new KernelShapeError(
-          kernel.label,
-          `binding ${i + 1} is ${bindingSize(b)} bytes, over this device's maxStorageBufferBindingSize (${maxBinding}); ` +
-            `bind a range of the buffer or split the tensor into row blocks`,
-        );
-    });
-    const entries: GPUBindGroupEntry[] = [];
     const ctx = this.ctx;
-    let key = `${ctx.idOf(kernel.layout)}`;
-    if (params) {
-      const u = this.uniform(params);
-      entries.push({ binding: 0, resource: u });
-      key += `|${ctx.idOf(u.buffer)}@${u.offset}`;
+    const max = ctx.hot.maxWorkgroups;
+    const x = groups[0];
+    const y = groups[1] ?? 1;
+    const z = groups[2] ?? 1;
+    if (!(Number.isInteger(x) && Number.isInteger(y) && Number.isInteger(z) && x >= 0 && y >= 0 && z >= 0 && x <= max && y <= max && z <= max))
+      throw new KernelShapeError(kernel.label, `workgroup counts (${x}, ${y}, ${z}) outside [0, ${max}]`);
+    if (x === 0 || y === 0 || z === 0) return;
+    // bind group: looked up by (kernel, params slot, resources); built and checked only on a miss
+    let key = `${kernel.id ?? ctx.idOf(kernel.layout)}`;
+    const u = params ? this.uniform(params) : null;
+    if (u) key += `|${ctx.idOf(u.buffer)}@${u.offset}`;
+    for (let i = 0; i < buffers.length; i++) {
+      const b = buffers[i];
+      if (!b) continue;
+      if ('buffer' in b) key += `|${i}:${ctx.idOf(b.buffer)}@${b.offset ?? 0}+${b.size ?? -1}`;
+      else key += `|${i}:${ctx.idOf(b)}`;
     }
-    buffers.forEach((b, i) => {
-      if (!b) return;
-      const resource: GPUBufferBinding = 'buffer' in b ? { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } : { buffer: b };
-      entries.push({ binding: i + 1, resource });
-      key += `|${i}:${ctx.idOf(resource.buffer)}@${resource.offset ?? 0}+${resource.size ?? -1}`;
-    });
     let bindGroup = ctx.bindGroups.get(key);
     if (!bindGroup) {
+      const maxBinding = ctx.hot.maxBinding;
+      const entries: GPUBindGroupEntry[] = [];
+      if (u) entries.push({ binding: 0, resource: u });
+      buffers.forEach((b, i) => {
+        if (!b) return;
+        if (bindingSize(b) > maxBinding)
+          throw new KernelShapeError(
+            kernel.label,
+            `binding ${i + 1} is ${bindingSize(b)} bytes, over this device's maxStorageBufferBindingSize (${maxBinding}); ` +
+              `bind a range of the buffer or split the tensor into row blocks`,
+          );
+        const resource: GPUBufferBinding = 'buffer' in b ? { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } : { buffer: b };
+        entries.push({ binding: i + 1, resource });
+      });
       if (ctx.bindGroups.size >= MAX_BIND_GROUPS) ctx.bindGroups.clear();
       bindGroup = ctx.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.label });
       ctx.bindGroups.set(key, bindGroup);
     }
-    const pass = this.computePass();
-    pass.setPipeline(kernel.pipeline);
+    const pass = this.pass ?? this.computePass();
+    if (pass !== this.lastPass || kernel.pipeline !== this.lastPipeline) pass.setPipeline(kernel.pipeline);
+    this.lastPass = pass;
+    this.lastPipeline = kernel.pipeline;
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;

@@ -15,9 +15,13 @@ export interface Kernel {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
   label: string;
+  /** small unique number (bind-group cache keys) */
+  id?: number;
 }
 
 export type Constants = Record<string, number>;
+
+let nextKernelId = 1;
 
 export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
@@ -60,7 +64,7 @@ export class PipelineCache {
     let k = this.kernels.get(key);
     if (!k) {
       const pipeline = this.device.createComputePipeline(this.descriptor(src, entryPoint, constants));
-      k = { pipeline, layout: pipeline.getBindGroupLayout(0), label: `${src.label}:${entryPoint}` };
+      k = { pipeline, layout: pipeline.getBindGroupLayout(0), label: `${src.label}:${entryPoint}`, id: nextKernelId++ };
       this.kernels.set(key, k);
     }
     return k;
@@ -74,7 +78,7 @@ export class PipelineCache {
     let p = this.pending.get(key);
     if (!p) {
       p = this.device.createComputePipelineAsync(this.descriptor(src, entryPoint, constants)).then((pipeline) => {
-        const k = { pipeline, layout: pipeline.getBindGroupLayout(0), label: `${src.label}:${entryPoint}` };
+        const k = { pipeline, layout: pipeline.getBindGroupLayout(0), label: `${src.label}:${entryPoint}`, id: nextKernelId++ };
         this.kernels.set(key, k);
         this.pending.delete(key);
         return k;

@@ -17,7 +17,7 @@ import { embedding } from '../kernels/embedding/embedding.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
 import { fastMatvecPlan, matvec, type MatvecNorm } from '../kernels/matvec/matvec.ts';
 import { rope, ropeCosSin, ropeKv, ropeKvApplies } from '../kernels/rope/rope.ts';
-import { attention } from '../kernels/attention/attention.ts';
+import { attention, attentionDecode, attentionDecodeUsable } from '../kernels/attention/attention.ts';
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
 import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
@@ -316,7 +316,17 @@ export class GpuForward {
     } else {
       const r = this.ropes[L];
       const pos0 = this.length;
-      // decode: q/k rotation and the ring write in one pass, before attention (see rope-kv.wgsl)
+      const window = att.kind === 'sliding' ? att.window : null;
+      // decode: rope, ring write and attention in one pass (attention-decode.wgsl)
+      if (T === 1 && r && this.variant !== 'simple' && (this.variant === 'fast' || attentionDecodeUsable(enc, { hd, rotaryDim: r.table.rotaryDim }))) {
+        attentionDecode(enc, {
+          nHeads: Hq, nKv: Hkv, hd, pos0, capacity: st.capacity, window, q: this.q, k: this.k, v: this.v,
+          kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o, cs: r.cs, rotaryDim: r.table.rotaryDim,
+        }, true);
+        this.oProj(enc, L, T);
+        return;
+      }
+      // else: q/k rotation and the ring write in one pass when safe, before attention (see rope-kv.wgsl)
       const early = !!r && this.variant !== 'simple' && ropeKvApplies(T, pos0, st.capacity);
       if (early) {
         ropeKv(enc, { T, nHeads: Hq, nKv: Hkv, hd, rotaryDim: r!.table.rotaryDim, pos0, capacity: st.capacity, q: this.q, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache!, cs: r!.cs });
@@ -324,15 +334,19 @@ export class GpuForward {
         rope(enc, { T, heads: Hq, hd, rotaryDim: r.table.rotaryDim, x: this.q, cs: r.cs });
         rope(enc, { T, heads: Hkv, hd, rotaryDim: r.table.rotaryDim, x: this.k, cs: r.cs });
       }
-      const window = att.kind === 'sliding' ? att.window : null;
       attention(enc, {
         T, nHeads: Hq, nKv: Hkv, hd, pos0, capacity: st.capacity, window,
         q: this.q, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o, variant: this.kv,
       });
       if (!early) kvWrite(enc, { T, width: kw, pos0, capacity: st.capacity, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache! });
     }
-    // o_proj straight into the residual stream: x = alpha (h | x) + beta (W o + b)
-    const r = ls.residual;
+    this.oProj(enc, L, T);
+  }
+
+  /** o_proj straight into the residual stream: x = alpha (h | x) + beta (W o + b). */
+  private oProj(enc: GpuEncoder, L: number, T: number): void {
+    const lw = this.w.layers[L];
+    const r = this.spec.layers[L].residual;
     const [rows, cols] = lw.o_proj!.shape;
     const o = { kind: lw.o_proj!.quant, rows, cols, w: lw.o_proj!.buffer, x: this.o, y: this.x, bias: lw.o_bias ? { buffer: lw.o_bias.buffer } : undefined };
     const res = { alpha: r.attn_alpha, beta: r.attn_beta, from: r.from_normed ? this.h : undefined };

@@ -7,9 +7,11 @@ import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import code from './attention.wgsl?raw';
 import fastCode from './attention-fast.wgsl?raw';
+import decodeCode from './attention-decode.wgsl?raw';
 
 const SRC = { label: 'attention', code };
 const FAST = { label: 'attention-fast', code: fastCode };
+const DECODE = { label: 'attention-decode', code: decodeCode };
 const FAST_WG = 128;
 const WG = 64;
 const MAX_HD = 256;
@@ -97,4 +99,44 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
     .u32(outStride).buffer;
   const grid: [number, number] = fast ? [a.nHeads, a.T] : linearGrid(a.T * a.nHeads, WG);
   enc.dispatch(kernel, params, [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out], grid);
+}
+
+export interface AttentionDecodeArgs extends Omit<AttentionArgs, 'T' | 'variant'> {
+  /** cos/sin (from ropeCosSin) of this position at entry csRow */
+  cs: BufferArg;
+  csRow?: number;
+  rotaryDim: number;
+}
+
+/** Whether attentionDecode applies (a GPU adapter; aligned heads and rows). */
+export function attentionDecodeUsable(enc: GpuEncoder, a: { hd: number; rotaryDim: number; kOffset?: number; vOffset?: number; kvStride?: number }): boolean {
+  return (
+    !enc.ctx.caps.fallbackAdapter &&
+    a.hd % 4 === 0 && a.hd <= MAX_HD && a.rotaryDim / 2 <= FAST_WG && a.hd / 4 <= FAST_WG &&
+    [a.kOffset ?? 0, a.vOffset ?? 0].every((v) => v % 4 === 0)
+  );
+}
+
+/**
+ * One decode step (T = 1): rope of q and the new key, the ring write and attention in one dispatch
+ * (attention-decode.wgsl). Record it instead of ropeKv + attention (+ kvWrite).
+ */
+export function attentionDecode(enc: GpuEncoder, a: AttentionDecodeArgs, force = false): void {
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('attentionDecode', msg);
+  };
+  check(force || attentionDecodeUsable(enc, a), 'needs a GPU adapter, hd % 4 == 0, hd <= 256 and aligned k/v offsets');
+  check(a.hd % 4 === 0 && a.rotaryDim % 2 === 0 && a.rotaryDim <= a.hd, `rotaryDim ${a.rotaryDim} must be even and <= hd ${a.hd}`);
+  check(a.nHeads % a.nKv === 0, `nHeads ${a.nHeads} is not a multiple of nKv ${a.nKv}`);
+  if (a.window === null) check(a.pos0 + 1 <= a.capacity, `position ${a.pos0} beyond the cache capacity ${a.capacity}`);
+  else check(a.capacity >= Math.min(a.window, a.pos0 + 1), `sliding window ${a.window} needs capacity >= window`);
+  const kvw = a.nKv * a.hd;
+  check(bindingSize(a.kCache) >= a.capacity * kvw * 4 && bindingSize(a.vCache) >= a.capacity * kvw * 4, `cache smaller than ${a.capacity} x ${kvw}`);
+  const half = a.rotaryDim / 2;
+  const params = new Params()
+    .u32(1).u32(a.nHeads).u32(a.nKv).u32(a.hd).u32(a.pos0).u32(a.capacity).u32(a.window ?? 0).bool(!!a.sinks)
+    .f32(a.scale ?? 1 / Math.sqrt(a.hd)).u32(a.qOffset ?? 0).u32(a.qStride ?? a.nHeads * a.hd).u32(a.kOffset ?? 0).u32(a.vOffset ?? 0)
+    .u32(a.kvStride ?? kvw).u32(a.outOffset ?? 0).u32(a.outStride ?? a.nHeads * a.hd).u32((a.csRow ?? 0) * half * 2).u32(half).buffer;
+  const kernel = enc.ctx.pipelines.get(DECODE, 'main', { WG: FAST_WG });
+  enc.dispatch(kernel, params, [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out, a.cs], [a.nHeads, 1]);
 }

@@ -18,10 +18,17 @@ function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: 
 /** Run `fn` under each of a few geometries of the fast variant, restoring the defaults after. */
 async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
   const saved = { ...matvecTuning, byKind: {} };
+  matvecTuning.minGroups = 0; // keep each geometry even for these small matrices
   try {
-    for (const t of [{ wg: 64, rpt: 1, unr: 1 }, { wg: 128, rpt: 2, unr: 2 }, { wg: 32, rpt: 4, unr: 4 }]) {
-      Object.assign(matvecTuning, t);
-      await fn(`wg ${t.wg} rpt ${t.rpt} unr ${t.unr}`);
+    for (const t of [
+      { wg: 64, rpt: 1, unr: 1, design: 'unit' },
+      { wg: 128, rpt: 2, unr: 2, design: 'unit' },
+      { wg: 32, rpt: 4, unr: 4, design: 'unit' },
+      { wg: 64, rpt: 1, unr: 1, design: 'sx', xc: 64 },
+      { wg: 32, rpt: 4, unr: 1, design: 'sx' },
+    ] as const) {
+      Object.assign(matvecTuning, { xc: undefined }, t);
+      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}`);
     }
   } finally {
     Object.assign(matvecTuning, saved);
@@ -35,6 +42,7 @@ describe('matvec fast variant', () => {
     if (!fastMatvecPlan(ctx, { cols: 64 })) throw new Error('cols 64 should take the fast path');
     if (fastMatvecPlan(ctx, { cols: 40 })) throw new Error('cols 40 must fall back');
     if (fastMatvecPlan(ctx, { cols: 64, xOffset: 2 })) throw new Error('unaligned x must fall back');
+    if (fastMatvecPlan(ctx, { cols: 64, wOffset: 8 })) throw new Error('a matrix off a 16-byte boundary must fall back');
   });
 
   for (const kind of QUANT_KINDS) {
@@ -98,7 +106,7 @@ describe('matvec fast variant', () => {
   it('norm fused into the product: W rmsnorm(x), the normed rows written out (fast and simple agree)', async () => {
     const ctx = await testContext();
     const r = rng(93);
-    const rows = 45;
+    const rows = 48; // a whole number of 16-byte words: the shared-x design reads the weights as vec4
     const cols = 128;
     const P = 2;
     const bytes = quantizeMatrix('q4', randArray(r, rows * cols), rows, cols);
@@ -112,17 +120,18 @@ describe('matvec fast variant', () => {
     const x = ctx.upload(xs);
     const nb = ctx.upload(nw);
     const variants = ctx.caps.subgroups ? (['fast', 'simple'] as const) : (['simple'] as const);
-    for (const variant of variants) {
-      const y = ctx.createBuffer(P * rows * 4);
-      const h = ctx.createBuffer((8 + P * cols) * 4);
-      await ctx.scoped('norm', async () => {
-        const enc = ctx.encoder();
-        matvec(enc, { kind: 'q4', rows, cols, w, x, y, problems: P, variant, norm: { w: nb, eps: 1e-5, out: { buffer: h, offset: 8 } } });
-        enc.submit();
-        expectClose(await ctx.readF32(y), want, `norm ${variant}`);
-        expectClose((await ctx.readF32(h)).subarray(8), normed, `normed rows ${variant}`);
+    for (const variant of variants)
+      await eachTuning(async (label) => {
+        const y = ctx.createBuffer(P * rows * 4);
+        const h = ctx.createBuffer((8 + P * cols) * 4);
+        await ctx.scoped('norm', async () => {
+          const enc = ctx.encoder();
+          matvec(enc, { kind: 'q4', rows, cols, w, x, y, problems: P, variant, norm: { w: nb, eps: 1e-5, out: { buffer: h, offset: 8 } } });
+          enc.submit();
+          expectClose(await ctx.readF32(y), want, `norm ${variant} ${label}`);
+          expectClose((await ctx.readF32(h)).subarray(8), normed, `normed rows ${variant} ${label}`);
+        });
       });
-    }
   });
 
   const ACTS: ExpertActivation[] = [{ kind: 'swiglu' }, { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 }];

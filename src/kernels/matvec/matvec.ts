@@ -13,11 +13,14 @@ import { matrixBytes, type QuantKind } from '../../format/quant-layout.ts';
 import { residual } from '../residual/residual.ts';
 import { rmsnorm } from '../rmsnorm/rmsnorm.ts';
 import type { GpuContext } from '../../gpu/device.ts';
+import type { Kernel } from '../../gpu/pipelines.ts';
 import code from './matvec.wgsl?raw';
 import fastCode from './matvec-fast.wgsl?raw';
+import sxCode from './matvec-sx.wgsl?raw';
 
 const SRC = { label: 'matvec', code };
 export const FAST_SRC = { label: 'matvec-fast', code: fastCode };
+export const SX_SRC = { label: 'matvec-sx', code: sxCode };
 export const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
 const WG = 64;
 
@@ -34,11 +37,38 @@ export interface FastGeometry {
   rpt: number;
   dq: number;
   unr: number;
+  /** 'unit': matvec-fast.wgsl (a load per lane per unit); 'sx': matvec-sx.wgsl (x staged in workgroup memory, 16-byte weight loads) */
+  design?: 'unit' | 'sx';
+  /** sx: x floats staged per chunk (default: what the device's workgroup memory allows, <= 8192) */
+  xc?: number;
 }
-export const matvecTuning: FastGeometry & { byKind: Partial<Record<QuantKind, FastGeometry>> } = { wg: 256, rpt: 4, dq: 1, unr: 2, byKind: {} };
+export const matvecTuning: FastGeometry & { byKind: Partial<Record<QuantKind, FastGeometry>>; minGroups: number } = {
+  wg: 256,
+  rpt: 4,
+  dq: 1,
+  unr: 2,
+  byKind: {},
+  /** workgroups below which a product cannot fill a large GPU: small matrices take smaller groups */
+  minGroups: 264,
+};
 
 function geometry(kind: QuantKind): FastGeometry {
   return matvecTuning.byKind[kind] ?? matvecTuning;
+}
+
+/** The geometry for one product: the tuned one, shrunk (fewer rows per team, then smaller groups) for small matrices. */
+function geometryFor(ctx: GpuContext, kind: QuantKind, rows: number, problems: number): FastGeometry {
+  const g = geometry(kind);
+  const tpr = fastTeamSize(ctx);
+  const groups = (c: FastGeometry) => Math.ceil(rows / ((c.wg / tpr) * c.rpt)) * problems;
+  let c = g;
+  for (const next of [{ rpt: 2 }, { rpt: 1 }, { rpt: 1, wg: 128 }, { rpt: 1, wg: 64 }]) {
+    if (groups(c) >= matvecTuning.minGroups) break;
+    const cand = { ...c, ...next };
+    if (cand.wg % tpr !== 0 || cand.rpt > c.rpt || cand.wg > c.wg) continue;
+    c = cand;
+  }
+  return c;
 }
 
 /** Lanes per row team for the fast variant on this device (0: not available). */
@@ -55,7 +85,7 @@ export function fastMatvecPlan(ctx: GpuContext, a: { cols: number; wOffset?: num
     matvecTuning.wg % tpr === 0 &&
     Object.values(matvecTuning.byKind).every((g) => g.wg % tpr === 0) &&
     a.cols % 32 === 0 &&
-    (a.wOffset ?? 0) % 4 === 0 &&
+    (a.wOffset ?? 0) % 16 === 0 &&
     (a.xOffset ?? 0) % 4 === 0 &&
     (a.xStride ?? a.cols) % 4 === 0
   );
@@ -70,17 +100,29 @@ export function writeSink(ctx: GpuContext): GPUBuffer {
   return b;
 }
 
-/** Pipeline constants of the fast variant for `kind` on this device. */
-export function fastConstants(ctx: GpuContext, kind: QuantKind): Record<string, number> {
-  const tpr = fastTeamSize(ctx);
-  const g = geometry(kind);
-  const dq = kind === 'mxfp4' && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
-  return { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr };
+/** x floats the shared-x design stages per chunk on this device (a power of two, 32..8192). */
+function stagedFloats(ctx: GpuContext): number {
+  let n = 8192;
+  while (n > 32 && n * 4 + 1024 > ctx.limits.maxComputeWorkgroupStorageSize) n /= 2;
+  return n;
 }
 
-/** Rows one workgroup of the fast variant covers for `kind`. */
-export function fastRowsPerGroup(ctx: GpuContext, kind: QuantKind): number {
-  const g = geometry(kind);
+/**
+ * The fast variant's pipeline for `kind` and entry point (mv, gate_up, down_sum) on this device.
+ * `vec4Tail`: the weight binding extends to a 16-byte boundary past the matrix (the shared-x
+ * design reads it as vec4; a binding cut short would clamp its last words), else 'unit' is used.
+ */
+export function fastKernel(ctx: GpuContext, kind: QuantKind, entry: 'mv' | 'gate_up' | 'down_sum', rows: number, problems: number, norm = false, vec4Tail = true): Kernel {
+  const g = geometryFor(ctx, kind, rows, problems);
+  const tpr = fastTeamSize(ctx);
+  const dq = kind === 'mxfp4' && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
+  if (g.design === 'sx' && vec4Tail) return ctx.pipelines.get(SX_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, NORM: +norm, XC: g.xc ?? stagedFloats(ctx) });
+  return ctx.pipelines.get(FAST_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr, NORM: +norm });
+}
+
+/** Rows one workgroup of the fast variant covers for `kind` (same rows and problems as fastKernel). */
+export function fastRowsPerGroup(ctx: GpuContext, kind: QuantKind, rows: number, problems: number): number {
+  const g = geometryFor(ctx, kind, rows, problems);
   return (g.wg / fastTeamSize(ctx)) * g.rpt;
 }
 
@@ -219,9 +261,10 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
       h_offset: r?.fromOffset ?? yOffset,
       norm_eps: a.norm?.eps ?? 0, write_h: +!!a.norm?.out, hout_offset: a.norm?.out?.offset ?? 0,
     });
-    const kernel = enc.ctx.pipelines.get(FAST_SRC, 'mv', { ...fastConstants(enc.ctx, a.kind), NORM: a.norm ? 1 : 0 });
+    const tail = !!a.slots || bindingSize(a.w) >= Math.ceil((wOffset + matrixBytes(a.kind, a.rows, a.cols)) / 16) * 16;
+    const kernel = fastKernel(enc.ctx, a.kind, 'mv', a.rows, problems, !!a.norm, tail);
     const buffers = [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y, r?.from ?? dummy, null, a.norm?.w ?? dummy, a.norm?.out?.buffer ?? writeSink(enc.ctx)];
-    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / fastRowsPerGroup(enc.ctx, a.kind)), problems]);
+    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / fastRowsPerGroup(enc.ctx, a.kind, a.rows, problems)), problems]);
     return;
   }
   if (a.residual) {

@@ -9,7 +9,7 @@ import type { GpuContext } from '../../gpu/device.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import type { ExpertLayout } from '../../format/quant-layout.ts';
-import { FAST_SRC, fastConstants, fastMatvecPlan, fastRowsPerGroup, packFastParams, type MatvecResidual } from './matvec.ts';
+import { fastKernel, fastMatvecPlan, fastRowsPerGroup, packFastParams, type MatvecResidual } from './matvec.ts';
 
 /** The fused expert kernels apply to this layout (D, I multiples of 32, aligned sections). */
 export function fusedMoeUsable(ctx: GpuContext, layout: ExpertLayout): boolean {
@@ -65,8 +65,8 @@ export function expertGateUp(enc: GpuEncoder, a: ExpertGateUpArgs): void {
     indirect: 1, slot_offset: a.slotsOffset ?? 0,
     act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
-  const kernel = enc.ctx.pipelines.get(FAST_SRC, 'gate_up', fastConstants(enc.ctx, L.gate.quant));
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, null, null, enc.ctx.dummy], [Math.ceil(I / fastRowsPerGroup(enc.ctx, L.gate.quant)), a.problems]);
+  const kernel = fastKernel(enc.ctx, L.gate.quant, 'gate_up', I, a.problems);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, null, null, enc.ctx.dummy], [Math.ceil(I / fastRowsPerGroup(enc.ctx, L.gate.quant, I, a.problems)), a.problems]);
 }
 
 export interface ExpertDownSumArgs {
@@ -112,7 +112,7 @@ export function expertDownSum(enc: GpuEncoder, a: ExpertDownSumArgs): void {
     indirect: 1, slot_offset: a.slotsOffset ?? 0, k_experts: a.K, wts_offset: a.weightsOffset ?? 0,
     res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1, h_offset: r?.fromOffset ?? outOffset,
   });
-  const kernel = enc.ctx.pipelines.get(FAST_SRC, 'down_sum', fastConstants(enc.ctx, L.down.quant));
+  const kernel = fastKernel(enc.ctx, L.down.quant, 'down_sum', D, a.T);
   const dummy = enc.ctx.dummy;
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / fastRowsPerGroup(enc.ctx, L.down.quant)), a.T]);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / fastRowsPerGroup(enc.ctx, L.down.quant, D, a.T)), a.T]);
 }
