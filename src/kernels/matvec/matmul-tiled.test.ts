@@ -1,12 +1,12 @@
 // Tiled prefill matmul and the grouped expert GEMM (with the GPU plan) against the CPU reference.
 
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { matvec as refMatvec } from '../../reference/ops.ts';
 import { activate } from '../../reference/moe.ts';
 import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
-import { expectClose, randArray, randInt, rng, testContext } from '../testing/harness.ts';
+import { expectClose, expectEqual, randArray, randInt, rng, testContext } from '../testing/harness.ts';
 import { groupedDown, groupedGateUp, matmulTiled, matmulTuning, moePlan, planWords } from './matmul-tiled.ts';
 
 describe('matmul tiled', () => {
@@ -116,11 +116,11 @@ describe('matmul tiled', () => {
         enc.submit();
         const pl = await ctx.readU32(plan);
         const counts = Array.from({ length: E }, (_, e) => ids.filter((v) => v === e).length);
-        expect(Array.from(pl.subarray(0, E))).toEqual(counts);
-        expect(pl[2 * E + 1]).toBe(counts.reduce((s, c) => s + Math.ceil(c / bt), 0));
+        expectEqual(pl.subarray(0, E), counts, 'pairs per expert');
+        expectEqual([pl[2 * E + 1]], [counts.reduce((s, c) => s + Math.ceil(c / bt), 0)], 'tile count');
         const ord = await ctx.readU32(order);
-        expect([...ord].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
-        for (let e = 0; e < E; e++) for (let i = pl[E + e]; i < pl[E + e] + counts[e]; i++) expect(ids[ord[i]]).toBe(e);
+        expectEqual([...ord].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i), 'order is a permutation');
+        for (let e = 0; e < E; e++) for (let i = pl[E + e]; i < pl[E + e] + counts[e]; i++) expectEqual([ids[ord[i]]], [e], `pair ${i} sorted under expert ${e}`);
         expectClose(await ctx.readF32(ea), wantA, `gate_up ${kind}`);
         expectClose(await ctx.readF32(ey), wantY, `down ${kind}`);
       });
