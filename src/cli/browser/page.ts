@@ -5,6 +5,7 @@
 import { HfCheckpoint } from '../../format/hf-checkpoint.ts';
 import { packInMemory } from '../../format/pack.ts';
 import { openPackage } from '../../format/package.ts';
+import { createGpuContext, type GpuContext } from '../../gpu/device.ts';
 import { GpuRunner } from '../../model/gpu-runner.ts';
 import { IdbShardStore, downloadModel, storeDir } from '../../store/index.ts';
 import { httpDir } from './http-dir.ts';
@@ -19,6 +20,8 @@ export interface PageInit {
 }
 
 let runner: GpuRunner | null = null;
+/** one device for the page: pipelines compile once, whatever the number of (re)loads */
+let ctx: GpuContext | null = null;
 
 function b64(bytes: Uint8Array): string {
   let s = '';
@@ -38,7 +41,8 @@ const api = {
     } else {
       pm = await packInMemory(await HfCheckpoint.open(httpDir(o.modelUrl)), { quant: 'f32', denseQuant: 'f32' });
     }
-    runner = await GpuRunner.create(pm, { expertBudget: o.expertBudget, maxLen: o.maxLen });
+    ctx ??= await createGpuContext();
+    runner = await GpuRunner.create(pm, { ctx, expertBudget: o.expertBudget, maxLen: o.maxLen });
     const info = runner.ctx.adapterInfo;
     return { spec: pm.spec, adapter: `${info.vendor} ${info.architecture} ${info.description}`.trim() };
   },
