@@ -59,6 +59,9 @@ export class GpuForward {
   private readonly a: GPUBuffer; // (T, D) sublayer output
   private readonly rlog: GPUBuffer; // (T, E) router logits
   private readonly ids: GPUBuffer; // (T, K) u32
+  private readonly routeLog: GPUBuffer; // (L, K) u32: the last token's experts per layer (resident mode)
+  /** record the last token's routing in resident mode (forwardChunk; not the greedy fast path) */
+  private logRoutes = false;
   private readonly wts: GPUBuffer; // (T, K) f32
   private readonly slots: GPUBuffer; // (T, K) u32 word offsets
   private readonly predLog: GPUBuffer; // (T, E) next layer's router applied to this layer's h2
@@ -119,6 +122,7 @@ export class GpuForward {
     this.a = buf(T * this.D, 'a');
     this.rlog = buf(T * s.moe.num_experts, 'router-logits');
     this.ids = buf(T * K, 'ids');
+    this.routeLog = buf(s.num_hidden_layers * K, 'route-log');
     this.wts = buf(T * K, 'weights');
     this.slots = buf(T * K, 'slots');
     this.predLog = buf(T * s.moe.num_experts, 'pred-logits');
@@ -168,12 +172,21 @@ export class GpuForward {
       this.logitRows = rows;
       this.logits = this.ctx.createBuffer(rows * this.V * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'logits');
     }
+    this.logRoutes = this.experts.resident;
     const enc = await this.encodeLayers(tokens);
+    this.logRoutes = false;
     this.head(enc, T, rows);
     const p = enc.read(this.logits, 0, rows * this.V * 4);
+    const K = this.spec.moe.num_experts_per_tok;
+    const routesP = this.experts.resident ? enc.read(this.routeLog, 0, this.spec.num_hidden_layers * K * 4) : null;
     this.finish(enc);
     this.length += T;
     const out = new Float32Array(await p);
+    if (routesP) {
+      // every expert is resident: each routed expert of the last token is a hit (UI heatmap)
+      const r = new Uint32Array(await routesP);
+      this.experts.lastRouting = Array.from(r, (expert, i) => ({ layer: Math.floor(i / K), expert, hit: true }));
+    }
     this.ctx.check();
     return Array.from({ length: rows }, (_, r) => out.subarray(r * this.V, (r + 1) * this.V));
   }
@@ -384,6 +397,7 @@ export class GpuForward {
       ids: this.ids, plan: this.plan, order: this.order,
     };
     if (cache.resident) {
+      if (this.logRoutes) enc.copy(this.ids, (T - 1) * K * 4, this.routeLog, L * K * 4, K * 4);
       recordExperts(enc, layer, bufs, 0, T);
       cache.stats.hits += T * K;
       return enc;
@@ -435,7 +449,7 @@ export class GpuForward {
 
   destroy(): void {
     for (const r of new Set(this.ropes)) r?.cs.destroy();
-    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
+    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.routeLog, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
     for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();
   }
 }
