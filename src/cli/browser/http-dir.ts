@@ -1,12 +1,13 @@
-// A directory served over HTTP as a DirSource: `__list.json` names the files and sizes, and byte
-// ranges come from HTTP Range requests, so a checkpoint is read tensor by tensor, as from disk.
+// A directory served over HTTP as a DirSource: `__list.json` (or the caller) names the files and
+// sizes, and byte ranges come from HTTP Range requests, so a checkpoint is read tensor by tensor,
+// as from disk.
 
 import type { ByteSource } from '../../format/safetensors.ts';
 import type { DirSource } from '../../format/source.ts';
 
-export function httpDir(base: string): DirSource {
+export function httpDir(base: string, files?: { name: string; size: number }[]): DirSource {
   const root = base.endsWith('/') ? base : `${base}/`;
-  let listing: Promise<{ name: string; size: number }[]> | null = null;
+  let listing: Promise<{ name: string; size: number }[]> | null = files ? Promise.resolve(files) : null;
   const list = () =>
     (listing ??= fetch(`${root}__list.json`).then((r): Promise<{ name: string; size: number }[]> => {
       if (!r.ok) throw new Error(`${root}__list.json: HTTP ${r.status}`);

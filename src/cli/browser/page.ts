@@ -17,6 +17,8 @@ export interface PageInit {
   maxLen?: number;
   /** IndexedDB model id (default 'webmoe-cli') */
   modelId?: string;
+  /** an HF checkpoint's files and sizes, when the server has no __list.json (a plain static server) */
+  files?: { name: string; size: number }[];
 }
 
 let runner: GpuRunner | null = null;
@@ -39,7 +41,7 @@ const api = {
       const { modelId } = await downloadModel(store, new URL(o.modelUrl, location.href).href, { modelId: o.modelId ?? 'webmoe-cli', persist: false });
       pm = await openPackage(storeDir(store, modelId));
     } else {
-      pm = await packInMemory(await HfCheckpoint.open(httpDir(o.modelUrl)), { quant: 'f32', denseQuant: 'f32' });
+      pm = await packInMemory(await HfCheckpoint.open(httpDir(o.modelUrl, o.files)), { quant: 'f32', denseQuant: 'f32' });
     }
     ctx ??= await createGpuContext();
     runner = await GpuRunner.create(pm, { ctx, expertBudget: o.expertBudget, maxLen: o.maxLen });
