@@ -54,21 +54,25 @@ describe('GPU forward vs HF (f32 weights)', () => {
   }
 });
 
+// The quantized path adds no error beyond the codec: 1e-5 relative (issue 3), far inside the
+// 1e-3 the WebGPU issue asks of q4/q8.
 describe('GPU q8/q4 equals the CPU reference on the same packed weights', () => {
   for (const [name, quant, dense] of [
     ['minimax_m2', 'q4', 'q8'],
     ['gpt_oss_mxfp4', 'mxfp4', 'q4'],
     ['minimax', 'q8', 'f16'],
     ['qwen3_moe', 'q4', 'q4'],
+    ['olmoe', 'q8', 'q8'],
+    ['mixtral', 'q4', 'q8'],
   ] as [string, QuantKind, QuantKind][]) {
-    it(`${name} experts ${quant}, dense ${dense}: within 1e-3 relative`, async () => {
+    it(`${name} experts ${quant}, dense ${dense}: within 1e-5 relative`, async () => {
       const exp = expected(name);
       const pm = await packed(name, quant, dense);
       const ref = await ReferenceModel.load(packedWeights(pm));
       const want = ref.forward(ref.newState(64), exp.tokens);
       const r = await GpuRunner.create(pm, { ctx: await gpu(), maxLen: 64, maxChunk: 40 });
       try {
-        expect(relError(await r.forward(exp.tokens, true), want)).toBeLessThan(1e-3);
+        expect(relError(await r.forward(exp.tokens, true), want)).toBeLessThan(1e-5);
       } finally {
         r.dispose();
       }
