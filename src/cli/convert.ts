@@ -6,15 +6,16 @@
 // gets a JSON summary.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { HfCheckpoint } from '../format/hf-checkpoint.ts';
 import type { PackageSink, WriteProgress } from '../format/package-write.ts';
 import { writePackage } from '../format/package-write.ts';
 import { QUANT_KINDS, type QuantKind } from '../format/quant-layout.ts';
 import { nodeDir } from '../store/node-dir.ts';
 import { UsageError, bool, int, parseArgs, str } from './args.ts';
+import { checkOutDir, writeDirAtomically } from './out-dir.ts';
 
 const USAGE = 'webmoe convert HF_DIR OUT_DIR [--quant q4|q8|f16|f32|mxfp4] [--dense-quant q8|f16|f32|q4] [--force]';
 
@@ -95,49 +96,21 @@ export async function main(argv: string[]): Promise<number> {
 
   if (!existsSync(join(hfDir, 'config.json'))) throw new UsageError(`${hfDir}: no config.json; HF_DIR must be a Hugging Face checkpoint directory`);
   if (isInside(outDir, hfDir) || isInside(hfDir, outDir)) throw new UsageError(`OUT_DIR ${outDir} and HF_DIR ${hfDir} must not contain each other`);
-  if (existsSync(outDir)) {
-    if (!statSync(outDir).isDirectory()) throw new UsageError(`OUT_DIR ${outDir} exists and is not a directory`);
-    if (readdirSync(outDir).length > 0 && !force) throw new UsageError(`OUT_DIR ${outDir} is not empty; pass --force to replace it`);
-  }
+  checkOutDir(outDir, force);
 
   const t0 = performance.now();
-  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  const onSignal = () => {
-    rmSync(tmp, { recursive: true, force: true });
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let manifest;
-  try {
-    const hfSrc = nodeDir(hfDir);
-    const src = await HfCheckpoint.open(hfSrc);
-    manifest = await writePackage(src, nodeSink(tmp), {
+  const hfSrc = nodeDir(hfDir);
+  const src = await HfCheckpoint.open(hfSrc);
+  const manifest = await writeDirAtomically(outDir, (tmp) =>
+    writePackage(src, nodeSink(tmp), {
       quant,
       denseQuant,
       shardBytes: shardMiB * MiB,
       extras: hfSrc,
       converter: `webmoe convert${quant ? ` --quant ${quant}` : ''}${denseQuant ? ` --dense-quant ${denseQuant}` : ''}`,
       onProgress: progressPrinter(t0),
-    });
-    if (existsSync(outDir)) {
-      const old = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}`);
-      await rename(outDir, old);
-      await rename(tmp, outDir);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await mkdir(dirname(outDir), { recursive: true });
-      await rename(tmp, outDir);
-    }
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+    }),
+  );
 
   const seconds = (performance.now() - t0) / 1000;
   const peakRss = process.resourceUsage().maxRSS * 1024;

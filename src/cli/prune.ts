@@ -5,13 +5,13 @@
 // package with the survivors (src/prune/). Written to a temp dir next to OUT and renamed into
 // place. stdout: a JSON summary (kept/removed experts per layer, saliency statistics).
 
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { packageInfo } from '../format/package-info.ts';
 import { PRUNE_METHODS, planPrune, planSummary, writePruned, type Calibration, type PruneMethod } from '../prune/index.ts';
 import { UsageError, bool, int, num, parseArgs, str, tokenList } from './args.ts';
 import { nodeSink } from './convert.ts';
+import { checkOutDir, writeDirAtomically } from './out-dir.ts';
 import { openPackageDir } from './load-package.ts';
 
 const USAGE =
@@ -46,10 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!existsSync(join(pkgDir, 'manifest.json')))
     throw new UsageError(`${pkgDir}: no manifest.json; PKG must be a WebMoE package (convert an HF checkpoint first with \`webmoe convert\`)`);
   if (outDir === pkgDir || outDir.startsWith(pkgDir + '/') || pkgDir.startsWith(outDir + '/')) throw new UsageError(`OUT ${outDir} and PKG ${pkgDir} must not contain each other`);
-  if (existsSync(outDir)) {
-    if (!statSync(outDir).isDirectory()) throw new UsageError(`OUT ${outDir} exists and is not a directory`);
-    if (readdirSync(outDir).length > 0 && !bool(a, 'force')) throw new UsageError(`OUT ${outDir} is not empty; pass --force to replace it`);
-  }
+  checkOutDir(outDir, bool(a, 'force'), 'OUT');
 
   const t0 = performance.now();
   const pkg = await openPackageDir(pkgDir);
@@ -67,34 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
 
-  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  const onSignal = () => {
-    rmSync(tmp, { recursive: true, force: true });
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let manifest;
-  try {
-    manifest = await writePruned(pkg, plan, nodeSink(tmp));
-    if (existsSync(outDir)) {
-      const old = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}`);
-      await rename(outDir, old);
-      await rename(tmp, outDir);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await mkdir(dirname(outDir), { recursive: true });
-      await rename(tmp, outDir);
-    }
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const manifest = await writeDirAtomically(outDir, (tmp) => writePruned(pkg, plan, nodeSink(tmp)));
 
   const before = packageInfo(pkg.manifest);
   const after = packageInfo(manifest);
