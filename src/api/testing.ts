@@ -7,7 +7,7 @@
 //   m2Package     a model with an exact reply in MiniMax-M2's chat format: reasoning "Plan",
 //                 content "Sure", then a get_weather(city="Oslo") tool call, then EOS
 
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WeightSource } from '../format/weights.ts';
@@ -50,7 +50,11 @@ export async function writeTinyPackage(out: string, model: ReferenceModel, extra
   if (extras.chatTemplate !== undefined) writeFileSync(join(side, 'chat_template.jinja'), extras.chatTemplate);
   if (extras.generationConfig) writeFileSync(join(side, 'generation_config.json'), JSON.stringify(extras.generationConfig));
   mkdirSync(out, { recursive: true });
-  await writePackage(weightsOf(model), nodeSink(out), { quant: 'f32', denseQuant: 'f32', extras: nodeDir(side), converter: 'webmoe api tests' });
+  try {
+    await writePackage(weightsOf(model), nodeSink(out), { quant: 'f32', denseQuant: 'f32', extras: nodeDir(side), converter: 'webmoe api tests' });
+  } finally {
+    rmSync(side, { recursive: true, force: true });
+  }
   return out;
 }
 
