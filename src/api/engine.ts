@@ -87,6 +87,8 @@ export class WebMoeEngine {
   private appConfig: AppConfig | undefined;
   private progressCallback: WebMoeInitProgressCallback | undefined;
   private loaded: Loaded | null = null;
+  /** what the loaded model was loaded with, to load it again after a lost GPU device */
+  private lastLoad: { model: string; config: ReloadConfig } | null = null;
   private loading: Promise<void> = Promise.resolve();
   private generation: Generation | null = null;
   private history: ChatCompletionMessageParam[] = [];
@@ -157,6 +159,7 @@ export class WebMoeEngine {
     });
     const loadMs = performance.now() - t0;
     this.loaded = { id: files.id, chat: chatModelOf(parts, runner), note, loadMs };
+    this.lastLoad = { model, config };
     this.stats.reset();
     progress.report('ready', 1, `Finish loading ${files.id} on ${runner.backend} in ${(loadMs / 1000).toFixed(1)} s${note ? `. ${note}` : ''}`);
   }
@@ -217,6 +220,8 @@ export class WebMoeEngine {
   async chatCompletion(request: ChatCompletionRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const t0 = performance.now();
     await this.loading.catch(() => {});
+    // A lost GPU device (driver reset, tab suspended): load the model again and carry on.
+    if (this.loaded?.chat.runner.deviceLost?.() && this.lastLoad && !this.generation) await this.reload(this.lastLoad.model, this.lastLoad.config);
     const loaded = this.loaded;
     if (!loaded) throw new ModelNotLoadedError();
     const model = loaded.chat;

@@ -111,6 +111,10 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
     return { ...this.fwd.lastChunk };
   }
 
+  deviceLost(): boolean {
+    return this.ctx.lostError !== null;
+  }
+
   expertCacheStats(): ExpertCacheStats {
     return { ...this.cache.stats };
   }

@@ -30,6 +30,8 @@ export interface ModelRunner {
    */
   forward(tokens: number[], allLogits?: boolean): Promise<Float32Array[]>;
   expertCacheStats?(): ExpertCacheStats;
+  /** true once the backend's device is gone (GPU reset, destroy): reload to continue */
+  deviceLost?(): boolean;
   dispose(): void;
 }
 
