@@ -51,6 +51,8 @@ export class ProfilingEncoder extends GpuEncoder {
   static labels: string[] = [];
   static resolved: Promise<ArrayBuffer>[] = [];
   private readonly first: number;
+  /** a replayed tape would bypass the per-dispatch passes */
+  protected override readonly replayable = false;
 
   constructor(ctx: GpuContext, label?: string) {
     super(ctx, label);

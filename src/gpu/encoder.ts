@@ -9,6 +9,12 @@
 // dispatches with the same buffers and param slots creates none (each costs ~20 us of CPU).
 // Readbacks: `read` records a copy into a pooled MAP_READ buffer and returns a promise that
 // resolves after `submit()` (and the GPU work) completes.
+// Tapes: `capture()` ... `endCapture()` keeps the dispatches recorded in between (pipelines, bind
+// groups, grids) and their params bytes; `replay(tape)` records the same dispatches into a fresh
+// encoder without running the kernel wrappers again (their JS was ~80% of a decode step's CPU
+// time), and `patchU32` rewrites the few params words that change between replays (a decode
+// step's position). A tape refers to the uniform arena's chunk buffers, so it replays only into
+// an encoder that holds the arena.
 
 import { GpuDeviceLostError, KernelShapeError } from './errors.ts';
 import type { Kernel } from './pipelines.ts';
@@ -50,6 +56,19 @@ interface Chunk {
 
 const MAX_BIND_GROUPS = 8192;
 
+/** Dispatches recorded by `GpuEncoder.capture`, replayable with `GpuEncoder.replay`. */
+export interface Tape {
+  ops: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; x: number; y: number; z: number }[];
+  /** the uniform arena chunks as recorded: buffer and params bytes */
+  chunks: { buffer: GPUBuffer; bytes: Uint8Array }[];
+}
+
+/** Where a dispatch's params live in its encoder's uniform chunks (for `patchU32` after a replay). */
+export interface UniformSlot {
+  chunk: number;
+  offset: number;
+}
+
 interface PendingRead {
   staging: GPUBuffer;
   size: number;
@@ -68,6 +87,12 @@ export class GpuEncoder {
   private lastPipeline: GPUComputePipeline | null = null;
   /** dispatches recorded so far (for stats) */
   dispatches = 0;
+  /** subclasses that intercept `dispatch` (profiling) set this false: replays would bypass them */
+  protected readonly replayable: boolean = true;
+  private tape: Tape | null = null;
+  private tapeBroken = false;
+  /** params location of the last dispatch recorded with params */
+  lastUniform: UniformSlot | null = null;
 
   constructor(
     readonly ctx: GpuContext,
@@ -83,12 +108,14 @@ export class GpuEncoder {
   /** The open compute pass (begun on demand; `desc` only applies when a new pass starts). */
   computePass(desc?: GPUComputePassDescriptor): GPUComputePassEncoder {
     if (this.submitted) throw new Error('GpuEncoder: already submitted; create a new encoder');
+    if (desc) this.tapeBroken = true;
     if (!this.pass) this.pass = this.encoder.beginComputePass(desc ?? { label: this.label });
     return this.pass;
   }
 
   endPass(): void {
     if (this.pass) {
+      this.tapeBroken = true;
       this.pass.end();
       this.pass = null;
     }
@@ -115,6 +142,7 @@ export class GpuEncoder {
     const offset = Math.ceil(c.used / align) * align;
     c.cpu.set(bytes, offset);
     c.used = offset + size;
+    this.lastUniform = { chunk: this.chunks.length - 1, offset };
     return { buffer: c.buffer, offset, size };
   }
 
@@ -168,6 +196,63 @@ export class GpuEncoder {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+    this.tape?.ops.push({ pipeline: kernel.pipeline, bindGroup, x, y, z });
+  }
+
+  /**
+   * Start keeping the dispatches recorded from now on (see Tape). Returns false when this encoder
+   * cannot make a replayable tape (no uniform arena, params already recorded, or a subclass).
+   */
+  capture(): boolean {
+    if (!this.replayable || !this.arena || this.chunks.length > 0 || this.submitted) return false;
+    this.tape = { ops: [], chunks: [] };
+    this.tapeBroken = false;
+    return true;
+  }
+
+  /** The tape since `capture()`, or null when something not replayable was recorded (a copy, a new pass). */
+  endCapture(): Tape | null {
+    const t = this.tape;
+    this.tape = null;
+    if (!t || this.tapeBroken || !this.arena) return null;
+    t.chunks = this.chunks.map((c) => ({ buffer: c.buffer, bytes: c.cpu.slice(0, c.used) }));
+    return t;
+  }
+
+  /**
+   * Record `tape`'s dispatches with its params bytes. Returns false (recording nothing) unless
+   * this encoder holds the uniform arena, has recorded no params yet and the arena still has the
+   * tape's chunk buffers; the caller then records the dispatches itself.
+   */
+  replay(tape: Tape): boolean {
+    const a = this.arena;
+    if (!a || this.chunks.length > 0 || this.submitted || !this.replayable) return false;
+    for (let k = 0; k < tape.chunks.length; k++) if (a.chunks[k]?.buffer !== tape.chunks[k].buffer) return false;
+    for (let k = 0; k < tape.chunks.length; k++) {
+      const c = a.chunks[k];
+      const bytes = tape.chunks[k].bytes;
+      c.cpu.set(bytes);
+      this.chunks.push({ buffer: c.buffer, cpu: c.cpu, used: bytes.byteLength, pooled: false });
+    }
+    const pass = this.pass ?? this.computePass();
+    let last = pass === this.lastPass ? this.lastPipeline : null;
+    for (const op of tape.ops) {
+      if (op.pipeline !== last) pass.setPipeline(op.pipeline);
+      last = op.pipeline;
+      pass.setBindGroup(0, op.bindGroup);
+      pass.dispatchWorkgroups(op.x, op.y, op.z);
+    }
+    this.lastPass = pass;
+    this.lastPipeline = last;
+    this.dispatches += tape.ops.length;
+    return true;
+  }
+
+  /** Overwrite u32 word `word` of the params at `at` (after `replay`, before `submit`). */
+  patchU32(at: UniformSlot, word: number, value: number): void {
+    const c = this.chunks[at.chunk];
+    if (!c || at.offset + 4 * word + 4 > c.used) throw new KernelShapeError('patchU32', `no params word ${word} at chunk ${at.chunk} offset ${at.offset}`);
+    new DataView(c.cpu.buffer, c.cpu.byteOffset).setUint32(at.offset + 4 * word, value >>> 0, true);
   }
 
   /** Buffer-to-buffer copy (ends the open compute pass). Offsets and size: multiples of 4. */

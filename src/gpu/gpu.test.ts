@@ -41,6 +41,43 @@ describe('gpu layer', () => {
     });
   });
 
+  it('a captured tape replays the same dispatches with patched params words', async () => {
+    const ctx = await testContext();
+    const n = 64;
+    const x = ctx.upload(new Float32Array(n));
+    const kernel = ctx.pipelines.get(ADD_ONE);
+    const enc = ctx.encoder();
+    if (!enc.capture()) throw new Error('capture refused on a fresh encoder');
+    enc.dispatch(kernel, new Params().u32(n).f32(1).buffer, [x], [1]);
+    const at = enc.lastUniform!;
+    enc.dispatch(kernel, new Params().u32(n).f32(2).buffer, [x], [1]);
+    const tape = enc.endCapture();
+    enc.submit();
+    if (!tape || tape.ops.length !== 2) throw new Error(`tape: ${tape?.ops.length} ops`);
+    // replay: the first dispatch now covers 10 elements (params word 0 patched), the second all
+    const again = ctx.encoder();
+    if (!again.replay(tape)) throw new Error('replay refused');
+    again.patchU32(at, 0, 10);
+    const back = again.read(x);
+    again.submit();
+    const want = Float32Array.from({ length: n }, (_, i) => (i < 10 ? 6 : 5));
+    expectClose(new Float32Array(await back), want, 'after replay', { rtol: 0, atol: 0 });
+    // an encoder that already recorded params cannot replay (its chunks would not match the tape)
+    const busy = ctx.encoder();
+    busy.dispatch(kernel, new Params().u32(n).f32(0).buffer, [x], [1]);
+    if (busy.replay(tape)) throw new Error('replay into a used encoder');
+    busy.submit();
+    // a copy inside the capture makes the tape unusable
+    const withCopy = ctx.encoder();
+    withCopy.capture();
+    withCopy.dispatch(kernel, new Params().u32(n).f32(0).buffer, [x], [1]);
+    withCopy.copy(x, 0, ctx.createBuffer(256), 0, 256);
+    if (withCopy.endCapture() !== null) throw new Error('tape kept across a copy');
+    withCopy.submit();
+    await ctx.queue.onSubmittedWorkDone();
+    x.destroy();
+  });
+
   it('rejects a binding larger than maxStorageBufferBindingSize before WebGPU does', async () => {
     const ctx = await testContext();
     const kernel = ctx.pipelines.get(ADD_ONE);

@@ -10,14 +10,14 @@
 // routed ids are read back, the cache makes them resident, and recording resumes.
 
 import type { GpuContext } from '../gpu/device.ts';
-import type { GpuEncoder } from '../gpu/encoder.ts';
+import type { GpuEncoder, Tape, UniformSlot } from '../gpu/encoder.ts';
 import type { ModelSpec } from '../format/spec.ts';
 import { ropeTable, type RopeTable } from '../reference/ops.ts';
 import { embedding } from '../kernels/embedding/embedding.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
-import { fastMatvecPlan, matvec, type MatvecNorm } from '../kernels/matvec/matvec.ts';
+import { fastMatvecPlan, matvec, matvecTuning, type MatvecNorm } from '../kernels/matvec/matvec.ts';
 import { rope, ropeCosSin, ropeKv, ropeKvApplies } from '../kernels/rope/rope.ts';
-import { attention, attentionDecode, attentionDecodeUsable } from '../kernels/attention/attention.ts';
+import { ATTENTION_DECODE_POS_WORD, attention, attentionDecode, attentionDecodeUsable } from '../kernels/attention/attention.ts';
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
 import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
@@ -31,6 +31,16 @@ import type { ExpertCache } from '../experts/cache.ts';
 import type { ExpertLayout } from '../format/quant-layout.ts';
 import type { GpuTensor, GpuWeights } from './gpu-weights.ts';
 
+
+/** A recorded decode step (see GpuEncoder.capture): replayed with the attention position patched. */
+interface DecodeTape {
+  key: string;
+  tape: Tape;
+  /** params of each attentionDecode dispatch (their pos0 word changes every step) */
+  positions: UniformSlot[];
+  /** expert-cache hits one step counts */
+  hits: number;
+}
 
 /** Per-layer sequence state: KV ring (softmax layers) or f32 state (lightning layers). */
 interface LayerState {
@@ -88,7 +98,16 @@ export class GpuForward {
   /** the grouped (tiled, per-expert) prefill kernels apply to this model */
   private readonly groupedMoe: boolean;
   /** the last chunk: dispatches recorded, submits, and CPU milliseconds spent recording */
-  readonly lastChunk = { dispatches: 0, submits: 0, encodeMs: 0 };
+  readonly lastChunk = { dispatches: 0, submits: 0, encodeMs: 0, replayed: false };
+  /**
+   * Replay the recorded dispatches of a decode step (T = 1, every expert resident) instead of
+   * running the kernel wrappers again; only the attention position differs between such steps.
+   * Off: every step is recorded from scratch (tests compare the two).
+   */
+  replay = true;
+  private tape: DecodeTape | null = null;
+  /** while capturing a decode step: the attentionDecode params slots */
+  private capturing: UniformSlot[] | null = null;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -200,13 +219,32 @@ export class GpuForward {
    */
   async stepArgmax(tokens: number[] | null, banned?: { buffer: GPUBuffer; count: number }): Promise<{ id: Promise<number> }> {
     const T = tokens ? tokens.length : 1;
-    const enc = await this.encodeLayers(tokens);
-    this.head(enc, T, 1);
-    argmax(enc, { logits: this.logits, n: this.V, banned, out: this.tok, variant: this.kv });
+    const key = this.tapeKey(T, banned);
+    const enc = await this.encodeLayers(tokens, key, key !== null && this.tape?.key === key ? this.tape : null);
+    if (!this.lastChunk.replayed) {
+      this.head(enc, T, 1);
+      argmax(enc, { logits: this.logits, n: this.V, banned, out: this.tok, variant: this.kv });
+      if (this.capturing) {
+        const tape = enc.endCapture();
+        const K = this.spec.moe.num_experts_per_tok;
+        this.tape = tape && key !== null ? { key, tape, positions: this.capturing, hits: this.spec.num_hidden_layers * K } : null;
+        this.capturing = null;
+      }
+    }
     const p = enc.read(this.tok, 0, 4);
     this.finish(enc);
     this.length += T;
     return { id: p.then((b) => new Uint32Array(b)[0]) };
+  }
+
+  /**
+   * What a decode step's recording depends on besides the position: null when it is not
+   * replayable (several tokens, streaming experts, routes logged, replay off).
+   */
+  private tapeKey(T: number, banned?: { buffer: GPUBuffer; count: number }): string | null {
+    if (!this.replay || T !== 1 || !this.experts.resident || this.logRoutes) return null;
+    const b = banned ? `${this.ctx.idOf(banned.buffer)}:${banned.count}` : '-';
+    return `${this.variant}|${b}|${this.ctx.idOf(this.logits)}|${JSON.stringify(matvecTuning)}`;
   }
 
   /** Final norm + LM head over the last `rows` of the chunk's T tokens, into `logits`. */
@@ -234,20 +272,27 @@ export class GpuForward {
    * Embedding and every layer for the chunk (tokens: ids to upload; null: one token whose id is
    * already in the token buffer). Returns the encoder to continue recording into, unsubmitted.
    */
-  private async encodeLayers(tokens: number[] | null): Promise<GpuEncoder> {
+  private async encodeLayers(tokens: number[] | null, captureKey: string | null = null, tape: DecodeTape | null = null): Promise<GpuEncoder> {
     const T = tokens ? tokens.length : 1;
     const s = this.spec;
     if (T < 1 || T > this.maxChunk) throw new RangeError(`chunk of ${T} tokens (1..${this.maxChunk})`);
     if (this.length + T > this.maxLen) throw new RangeError(`context length ${this.maxLen} exceeded (${this.length} + ${T} tokens)`);
     if (tokens) for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= s.vocab_size) throw new RangeError(`token id ${t} is outside the vocabulary [0, ${s.vocab_size})`);
     const ctx = this.ctx;
-    Object.assign(this.lastChunk, { dispatches: 0, submits: 0, encodeMs: 0 });
+    Object.assign(this.lastChunk, { dispatches: 0, submits: 0, encodeMs: 0, replayed: false });
     this.encodeStart = performance.now();
     if (tokens) ctx.queue.writeBuffer(this.tok, 0, Uint32Array.from(tokens));
     this.experts.beginToken();
     // cos/sin rows for positions length .. length+T-1, one table per distinct rope
     for (const r of new Set(this.ropes)) if (r) ctx.queue.writeBuffer(r.cs, 0, ropeCosSin(r.table, this.length, T) as Float32Array<ArrayBuffer>);
     let enc = ctx.encoder('chunk');
+    if (tape && enc.replay(tape.tape)) {
+      for (const at of tape.positions) enc.patchU32(at, ATTENTION_DECODE_POS_WORD, this.length);
+      this.experts.stats.hits += tape.hits;
+      this.lastChunk.replayed = true;
+      return enc;
+    }
+    this.capturing = captureKey !== null && enc.capture() ? [] : null;
     embedding(enc, { kind: this.w.embed.quant, vocab: s.vocab_size, dim: this.D, table: this.w.embed.buffer, tokens: this.tok, T, y: this.x });
     for (let L = 0; L < s.num_hidden_layers; L++) {
       this.attentionBlock(enc, L, T);
@@ -336,9 +381,12 @@ export class GpuForward {
           nHeads: Hq, nKv: Hkv, hd, pos0, capacity: st.capacity, window, q: this.q, k: this.k, v: this.v,
           kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o, cs: r.cs, rotaryDim: r.table.rotaryDim,
         }, true);
+        if (this.capturing) this.capturing.push(enc.lastUniform!);
         this.oProj(enc, L, T);
         return;
       }
+      // these kernels take the position in their params: a step recorded here is not replayable
+      this.capturing = null;
       // else: q/k rotation and the ring write in one pass when safe, before attention (see rope-kv.wgsl)
       const early = !!r && this.variant !== 'simple' && ropeKvApplies(T, pos0, st.capacity);
       if (early) {
@@ -448,6 +496,7 @@ export class GpuForward {
   }
 
   destroy(): void {
+    this.tape = null;
     for (const r of new Set(this.ropes)) r?.cs.destroy();
     for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.routeLog, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
     for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();

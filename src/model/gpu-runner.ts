@@ -21,6 +21,8 @@ export interface GpuRunnerOptions {
   expertUpload?: 'ring' | 'writeBuffer';
   /** kernel variants: 'auto' (fast kernels where the adapter has them, default) or 'simple' */
   variant?: MatvecVariant;
+  /** replay a recorded decode step instead of recording each one (default true; see GpuForward.replay) */
+  replay?: boolean;
   /** an existing context (else one is created and owned) */
   ctx?: GpuContext;
   gpu?: GpuOptions;
@@ -106,8 +108,8 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
     }
   }
 
-  /** Dispatches, submits and CPU recording time of the last chunk or step. */
-  get lastChunkStats(): { dispatches: number; submits: number; encodeMs: number } {
+  /** Dispatches, submits, CPU recording time of the last chunk or step, and whether it was a replayed decode step. */
+  get lastChunkStats(): { dispatches: number; submits: number; encodeMs: number; replayed: boolean } {
     return { ...this.fwd.lastChunk };
   }
 
@@ -148,6 +150,7 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
     const maxLen = opts.maxLen ?? Math.min(spec.max_position_embeddings, 4096);
     const fwd = new GpuForward(ctx, spec, weights, cache, pm.expertLayout, maxLen, opts.maxChunk ?? 64);
     fwd.variant = opts.variant ?? 'auto';
+    fwd.replay = opts.replay ?? true;
     fwd.reset();
     await ctx.queue.onSubmittedWorkDone();
     ctx.check();

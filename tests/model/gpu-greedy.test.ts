@@ -41,4 +41,28 @@ describe('generateGreedy', () => {
       }
     });
   }
+
+  it('replayed decode steps (recorded once, position patched) give the tokens of recording every step', async () => {
+    const exp = expected('gpt_oss');
+    const ctx = await gpu();
+    const pm = await packInMemory(await HfCheckpoint.open(nodeDir(fixtureDir('gpt_oss'))), { quant: 'f32', denseQuant: 'f32' });
+    const forced = Array.from({ length: 11 }, (_, i) => (i * 37 + 5) % pm.spec.vocab_size);
+    const runs: number[][] = [];
+    for (const replay of [false, true]) {
+      // 'fast' forces the decode attention kernel (the one replays support) on CPU adapters too
+      const r = await GpuRunner.create(pm, { ctx, maxLen: 64, maxChunk: 5, variant: 'fast', replay });
+      try {
+        let replayed = 0;
+        const got = await r.generateGreedy(exp.greedy_prompt, exp.greedy.length, { onToken: () => (replayed += +r.lastChunkStats.replayed) });
+        expect(got, `replay ${replay}`).toEqual(exp.greedy);
+        if (replay) expect(replayed).toBeGreaterThan(0);
+        else expect(replayed).toBe(0);
+        r.reset();
+        runs.push(await r.generateGreedy(exp.greedy_prompt.slice(0, 3), 12, { forced }));
+      } finally {
+        r.dispose();
+      }
+    }
+    expect(runs[1]).toEqual(runs[0]);
+  });
 });

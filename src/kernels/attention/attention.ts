@@ -117,6 +117,9 @@ export function attentionDecodeUsable(enc: GpuEncoder, a: { hd: number; rotaryDi
   );
 }
 
+/** Index of the u32 params word holding pos0 in attentionDecode's params (a replayed decode step rewrites it). */
+export const ATTENTION_DECODE_POS_WORD = 4;
+
 /**
  * One decode step (T = 1): rope of q and the new key, the ring write and attention in one dispatch
  * (attention-decode.wgsl). Record it instead of ropeKv + attention (+ kvWrite).
