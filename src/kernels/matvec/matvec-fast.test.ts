@@ -17,8 +17,10 @@ function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: 
 
 /** Run `fn` under each of a few geometries of the fast variant, restoring the defaults after. */
 async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
-  const saved = { ...matvecTuning, byKind: {} };
+  const saved = { ...matvecTuning, byKind: {}, small: {} };
   matvecTuning.minGroups = 0; // keep each geometry even for these small matrices
+  matvecTuning.byKind = {};
+  matvecTuning.small = {};
   try {
     for (const t of [
       { wg: 64, rpt: 1, unr: 1, design: 'unit' },
@@ -26,9 +28,12 @@ async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
       { wg: 32, rpt: 4, unr: 4, design: 'unit' },
       { wg: 64, rpt: 1, unr: 1, design: 'sx', xc: 64 },
       { wg: 32, rpt: 4, unr: 1, design: 'sx' },
+      { wg: 64, rpt: 1, unr: 1, design: 'wide', pf: 0 },
+      { wg: 32, rpt: 3, unr: 1, design: 'wide', pf: 1 },
+      { wg: 128, rpt: 4, unr: 1, design: 'wide', pf: 1 },
     ] as const) {
-      Object.assign(matvecTuning, { xc: undefined }, t);
-      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}`);
+      Object.assign(matvecTuning, { xc: undefined, pf: undefined }, t);
+      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}${'pf' in t ? ` pf ${t.pf}` : ''}`);
     }
   } finally {
     Object.assign(matvecTuning, saved);

@@ -17,10 +17,12 @@ import type { Kernel } from '../../gpu/pipelines.ts';
 import code from './matvec.wgsl?raw';
 import fastCode from './matvec-fast.wgsl?raw';
 import sxCode from './matvec-sx.wgsl?raw';
+import wideCode from './matvec-wide.wgsl?raw';
 
 const SRC = { label: 'matvec', code };
 export const FAST_SRC = { label: 'matvec-fast', code: fastCode };
 export const SX_SRC = { label: 'matvec-sx', code: sxCode };
+export const WIDE_SRC = { label: 'matvec-wide', code: wideCode };
 export const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
 const WG = 64;
 
@@ -28,37 +30,62 @@ export type MatvecVariant = 'auto' | 'simple' | 'fast';
 
 /**
  * Geometry of the fast variant: WG threads per workgroup, RPT rows per team of lanes, UNR units
- * per lane per step, DQ the mxfp4 decoder (0 arithmetic, 1 subgroup-shuffle table; used when the
- * subgroup has >= 16 lanes). Defaults from bench/results; `byKind` overrides per weight kind (the
- * bench sweeps them and fills it).
+ * per lane per step, DQ the q4 / mxfp4 decoder (0 arithmetic, 1 subgroup-shuffle table; used when
+ * the subgroup has >= 16 lanes). Defaults from bench/results; `byKind` overrides per weight kind
+ * and `small` per kind for products of at most `smallBytes` bytes of weights (the bench sweeps
+ * both and fills them).
  */
 export interface FastGeometry {
   wg: number;
   rpt: number;
   dq: number;
   unr: number;
-  /** 'unit': matvec-fast.wgsl (a load per lane per unit); 'sx': matvec-sx.wgsl (x staged in workgroup memory, 16-byte weight loads) */
-  design?: 'unit' | 'sx';
+  /**
+   * 'unit': matvec-fast.wgsl (a load per lane per unit); 'sx': matvec-sx.wgsl (x staged in
+   * workgroup memory, 16-byte weight loads); 'wide': matvec-wide.wgsl (16-byte units, x from memory)
+   */
+  design?: 'unit' | 'sx' | 'wide';
   /** sx: x floats staged per chunk (default: what the device's workgroup memory allows, <= 8192) */
   xc?: number;
+  /** wide: 1 = load the next unit before decoding this one */
+  pf?: number;
 }
-export const matvecTuning: FastGeometry & { byKind: Partial<Record<QuantKind, FastGeometry>>; minGroups: number } = {
+export const matvecTuning: FastGeometry & {
+  byKind: Partial<Record<QuantKind, FastGeometry>>;
+  small: Partial<Record<QuantKind, FastGeometry>>;
+  smallBytes: number;
+  minGroups: number;
+} = {
   wg: 256,
   rpt: 4,
   dq: 1,
   unr: 2,
   byKind: {},
+  small: {},
+  smallBytes: 48 << 20,
   /** workgroups below which a product cannot fill a large GPU: small matrices take smaller groups */
   minGroups: 264,
 };
 
-function geometry(kind: QuantKind): FastGeometry {
-  return matvecTuning.byKind[kind] ?? matvecTuning;
+function geometry(kind: QuantKind, bytes: number): FastGeometry {
+  return (bytes <= matvecTuning.smallBytes ? matvecTuning.small[kind] : undefined) ?? matvecTuning.byKind[kind] ?? matvecTuning;
+}
+
+/**
+ * A fast-variant product: `problems` workgroup rows (grid y) of `rows` x `cols`, each reading
+ * `mats` matrices (gate_up: 2; down_sum: K) — the weight bytes choose the tuning.
+ */
+export interface FastShape {
+  rows: number;
+  cols: number;
+  problems: number;
+  mats?: number;
 }
 
 /** The geometry for one product: the tuned one, shrunk (fewer rows per team, then smaller groups) for small matrices. */
-function geometryFor(ctx: GpuContext, kind: QuantKind, rows: number, problems: number): FastGeometry {
-  const g = geometry(kind);
+function geometryFor(ctx: GpuContext, kind: QuantKind, sh: FastShape): FastGeometry {
+  const { rows, problems } = sh;
+  const g = geometry(kind, matrixBytes(kind, rows, sh.cols) * problems * (sh.mats ?? 1));
   const tpr = fastTeamSize(ctx);
   const groups = (c: FastGeometry) => Math.ceil(rows / ((c.wg / tpr) * c.rpt)) * problems;
   let c = g;
@@ -84,6 +111,7 @@ export function fastMatvecPlan(ctx: GpuContext, a: { cols: number; wOffset?: num
     tpr > 0 &&
     matvecTuning.wg % tpr === 0 &&
     Object.values(matvecTuning.byKind).every((g) => g.wg % tpr === 0) &&
+    Object.values(matvecTuning.small).every((g) => g.wg % tpr === 0) &&
     a.cols % 32 === 0 &&
     (a.wOffset ?? 0) % 16 === 0 &&
     (a.xOffset ?? 0) % 4 === 0 &&
@@ -112,17 +140,18 @@ function stagedFloats(ctx: GpuContext): number {
  * `vec4Tail`: the weight binding extends to a 16-byte boundary past the matrix (the shared-x
  * design reads it as vec4; a binding cut short would clamp its last words), else 'unit' is used.
  */
-export function fastKernel(ctx: GpuContext, kind: QuantKind, entry: 'mv' | 'gate_up' | 'down_sum', rows: number, problems: number, norm = false, vec4Tail = true): Kernel {
-  const g = geometryFor(ctx, kind, rows, problems);
+export function fastKernel(ctx: GpuContext, kind: QuantKind, entry: 'mv' | 'gate_up' | 'down_sum', sh: FastShape, norm = false, vec4Tail = true): Kernel {
+  const g = geometryFor(ctx, kind, sh);
   const tpr = fastTeamSize(ctx);
-  const dq = kind === 'mxfp4' && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
+  const dq = (kind === 'mxfp4' || kind === 'q4') && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
+  if (g.design === 'wide') return ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm });
   if (g.design === 'sx' && vec4Tail) return ctx.pipelines.get(SX_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, NORM: +norm, XC: g.xc ?? stagedFloats(ctx) });
   return ctx.pipelines.get(FAST_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr, NORM: +norm });
 }
 
 /** Rows one workgroup of the fast variant covers for `kind` (same rows and problems as fastKernel). */
-export function fastRowsPerGroup(ctx: GpuContext, kind: QuantKind, rows: number, problems: number): number {
-  const g = geometryFor(ctx, kind, rows, problems);
+export function fastRowsPerGroup(ctx: GpuContext, kind: QuantKind, sh: FastShape): number {
+  const g = geometryFor(ctx, kind, sh);
   return (g.wg / fastTeamSize(ctx)) * g.rpt;
 }
 
@@ -262,9 +291,10 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
       norm_eps: a.norm?.eps ?? 0, write_h: +!!a.norm?.out, hout_offset: a.norm?.out?.offset ?? 0,
     });
     const tail = !!a.slots || bindingSize(a.w) >= Math.ceil((wOffset + matrixBytes(a.kind, a.rows, a.cols)) / 16) * 16;
-    const kernel = fastKernel(enc.ctx, a.kind, 'mv', a.rows, problems, !!a.norm, tail);
+    const shape = { rows: a.rows, cols: a.cols, problems };
+    const kernel = fastKernel(enc.ctx, a.kind, 'mv', shape, !!a.norm, tail);
     const buffers = [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y, r?.from ?? dummy, null, a.norm?.w ?? dummy, a.norm?.out?.buffer ?? writeSink(enc.ctx)];
-    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / fastRowsPerGroup(enc.ctx, a.kind, a.rows, problems)), problems]);
+    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / fastRowsPerGroup(enc.ctx, a.kind, shape)), problems]);
     return;
   }
   if (a.residual) {

@@ -65,8 +65,9 @@ export function expertGateUp(enc: GpuEncoder, a: ExpertGateUpArgs): void {
     indirect: 1, slot_offset: a.slotsOffset ?? 0,
     act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
-  const kernel = fastKernel(enc.ctx, L.gate.quant, 'gate_up', I, a.problems);
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, null, null, enc.ctx.dummy], [Math.ceil(I / fastRowsPerGroup(enc.ctx, L.gate.quant, I, a.problems)), a.problems]);
+  const shape = { rows: I, cols: D, problems: a.problems, mats: 2 };
+  const kernel = fastKernel(enc.ctx, L.gate.quant, 'gate_up', shape);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, null, null, enc.ctx.dummy], [Math.ceil(I / fastRowsPerGroup(enc.ctx, L.gate.quant, shape)), a.problems]);
 }
 
 export interface ExpertDownSumArgs {
@@ -112,7 +113,8 @@ export function expertDownSum(enc: GpuEncoder, a: ExpertDownSumArgs): void {
     indirect: 1, slot_offset: a.slotsOffset ?? 0, k_experts: a.K, wts_offset: a.weightsOffset ?? 0,
     res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1, h_offset: r?.fromOffset ?? outOffset,
   });
-  const kernel = fastKernel(enc.ctx, L.down.quant, 'down_sum', D, a.T);
+  const shape = { rows: D, cols: I, problems: a.T, mats: a.K };
+  const kernel = fastKernel(enc.ctx, L.down.quant, 'down_sum', shape);
   const dummy = enc.ctx.dummy;
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / fastRowsPerGroup(enc.ctx, L.down.quant, D, a.T)), a.T]);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / fastRowsPerGroup(enc.ctx, L.down.quant, shape)), a.T]);
 }
