@@ -18,8 +18,11 @@ export interface Tuning {
   rpt: number;
   dq: number;
   unr: number;
-  design: 'unit' | 'sx';
+  design: 'unit' | 'sx' | 'wide';
+  pf?: number;
 }
+
+const label = (t: Tuning) => `fast ${t.design} wg${t.wg} rpt${t.rpt}${t.design === 'unit' ? ` unr${t.unr}` : ''}${t.design === 'wide' ? ` pf${t.pf ?? 0}` : ''} dq${t.dq}`;
 
 export interface KernelRow {
   kind: QuantKind;
@@ -133,23 +136,65 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
 export interface SweepResult {
   rows: KernelRow[];
   best: Partial<Record<QuantKind, { tuning: Tuning; GBps: number; ofCeiling: number }>>;
-  /** the geometry chosen for the engine, per weight kind */
+  /** the geometry chosen for the engine, per weight kind (large products) */
   chosen: Partial<Record<QuantKind, Tuning>>;
+  /** per weight kind for products of at most matvecTuning.smallBytes (chosen at the model shapes) */
+  chosenSmall: Partial<Record<QuantKind, Tuning>>;
+  /** per kind: the model shapes' summed time with the large-product geometry and with the chosen one */
+  small: Partial<Record<QuantKind, { us: number; usLargeGeometry: number; GBps: number; tuning: Tuning }>>;
 }
+
+/** Shapes of the benchmarked models' products of each kind (rows, cols, problems), decode. */
+const MODEL_SHAPES: [QuantKind, number, number, number][] = [
+  ['mxfp4', 2880, 2880, 8], // gpt-oss gate + up of 4 experts
+  ['mxfp4', 2880, 2880, 4], // gpt-oss down of 4 experts
+  ['q4', 2880, 2880, 4],
+  ['q4', 768, 2048, 16], // Qwen3-30B-A3B gate + up of 8 experts
+  ['q4', 2048, 768, 8],
+  ['q4', 1536, 3072, 16], // MiniMax-M2
+  ['q8', 4096, 2880, 1], // gpt-oss q, o (transposed)
+  ['q8', 2880, 4096, 1],
+  ['q8', 512, 2880, 1], // k, v
+];
 
 export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps: number, log: (s: string) => void, deadline: number): Promise<SweepResult> {
   const rowsOut: KernelRow[] = [];
-  const saved = { ...matvecTuning, byKind: { ...matvecTuning.byKind } };
+  const saved = { ...matvecTuning, byKind: { ...matvecTuning.byKind }, small: { ...matvecTuning.small } };
   const target = small ? 4 << 20 : 256 << 20;
   const reps = small ? 2 : 20;
-  const unit: Omit<Tuning, 'dq'>[] = [128, 256].flatMap((wg) => [1, 2, 4].flatMap((rpt) => [1, 2, 4].map((unr) => ({ wg, rpt, unr, design: 'unit' as const }))));
-  const sx: Omit<Tuning, 'dq'>[] = [128, 256].flatMap((wg) => [1, 2, 4].map((rpt) => ({ wg, rpt, unr: 1, design: 'sx' as const })));
-  const gridFor = (kind: QuantKind): Omit<Tuning, 'dq'>[] =>
-    small
-      ? [{ wg: 64, rpt: 2, unr: 2, design: 'unit' }, { wg: 64, rpt: 2, unr: 1, design: 'sx' }]
-      : kind === 'f32' || kind === 'f16'
-        ? [...unit.filter((t) => t.wg === 256 && t.unr === 2), ...sx.filter((t) => t.wg === 256)]
-        : [...unit, ...sx];
+  const quant = (k: QuantKind) => k === 'q8' || k === 'q4' || k === 'mxfp4';
+  const lut = (k: QuantKind) => (k === 'q4' || k === 'mxfp4') && ctx.caps.subgroupMinSize >= 16;
+  const grid = (k: QuantKind, which: 'large' | 'small'): Tuning[] => {
+    if (small) return [{ wg: 64, rpt: 2, unr: 2, dq: 0, design: 'unit' }, { wg: 64, rpt: 2, unr: 1, dq: 0, design: 'sx' }, { wg: 64, rpt: 2, unr: 1, dq: 0, pf: 1, design: 'wide' }];
+    const out: Tuning[] = [];
+    const dqs = lut(k) ? [0, 1] : [0];
+    const wides = quant(k) || which === 'small' ? [64, 128, 256] : [256];
+    for (const dq of dqs) {
+      for (const wg of wides) for (const rpt of [1, 2, 4]) for (const pf of [0, 1]) out.push({ wg, rpt, unr: 1, dq, pf, design: 'wide' });
+      if (which === 'large') {
+        for (const wg of quant(k) ? [128, 256] : [256]) for (const rpt of [1, 2, 4]) for (const unr of quant(k) ? [1, 4] : [2]) out.push({ wg, rpt, unr, dq, design: 'unit' });
+        for (const [wg, rpt] of [[256, 2], [256, 4], [128, 4]]) out.push({ wg, rpt, unr: 1, dq, design: 'sx' });
+      } else {
+        for (const wg of [64, 128]) for (const rpt of [1, 2]) for (const unr of [2, 4]) out.push({ wg, rpt, unr, dq, design: 'unit' });
+        for (const [wg, rpt] of [[128, 1], [256, 2]]) out.push({ wg, rpt, unr: 1, dq, design: 'sx' });
+      }
+    }
+    return out;
+  };
+  // correctness of each geometry on this device, checked once
+  const verified = new Map<string, boolean>();
+  const checked = async (kind: QuantKind, t: Tuning): Promise<boolean> => {
+    const key = `${kind} ${label(t)}`;
+    let ok = verified.get(key);
+    if (ok === undefined) {
+      const was = { ...matvecTuning };
+      Object.assign(matvecTuning, { ...t, minGroups: 0, byKind: {}, small: {} });
+      ok = await check(ctx, kind, 'fast');
+      Object.assign(matvecTuning, was);
+      verified.set(key, ok);
+    }
+    return ok;
+  };
   const best: SweepResult['best'] = {};
   try {
     for (const kind of QUANT_KINDS) {
@@ -158,7 +203,7 @@ export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps:
       const add = (variant: string, us: number, correct: boolean, r = rows, c = cols, problems = 1, b = bytes) => {
         const GBps = b / us / 1000;
         rowsOut.push({ kind, variant, rows: r, cols: c, problems, bytes: b, us, GBps, ofCeiling: GBps / ceilingGBps, correct });
-        log(`  ${kind.padEnd(6)} ${variant.padEnd(22)} ${r}x${c}${problems > 1 ? ` x${problems}` : ''}: ${us.toFixed(1)} us ${GBps.toFixed(1)} GB/s ${((GBps / ceilingGBps) * 100).toFixed(0)}%${correct ? '' : ' WRONG'}`);
+        log(`  ${kind.padEnd(6)} ${variant.padEnd(30)} ${r}x${c}${problems > 1 ? ` x${problems}` : ''}: ${us.toFixed(1)} us ${GBps.toFixed(1)} GB/s ${((GBps / ceilingGBps) * 100).toFixed(0)}%${correct ? '' : ' WRONG'}`);
       };
       const bench = setup(ctx, kind, rows, cols, 1);
       add('simple', await bench.time('simple', Math.min(reps, 5)), await check(ctx, kind, 'simple'));
@@ -166,47 +211,67 @@ export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps:
         bench.destroy();
         continue;
       }
-      const dqs = kind === 'mxfp4' && ctx.caps.subgroupMinSize >= 16 ? [0, 1] : [0];
-      for (const dq of dqs)
-        for (const t of gridFor(kind)) {
-          if (performance.now() > deadline) break;
-          matvecTuning.byKind = {};
-          Object.assign(matvecTuning, { ...t, dq, minGroups: 0 });
-          const ok = await check(ctx, kind, 'fast');
-          const us = await bench.time('fast', reps);
-          add(`fast ${t.design} wg${t.wg} rpt${t.rpt} unr${t.unr} dq${dq}`, us, ok);
-          const GBps = bytes / us / 1000;
-          if (ok && (!best[kind] || GBps > best[kind]!.GBps)) best[kind] = { tuning: { ...t, dq }, GBps, ofCeiling: GBps / ceilingGBps };
-        }
+      for (const t of grid(kind, 'large')) {
+        if (performance.now() > deadline) break;
+        const ok = await checked(kind, t);
+        matvecTuning.byKind = {};
+        matvecTuning.small = {};
+        Object.assign(matvecTuning, { ...t, pf: t.pf ?? 0, minGroups: 0 });
+        const us = await bench.time('fast', reps);
+        add(label(t), us, ok);
+        const GBps = bytes / us / 1000;
+        if (ok && (!best[kind] || GBps > best[kind]!.GBps)) best[kind] = { tuning: { ...t }, GBps, ofCeiling: GBps / ceilingGBps };
+      }
       bench.destroy();
     }
-    // the engine's geometry: the best per kind
+    // the engine's geometry for large products: the best per kind
     const chosen: Partial<Record<QuantKind, Tuning>> = {};
     for (const k of QUANT_KINDS) if (best[k]) chosen[k] = best[k]!.tuning;
-    // real expert shapes (decode: K matrices through slots) with the chosen geometry
-    Object.assign(matvecTuning, saved, { byKind: chosen });
+    // small products: sweep again at the model shapes (their time summed per kind)
+    Object.assign(matvecTuning, saved, { byKind: chosen, small: {} });
+    const chosenSmall: Partial<Record<QuantKind, Tuning>> = {};
+    const smallRes: SweepResult['small'] = {};
+    const kinds = [...new Set(MODEL_SHAPES.map((m) => m[0]))];
+    for (const kind of kinds) {
+      if (small || !chosen[kind]) continue;
+      const shapes = MODEL_SHAPES.filter((m) => m[0] === kind);
+      const benches = shapes.map(([, r, c, p]) => ({ r, c, p, b: (matrixBytes(kind, r, c) + r * 4) * p + c * 4, bench: setup(ctx, kind, r, c, p) }));
+      const total = async (t: Tuning | null) => {
+        matvecTuning.small = t ? { [kind]: { ...t, pf: t.pf ?? 0 } } : {};
+        let us = 0;
+        for (const s of benches) us += await s.bench.time('fast', 10);
+        return us;
+      };
+      const baseUs = await total(null); // the large-product geometry, shrunk as the engine does
+      let pick: { t: Tuning; us: number } | null = null;
+      for (const t of grid(kind, 'small')) {
+        if (performance.now() > deadline) break;
+        if (!(await checked(kind, t))) continue;
+        const us = await total(t);
+        if (!pick || us < pick.us) pick = { t, us };
+      }
+      const bytesAll = benches.reduce((a, s) => a + s.b, 0);
+      if (pick && pick.us < baseUs) chosenSmall[kind] = pick.t;
+      const use = pick && pick.us < baseUs ? pick : { t: chosen[kind]!, us: baseUs };
+      smallRes[kind] = { us: use.us, usLargeGeometry: baseUs, GBps: bytesAll / use.us / 1000, tuning: use.t };
+      log(`  ${kind.padEnd(6)} model shapes: ${baseUs.toFixed(1)} us with the large geometry, ${use.us.toFixed(1)} us with ${label(use.t)} (${(bytesAll / use.us / 1000).toFixed(0)} GB/s)`);
+      benches.forEach((s) => s.bench.destroy());
+    }
+    // the model shapes, simple vs fast with the chosen geometries, plus the LM head
+    matvecTuning.small = chosenSmall;
     if (!small && performance.now() < deadline)
-      for (const [kind, rows, cols, problems] of [
-        ['mxfp4', 2880, 2880, 4],
-        ['q4', 2880, 2880, 4],
-        ['q4', 768, 2048, 8],
-        ['q4', 2048, 768, 8],
-        ['q4', 1536, 3072, 8],
-        ['q8', 4096, 2880, 1],
-        ['q8', 512, 2880, 1],
-        ['q8', 201088, 2880, 1],
-      ] as [QuantKind, number, number, number][]) {
+      for (const [kind, rows, cols, problems] of [...MODEL_SHAPES, ['q8', 201088, 2880, 1]] as [QuantKind, number, number, number][]) {
         const b = (matrixBytes(kind, rows, cols) + rows * 4) * problems + cols * 4;
         const bench = setup(ctx, kind, rows, cols, problems);
         for (const v of ['simple', 'fast'] as const) {
           const us = await bench.time(v, v === 'simple' ? 3 : 10);
           const GBps = b / us / 1000;
           rowsOut.push({ kind, variant: `${v} (model shape)`, rows, cols, problems, bytes: b, us, GBps, ofCeiling: GBps / ceilingGBps, correct: true });
-          log(`  ${kind.padEnd(6)} ${`${v} (model shape)`.padEnd(22)} ${rows}x${cols} x${problems}: ${us.toFixed(1)} us ${GBps.toFixed(1)} GB/s ${((GBps / ceilingGBps) * 100).toFixed(0)}%`);
+          log(`  ${kind.padEnd(6)} ${`${v} (model shape)`.padEnd(30)} ${rows}x${cols} x${problems}: ${us.toFixed(1)} us ${GBps.toFixed(1)} GB/s ${((GBps / ceilingGBps) * 100).toFixed(0)}%`);
         }
         bench.destroy();
       }
-    return { rows: rowsOut, best, chosen };
+    return { rows: rowsOut, best, chosen, chosenSmall, small: smallRes };
   } finally {
     Object.assign(matvecTuning, saved);
   }

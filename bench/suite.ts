@@ -105,9 +105,12 @@ export async function run(argv: string[]): Promise<number> {
       f32_fast_matvec_vs_ceiling: s.best.f32?.ofCeiling ?? null,
       best: s.best,
       chosen: s.chosen,
+      chosen_small: s.chosenSmall,
+      model_shapes: s.small,
       rows: s.rows,
     };
     matvecTuning.byKind = s.chosen; // the engine runs with the geometry measured best here
+    matvecTuning.small = s.chosenSmall;
     log(`engine matvec geometry: ${JSON.stringify(matvecTuning)}`);
     const mm = await sweepMatmul(ctx, small, log, Math.min(deadline, performance.now() + 40_000));
     (result.kernels as Record<string, unknown>).matmul = mm;

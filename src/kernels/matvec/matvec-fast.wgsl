@@ -20,7 +20,8 @@
 // lane 0 writes. Workgroups hold WG / TPR teams; grid (ceil(rows / rows_per_wg), P).
 //   Measured on an H100 (bench/results): f32 weights reach the f32 matvec ceiling with this
 //   design; the quantized kinds are issue-bound on the dequantization (mxfp4 went from 0.71 to
-//   1.32 TB/s when its arithmetic decode was replaced by the shuffle table, DQ = 1).
+//   1.32 TB/s when its arithmetic decode was replaced by the shuffle table, DQ = 1; q4 has the
+//   same table of code - 8).
 //   The unit loop runs a uniform trip count (lanes past the row's end add 0), so every lane is
 //   active at each subgroup operation.
 //
@@ -140,6 +141,13 @@ fn unit_dot(row: u32, u: u32, xa: vec4<f32>, xb: vec4<f32>, lut: f32) -> f32 {
     }
     case 3u: {
       let w = W[row + u];
+      if (DQ == 1u) {
+        let c0 = vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u) & vec4<u32>(15u);
+        let c1 = vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u) & vec4<u32>(15u);
+        let l = vec4<f32>(subgroupShuffle(lut, c0.x), subgroupShuffle(lut, c0.y), subgroupShuffle(lut, c0.z), subgroupShuffle(lut, c0.w));
+        let h = vec4<f32>(subgroupShuffle(lut, c1.x), subgroupShuffle(lut, c1.y), subgroupShuffle(lut, c1.z), subgroupShuffle(lut, c1.w));
+        return dot(l, xa) + dot(h, xb);
+      }
       let lo = bitcast<vec4<f32>>((vec4<u32>(w, w >> 4u, w >> 8u, w >> 12u) & vec4<u32>(15u)) | vec4<u32>(MAGIC));
       let hi = bitcast<vec4<f32>>((vec4<u32>(w >> 16u, w >> 20u, w >> 24u, w >> 28u) & vec4<u32>(15u)) | vec4<u32>(MAGIC));
       return dot(lo - vec4<f32>(MAGIC_F + 8.0), xa) + dot(hi - vec4<f32>(MAGIC_F + 8.0), xb);
@@ -191,6 +199,7 @@ fn team_sum(v: vec4<f32>) -> vec4<f32> {
 
 fn lut_entry(lane: u32) -> f32 {
   if (KIND == 4u && DQ == 1u) { return e2m1_x2(lane & 15u); }
+  if (KIND == 3u && DQ == 1u) { return f32(lane & 15u) - 8.0; } // q4: code - 8
   return 0.0;
 }
 

@@ -103,7 +103,7 @@ fn e2m1_vec(c: vec4<u32>) -> vec4<f32> {
 fn nib8(u: u32, a: vec4<f32>, b: vec4<f32>, lut: f32) -> f32 {
   let c0 = vec4<u32>(u, u >> 4u, u >> 8u, u >> 12u) & vec4<u32>(15u);
   let c1 = vec4<u32>(u >> 16u, u >> 20u, u >> 24u, u >> 28u) & vec4<u32>(15u);
-  if (KIND == 3u) {
+  if (KIND == 3u && DQ == 0u) {
     let lo = bitcast<vec4<f32>>(c0 | vec4<u32>(MAGIC)) - vec4<f32>(MAGIC_F + 8.0);
     let hi = bitcast<vec4<f32>>(c1 | vec4<u32>(MAGIC)) - vec4<f32>(MAGIC_F + 8.0);
     return dot(lo, a) + dot(hi, b);
@@ -234,6 +234,7 @@ fn rows_dot(mat: u32, mat2: u32, dual: bool, r0: u32, x4: u32, lane: u32, lid: u
 
 fn lut_entry(lane: u32) -> f32 {
   if (KIND == 4u && DQ == 1u) { return e2m1_x2(lane & 15u); }
+  if (KIND == 3u && DQ == 1u) { return f32(lane & 15u) - 8.0; } // q4: code - 8
   return 0.0;
 }
 
