@@ -9,12 +9,26 @@
 //
 // Arenas: consecutive layers' slot blocks packed into buffers no larger than the device's
 // maxStorageBufferBindingSize, so the K experts of a layer are always inside one binding.
+//
+// Speculative staging (streaming with prefetch): while the forward pass waits for a layer's
+// routed ids, `speculate` uploads that layer's predicted experts into a small GPU staging area
+// (K blobs, outside the slots, so the slot mapping is untouched), in interruptible pieces that
+// stop when the ids arrive. A miss whose blob is (partly) staged is then filled by a GPU copy
+// from the staging area (plus a host upload of any rest) instead of a full host upload.
 
 import type { GpuContext } from '../gpu/device.ts';
 import type { PackedModel } from '../format/quant-layout.ts';
 import type { ExpertCacheStats } from '../model/runner.ts';
 import { LayerSlots } from './slots.ts';
 import { StagingRing } from './staging.ts';
+
+/** A blob (partly) uploaded into the speculative staging area. */
+interface StagedBlob {
+  layer: number;
+  expert: number;
+  /** bytes uploaded so far (from the blob's start) */
+  done: number;
+}
 
 export interface ExpertCacheOptions {
   /** bytes for expert slots; default: all experts if they fit the device, else what fits */
@@ -58,6 +72,10 @@ export class ExpertCache {
   private readonly prefetched = new Map<string, Promise<Uint8Array>>();
   private readonly prefetchOn: boolean;
   private readonly ring: StagingRing | null;
+  /** speculative staging area: `stageSlots` blobs (null without the ring or prefetch) */
+  private readonly stage: GPUBuffer | null = null;
+  private readonly staged: (StagedBlob | null)[] = [];
+  private stageNext = 0;
   readonly stats: ExpertCacheStats;
   /** experts routed in the last token, for the UI heatmap: layer -> ids, and whether each hit */
   lastRouting: { layer: number; expert: number; hit: boolean }[] = [];
@@ -84,7 +102,11 @@ export class ExpertCache {
     this.prefetchOn = opts.prefetch ?? true;
     this.ring = (opts.upload ?? 'ring') === 'ring' ? new StagingRing(ctx.device, 8, Math.min(16 << 20, Math.max(1 << 20, this.blobBytes))) : null;
     this.layers = Array.from({ length: this.L }, () => new LayerSlots(this.slotsPerLayer));
-    this.stats = { hits: 0, misses: 0, bytesStreamed: 0, stallMs: 0, budgetBytes: this.budgetBytes, prefetched: 0, prefetchUsed: 0 };
+    this.stats = { hits: 0, misses: 0, bytesStreamed: 0, stallMs: 0, budgetBytes: this.budgetBytes, prefetched: 0, prefetchUsed: 0, speculativeBytes: 0, speculativeUsedBytes: 0 };
+    if (!this.resident && this.prefetchOn && this.ring) {
+      this.stage = ctx.createBuffer(this.K * this.blobBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'expert-stage');
+      this.staged = Array.from({ length: this.K }, () => null);
+    }
     // pack layers into arenas
     const block = this.slotsPerLayer * this.blobBytes;
     const perArena = Math.max(1, Math.floor(maxBinding / block));
@@ -129,7 +151,7 @@ export class ExpertCache {
   }
 
   get gpuBytes(): number {
-    return this.arenas.reduce((a, b) => a + b.buffer.size, 0) + (this.table?.size ?? 0);
+    return this.arenas.reduce((a, b) => a + b.buffer.size, 0) + (this.table?.size ?? 0) + (this.stage?.size ?? 0);
   }
 
   /** true when streaming with prefetch on */
@@ -148,13 +170,58 @@ export class ExpertCache {
     return this.pm.expertBlob(l, e);
   }
 
+  private stagedIndex(l: number, e: number): number {
+    return this.staged.findIndex((b) => b !== null && b.layer === l && b.expert === e);
+  }
+
+  /**
+   * Upload layer `l`'s predicted `experts` that are not resident into the staging area, until
+   * `stop()` (checked between 1 MiB pieces): the forward pass calls it while it waits for the
+   * layer's routed ids. Blobs already (partly) staged continue where they stopped.
+   */
+  async speculate(l: number, experts: number[], stop: () => boolean): Promise<void> {
+    const ring = this.ring;
+    if (!this.stage || !ring || l >= this.L) return;
+    const want = experts.filter((e) => !this.layers[l].has(e));
+    for (const e of want) {
+      if (stop()) break;
+      let i = this.stagedIndex(l, e);
+      if (i < 0) {
+        // a staging slot not holding another wanted blob of this layer, round robin
+        for (let n = 0; n < this.staged.length; n++) {
+          const j = (this.stageNext + n) % this.staged.length;
+          const b = this.staged[j];
+          if (!b || b.layer !== l || !want.includes(b.expert)) {
+            i = j;
+            break;
+          }
+        }
+        if (i < 0) break;
+        this.stageNext = (i + 1) % this.staged.length;
+        this.staged[i] = { layer: l, expert: e, done: 0 };
+      }
+      const st = this.staged[i]!;
+      if (st.done >= this.blobBytes) continue;
+      const key = `${l}:${e}`;
+      let p = this.prefetched.get(key);
+      if (!p) this.prefetched.set(key, (p = this.pm.expertBlob(l, e)));
+      const blob = await p;
+      const n = await ring.write(this.stage, i * this.blobBytes + st.done, blob.subarray(st.done), stop);
+      st.done += n;
+      this.stats.bytesStreamed += n;
+      this.stats.speculativeBytes! += n;
+    }
+    ring.flush();
+  }
+
   /**
    * Make the distinct `experts` of layer `l` resident (streaming mode) and return the word offset
    * of each inside the layer's arena, in order. Misses are read from the store (or a prefetch
-   * already under way) and uploaded with writeBuffer, which the queue orders after all work
-   * submitted before this call.
+   * already under way), or copied from the speculative staging area, and uploaded; the copies
+   * are submitted now, or with `defer` left for the caller's submit (`takeUploads`), in queue
+   * order before work submitted after them.
    */
-  async ensure(l: number, experts: number[]): Promise<number[]> {
+  async ensure(l: number, experts: number[], defer = false): Promise<number[]> {
     for (const key of this.prefetched.keys()) if (Number(key.split(':')[0]) < l) this.prefetched.delete(key); // stale predictions
     const plan = this.layers[l].plan(experts);
     const missSet = new Set(plan.misses.map((m) => m.expert));
@@ -163,15 +230,40 @@ export class ExpertCache {
     this.stats.misses += plan.misses.length;
     if (plan.misses.length) {
       const t0 = performance.now();
-      const blobs = await Promise.all(plan.misses.map((m) => this.read(l, m.expert)));
+      // staged parts first (GPU copies), then the rest from the host
+      const from = plan.misses.map((m) => {
+        const i = this.stagedIndex(l, m.expert);
+        const done = i >= 0 ? this.staged[i]!.done : 0;
+        if (done > 0) {
+          this.ring!.copy(this.stage!, i * this.blobBytes, this.arena(l), this.slotOffset(l, m.slot), done);
+          this.stats.speculativeUsedBytes! += done;
+        }
+        return done;
+      });
+      const blobs = await Promise.all(plan.misses.map((m, i) => (from[i] < this.blobBytes ? this.read(l, m.expert) : null)));
       this.stats.stallMs += performance.now() - t0;
       for (let i = 0; i < blobs.length; i++) {
-        await this.put(this.arena(l), this.slotOffset(l, plan.misses[i].slot), blobs[i]);
-        this.stats.bytesStreamed += blobs[i].byteLength;
+        const b = blobs[i];
+        if (!b) continue;
+        await this.put(this.arena(l), this.slotOffset(l, plan.misses[i].slot) + from[i], from[i] ? b.subarray(from[i]) : b);
+        this.stats.bytesStreamed += b.byteLength - from[i];
       }
-      this.ring?.flush();
+      if (!defer) this.ring?.flush();
     }
     return plan.slots.map((s) => this.slotOffset(l, s) / 4);
+  }
+
+  /**
+   * The uploads `ensure(..., true)` recorded, as command buffers to submit before the work that
+   * reads them (in the same queue.submit); call `uploadsSubmitted()` right after that submit.
+   */
+  takeUploads(): GPUCommandBuffer[] {
+    const cb = this.ring?.take();
+    return cb ? [cb] : [];
+  }
+
+  uploadsSubmitted(): void {
+    this.ring?.submitted();
   }
 
   /** Upload one blob (ordered before work submitted after the next ring flush). */
@@ -209,6 +301,7 @@ export class ExpertCache {
 
   destroy(): void {
     this.ring?.destroy();
+    this.stage?.destroy();
     for (const a of this.arenas) a.buffer.destroy();
     this.table?.destroy();
   }

@@ -4,8 +4,26 @@
 // on an H200 through Dawn (bench/results), because writeBuffer allocates and copies a fresh staging
 // area per call while the ring reuses mapped memory.
 //
-// Ordering: the copies are submitted by `flush()`, in queue order with everything else, so work
-// submitted after flush() sees the bytes, and work submitted before it never does.
+// Ordering: the copies are submitted by `flush()` (or handed to the caller's submit with `take()`
+// + `submitted()`), in queue order with everything else, so work submitted after that sees the
+// bytes, and work submitted before it never does.
+//
+// Interruptible writes: `write(..., stop)` copies in 1 MiB pieces and yields to the event loop
+// between them; once `stop()` is true it records what is done and returns the byte count, so a
+// speculative upload never holds up the work that arrives meanwhile.
+
+const PIECE = 1 << 20;
+
+/** One turn of the event loop (lets GPU callbacks such as readbacks run). */
+export function yieldTurn(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => void };
+  if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
+  return new Promise((r) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => r();
+    ch.port2.postMessage(0);
+  });
+}
 
 export class StagingRing {
   private readonly buffers: GPUBuffer[];
@@ -14,6 +32,7 @@ export class StagingRing {
   private next = 0;
   private enc: GPUCommandEncoder | null = null;
   private used: number[] = [];
+  private taken: number[] = [];
   /** bytes uploaded so far */
   bytes = 0;
 
@@ -28,11 +47,17 @@ export class StagingRing {
     this.ready = this.buffers.map(() => null);
   }
 
-  /** Queue `src` for `dst` at `dstOffset` (multiples of 4); visible to work submitted after flush(). */
-  async write(dst: GPUBuffer, dstOffset: number, src: Uint8Array): Promise<void> {
+  /**
+   * Queue `src` for `dst` at `dstOffset` (multiples of 4); visible to work submitted after the
+   * copies are. With `stop`: stops between 1 MiB pieces once stop() is true; returns the bytes
+   * queued (a multiple of 4 unless the whole of src).
+   */
+  async write(dst: GPUBuffer, dstOffset: number, src: Uint8Array, stop?: () => boolean): Promise<number> {
     for (let off = 0; off < src.byteLength; off += this.chunkBytes) {
+      if (stop?.()) return off;
       const n = Math.min(this.chunkBytes, src.byteLength - off);
       let i = this.next;
+      if (this.taken.length) throw new Error('StagingRing: write() between take() and submitted()');
       if (this.used.includes(i)) {
         // the ring came round within one flush: submit what is recorded first
         this.flush();
@@ -43,22 +68,62 @@ export class StagingRing {
       if (pending) await pending;
       this.ready[i] = null;
       const buf = this.buffers[i];
-      new Uint8Array(buf.getMappedRange(0, Math.ceil(n / 4) * 4)).set(src.subarray(off, off + n));
+      const mapped = new Uint8Array(buf.getMappedRange(0, Math.ceil(n / 4) * 4));
+      let done = n;
+      if (stop) {
+        done = 0;
+        while (done < n) {
+          const m = Math.min(PIECE, n - done);
+          mapped.set(src.subarray(off + done, off + done + m), done);
+          done += m;
+          if (done < n) {
+            await yieldTurn();
+            if (stop()) break;
+          }
+        }
+      } else {
+        mapped.set(src.subarray(off, off + n));
+      }
       buf.unmap();
       this.enc ??= this.device.createCommandEncoder({ label: 'staging' });
-      this.enc.copyBufferToBuffer(buf, 0, dst, dstOffset + off, Math.ceil(n / 4) * 4);
+      this.enc.copyBufferToBuffer(buf, 0, dst, dstOffset + off, Math.ceil(done / 4) * 4);
       this.used.push(i);
-      this.bytes += n;
+      this.bytes += done;
+      if (done < n) return off + done;
     }
+    return src.byteLength;
+  }
+
+  /** Record a GPU-side copy in order with the uploads (e.g. from a staging area on the GPU). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.enc ??= this.device.createCommandEncoder({ label: 'staging' });
+    this.enc.copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(size / 4) * 4);
+  }
+
+  /**
+   * The recorded copies as a command buffer for the caller's next queue.submit (null: none);
+   * call `submitted()` right after that submit.
+   */
+  take(): GPUCommandBuffer | null {
+    if (!this.enc) return null;
+    const cb = this.enc.finish();
+    this.enc = null;
+    this.taken.push(...this.used);
+    this.used = [];
+    return cb;
+  }
+
+  /** The command buffer from `take()` is submitted: start re-mapping its staging buffers. */
+  submitted(): void {
+    for (const i of this.taken) this.ready[i] = this.buffers[i].mapAsync(GPUMapMode.WRITE);
+    this.taken = [];
   }
 
   /** Submit the recorded copies and start re-mapping their staging buffers. */
   flush(): void {
-    if (!this.enc) return;
-    this.device.queue.submit([this.enc.finish()]);
-    this.enc = null;
-    for (const i of this.used) this.ready[i] = this.buffers[i].mapAsync(GPUMapMode.WRITE);
-    this.used = [];
+    const cb = this.take();
+    if (cb) this.device.queue.submit([cb]);
+    this.submitted();
   }
 
   /** Flush and wait until every staging buffer is mapped again. */

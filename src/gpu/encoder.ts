@@ -269,14 +269,17 @@ export class GpuEncoder {
     return new Promise((resolve, reject) => this.reads.push({ staging, size, resolve, reject }));
   }
 
-  /** Upload params, submit the command buffer, start the pending readbacks. */
-  submit(): void {
+  /**
+   * Upload params, submit the command buffer (after `before`, in the same queue.submit), start
+   * the pending readbacks.
+   */
+  submit(before: GPUCommandBuffer[] = []): void {
     if (this.submitted) throw new Error('GpuEncoder: submit() called twice');
     this.endPass();
     this.submitted = true;
     const { device, pool } = this.ctx;
     for (const c of this.chunks) device.queue.writeBuffer(c.buffer, 0, c.cpu, 0, c.used);
-    device.queue.submit([this.encoder.finish()]);
+    device.queue.submit([...before, this.encoder.finish()]);
     for (const c of this.chunks) if (c.pooled) pool.release(c.buffer);
     if (this.arena) this.arena.busy = false;
     for (const r of this.reads) {

@@ -106,6 +106,8 @@ export class GpuForward {
    */
   replay = true;
   private tape: DecodeTape | null = null;
+  /** streaming: the experts the previous layer's prediction expects at `layer` */
+  private predicted: { layer: number; experts: number[] } | null = null;
   /** while capturing a decode step: the attentionDecode params slots */
   private capturing: UniformSlot[] | null = null;
 
@@ -465,8 +467,19 @@ export class GpuForward {
     this.lastChunk.dispatches += enc.dispatches;
     this.lastChunk.submits++;
     enc.submit();
+    // while the routing is read back: upload the experts the previous layer predicted for this one
+    const guess = this.predicted;
+    if (guess?.layer === L) {
+      let arrived = false;
+      idsP.then(() => (arrived = true), () => (arrived = true));
+      await cache.speculate(L, guess.experts, () => arrived);
+    }
     const ids = new Uint32Array(await idsP);
-    if (predP) cache.prefetch(L + 1, [...new Set(new Uint32Array(await predP))]);
+    if (predP) {
+      const pred = [...new Set(new Uint32Array(await predP))];
+      cache.prefetch(L + 1, pred);
+      this.predicted = { layer: L + 1, experts: pred };
+    }
     this.ctx.check();
     const slotWords = new Uint32Array(T * K);
     let t0 = 0;
@@ -481,7 +494,7 @@ export class GpuForward {
         t1++;
       }
       const experts = [...union];
-      const words = await cache.ensure(L, experts);
+      const words = await cache.ensure(L, experts, true);
       const at = new Map(experts.map((e, i) => [e, words[i]]));
       for (let i = t0 * K; i < t1 * K; i++) slotWords[i] = at.get(ids[i])!;
       this.ctx.queue.writeBuffer(this.slots, t0 * K * 4, slotWords, t0 * K, (t1 - t0) * K);
@@ -489,7 +502,8 @@ export class GpuForward {
       recordExperts(e, layer, bufs, t0, t1 - t0);
       this.lastChunk.dispatches += e.dispatches;
       this.lastChunk.submits++;
-      e.submit();
+      e.submit(cache.takeUploads()); // the uploads and the experts in one submit
+      cache.uploadsSubmitted();
       t0 = t1;
     }
     return this.ctx.encoder('chunk');

@@ -12,6 +12,9 @@ export interface ExpertCacheStats {
   /** store reads started early for the next layer's predicted experts, and how many were then used */
   prefetched?: number;
   prefetchUsed?: number;
+  /** bytes uploaded speculatively (predicted experts, while a layer's routing was read back), and how many of them a miss then used */
+  speculativeBytes?: number;
+  speculativeUsedBytes?: number;
 }
 
 export interface ModelRunner {
