@@ -47,6 +47,9 @@ export interface StreamResult {
   streamed_GB: number;
   streamed_GBps: number;
   stall_ms_per_token: number;
+  /** of streamed_GB: uploaded speculatively (predicted experts while the routing was read back), and used by a miss */
+  speculative_GB?: number;
+  speculative_used_GB?: number;
   upload_efficiency?: number;
 }
 
@@ -197,9 +200,11 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
         streamed_GB: bytes / 1e9,
         streamed_GBps: bytes / ms / 1e6,
         stall_ms_per_token: (after.stallMs - before.stallMs) / n,
+        speculative_GB: ((after.speculativeBytes ?? 0) - (before.speculativeBytes ?? 0)) / 1e9,
+        speculative_used_GB: ((after.speculativeUsedBytes ?? 0) - (before.speculativeUsedBytes ?? 0)) / 1e9,
       };
       streaming.push(res);
-      log(`  stream ${(budget * 100).toFixed(0)}% (${upload}): ${res.tok_s.toFixed(2)} tok/s, miss ${(res.miss_rate * 100).toFixed(0)}%, ${res.streamed_GBps.toFixed(2)} GB/s streamed`);
+      log(`  stream ${(budget * 100).toFixed(0)}% (${upload}): ${res.tok_s.toFixed(2)} tok/s, miss ${(res.miss_rate * 100).toFixed(0)}%, ${res.streamed_GBps.toFixed(2)} GB/s streamed (speculative ${res.speculative_GB!.toFixed(2)} GB, used ${res.speculative_used_GB!.toFixed(2)} GB)`);
     } finally {
       s.dispose();
     }
