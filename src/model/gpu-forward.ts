@@ -15,7 +15,7 @@ import type { ModelSpec } from '../format/spec.ts';
 import { ropeTable, type RopeTable } from '../reference/ops.ts';
 import { embedding } from '../kernels/embedding/embedding.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
-import { fastMatvecPlan, matvec, matvecTuning, type MatvecNorm } from '../kernels/matvec/matvec.ts';
+import { fastMatvecPlan, matvec, matvecSegments, matvecTuning, type MatvecNorm } from '../kernels/matvec/matvec.ts';
 import { rope, ropeCosSin, ropeKv, ropeKvApplies } from '../kernels/rope/rope.ts';
 import { ATTENTION_DECODE_POS_WORD, attention, attentionDecode, attentionDecodeUsable } from '../kernels/attention/attention.ts';
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
@@ -29,7 +29,7 @@ import { argmax } from '../kernels/argmax/argmax.ts';
 import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 import type { ExpertCache } from '../experts/cache.ts';
 import type { ExpertLayout } from '../format/quant-layout.ts';
-import type { GpuTensor, GpuWeights } from './gpu-weights.ts';
+import { bindTensor, type GpuTensor, type GpuWeights } from './gpu-weights.ts';
 
 
 /** A recorded decode step (see GpuEncoder.capture): replayed with the attention position patched. */
@@ -65,6 +65,7 @@ export class GpuForward {
   private readonly k: GPUBuffer; // (T, maxKw)
   private readonly v: GPUBuffer; // (T, maxKw)
   private readonly o: GPUBuffer; // (T, qw)
+  private readonly qkv: GPUBuffer; // (qw + 2 maxKw) decode: q, k, v of one token from one product
   private readonly g: GPUBuffer; // (T, qw) lightning output gate
   private readonly a: GPUBuffer; // (T, D) sublayer output
   private readonly rlog: GPUBuffer; // (T, E) router logits
@@ -139,6 +140,7 @@ export class GpuForward {
     this.k = buf(T * maxKw, 'k');
     this.v = buf(T * maxKw, 'v');
     this.o = buf(T * this.qw, 'o');
+    this.qkv = buf(this.qw + 2 * maxKw, 'qkv');
     this.g = buf(T * this.qw, 'gate');
     this.a = buf(T * this.D, 'a');
     this.rlog = buf(T * s.moe.num_experts, 'router-logits');
@@ -306,9 +308,10 @@ export class GpuForward {
   /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight. */
   private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0, norm?: MatvecNorm): void {
     const [rows, cols] = W.shape;
-    const b = bias ? { buffer: bias.buffer } : undefined;
-    if (!norm && this.tiled(T, cols, xOffset)) matmulTiled(enc, { kind: W.quant, rows, cols, T, w: W.buffer, x, xOffset, y, bias: b });
-    else matvec(enc, { kind: W.quant, rows, cols, w: W.buffer, x, xOffset, y, problems: T, bias: b, variant: this.mv, norm });
+    const b = bias ? { buffer: bias.buffer, offset: (bias.offset ?? 0) / 4 } : undefined;
+    const w = bindTensor(W);
+    if (!norm && this.tiled(T, cols, xOffset)) matmulTiled(enc, { kind: W.quant, rows, cols, T, w, x, xOffset, y, bias: b });
+    else matvec(enc, { kind: W.quant, rows, cols, w, x, xOffset, y, problems: T, bias: b, variant: this.mv, norm });
   }
 
   /** Variant for matvec calls (which choose between the two by shape under 'auto'). */
@@ -349,6 +352,24 @@ export class GpuForward {
     const xin = fused ? this.x : this.h;
     const nrm = fused ? { w: lw.input_norm!.buffer, eps } : undefined;
     if (!fused) rmsnorm(enc, { T, n: D, eps, x: this.x, y: this.h, w: lw.input_norm!.buffer, variant: this.kv });
+    const r0 = this.ropes[L];
+    const decodeAtt = T === 1 && !linear && !!r0 && this.variant !== 'simple' && (this.variant === 'fast' || attentionDecodeUsable(enc, { hd, rotaryDim: r0.table.rotaryDim }));
+    if (decodeAtt && fused && lw.qkv && ls.qk_norm === 'none' && s.clip_qkv === null) {
+      // decode: q, k and v as one product (their weights share a buffer) into qkv, then attention reads it
+      matvecSegments(enc, {
+        kind: lw.q_proj!.quant, cols: D, w: lw.q_proj!.buffer, mats: lw.qkv.mats, table: { buffer: lw.qkv.table },
+        x: this.x, y: this.qkv, bias: lw.q_bias?.buffer, norm: { ...nrm!, out: { buffer: this.h } }, variant: this.mv,
+      });
+      const [, k, v] = lw.qkv.mats;
+      attentionDecode(enc, {
+        nHeads: Hq, nKv: Hkv, hd, pos0: this.length, capacity: st.capacity, window: ls.attention.kind === 'sliding' ? ls.attention.window : null,
+        q: this.qkv, k: this.qkv, v: this.qkv, kOffset: k.yOffset, vOffset: v.yOffset,
+        kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o, cs: r0!.cs, rotaryDim: r0!.table.rotaryDim,
+      }, true);
+      if (this.capturing) this.capturing.push(enc.lastUniform!);
+      this.oProj(enc, L, T);
+      return;
+    }
     this.linear(enc, lw.q_proj!, xin, this.q, T, lw.q_bias, 0, nrm && { ...nrm, out: { buffer: this.h } });
     this.linear(enc, lw.k_proj!, xin, this.k, T, lw.k_bias, 0, nrm);
     this.linear(enc, lw.v_proj!, xin, this.v, T, lw.v_bias, 0, nrm);
@@ -411,7 +432,7 @@ export class GpuForward {
     const lw = this.w.layers[L];
     const r = this.spec.layers[L].residual;
     const [rows, cols] = lw.o_proj!.shape;
-    const o = { kind: lw.o_proj!.quant, rows, cols, w: lw.o_proj!.buffer, x: this.o, y: this.x, bias: lw.o_bias ? { buffer: lw.o_bias.buffer } : undefined };
+    const o = { kind: lw.o_proj!.quant, rows, cols, w: bindTensor(lw.o_proj!), x: this.o, y: this.x, bias: lw.o_bias ? { buffer: lw.o_bias.buffer, offset: (lw.o_bias.offset ?? 0) / 4 } : undefined };
     const res = { alpha: r.attn_alpha, beta: r.attn_beta, from: r.from_normed ? this.h : undefined };
     if (this.tiled(T, cols)) matmulTiled(enc, { ...o, T, residual: res });
     else matvec(enc, { ...o, problems: T, variant: this.mv, residual: res });
@@ -512,7 +533,7 @@ export class GpuForward {
   destroy(): void {
     this.tape = null;
     for (const r of new Set(this.ropes)) r?.cs.destroy();
-    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.g, this.a, this.rlog, this.ids, this.routeLog, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
+    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.qkv, this.g, this.a, this.rlog, this.ids, this.routeLog, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
     for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();
   }
 }

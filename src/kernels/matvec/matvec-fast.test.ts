@@ -8,7 +8,7 @@ import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import { expectClose, randArray, randInt, rng, testContext } from '../testing/harness.ts';
-import { fastMatvecPlan, matvec, matvecTuning } from './matvec.ts';
+import { fastMatvecPlan, matvec, matvecSegments, matvecTuning } from './matvec.ts';
 import { expertDownSum, expertGateUp, fusedMoeUsable } from './moe-fused.ts';
 
 function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, bias?: Float32Array): Float32Array {
@@ -135,6 +135,50 @@ describe('matvec fast variant', () => {
           enc.submit();
           expectClose(await ctx.readF32(y), want, `norm ${variant} ${label}`);
           expectClose((await ctx.readF32(h)).subarray(8), normed, `normed rows ${variant} ${label}`);
+        });
+      });
+  });
+
+  it('segments: three matrices of one buffer (different rows) as one product, with biases and the norm fused', async () => {
+    const ctx = await testContext();
+    const r = rng(95);
+    const cols = 96;
+    const rowsOf = [40, 8, 8];
+    const kind: QuantKind = 'q8';
+    const mats: { wOffset: number; rows: number; yOffset: number; biasOffset: number }[] = [];
+    const packed = rowsOf.map((rows) => quantizeMatrix(kind, randArray(r, rows * cols), rows, cols));
+    const all = new Uint8Array(3 * 4096);
+    let off = 0;
+    let y0 = 0;
+    packed.forEach((b, i) => {
+      all.set(b, off);
+      mats.push({ wOffset: off / 4, rows: rowsOf[i], yOffset: y0, biasOffset: 3 + y0 });
+      off = Math.ceil((off + b.length) / 256) * 256;
+      y0 += rowsOf[i];
+    });
+    const xs = randArray(r, cols, -2, 2);
+    const nw = randArray(r, cols, 0.5, 1.5);
+    const bias = randArray(r, 3 + y0);
+    const normed = new Float32Array(cols);
+    refRmsnorm(xs, nw, 1e-5, 0, cols, normed, 0);
+    const want = new Float32Array(y0);
+    packed.forEach((b, i) => want.set(ref(kind, b, rowsOf[i], cols, normed, bias.subarray(mats[i].biasOffset, mats[i].biasOffset + rowsOf[i])), mats[i].yOffset));
+    const w = ctx.upload(all);
+    const table = ctx.upload(Uint32Array.from(mats.flatMap((m) => [m.wOffset, m.rows, m.yOffset, m.biasOffset])));
+    const x = ctx.upload(xs);
+    const nb = ctx.upload(nw);
+    const b = ctx.upload(bias);
+    const variants = ctx.caps.subgroups ? (['fast', 'simple'] as const) : (['simple'] as const);
+    for (const variant of variants)
+      await eachTuning(async (label) => {
+        const y = ctx.createBuffer(y0 * 4);
+        const h = ctx.createBuffer(cols * 4);
+        await ctx.scoped('segments', async () => {
+          const enc = ctx.encoder();
+          matvecSegments(enc, { kind, cols, w, mats, table: { buffer: table }, x, y, bias: b, norm: { w: nb, eps: 1e-5, out: { buffer: h } }, variant: variant === 'fast' ? 'auto' : 'simple' });
+          enc.submit();
+          expectClose(await ctx.readF32(y), want, `segments ${variant} ${label}`);
+          expectClose(await ctx.readF32(h), normed, `segments normed ${variant} ${label}`);
         });
       });
   });

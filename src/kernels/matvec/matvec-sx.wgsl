@@ -53,6 +53,9 @@ struct Params {
   norm_eps: f32,
   write_h: u32,
   hout_offset: u32,
+  // mv: per-problem matrix table at S[seg_offset + 4 p] = (word offset, rows, y offset, bias offset)
+  seg: u32,
+  seg_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -68,6 +71,7 @@ struct Params {
 
 var<workgroup> xs: array<vec4<f32>, XC / 4u>;
 var<workgroup> norm_red: array<f32, 256>;
+var<private> rows_n: u32 = 0u; // rows of this workgroup's matrix (mv: P.rows or the seg table's)
 var<private> norm_inv: f32 = 1.0;
 
 const MAGIC: u32 = 0x4B000000u; // 2^23
@@ -161,7 +165,7 @@ fn word(wi: u32) -> u32 {
 fn group_scale(mat: u32, r: u32, g: u32, G: u32) -> f32 {
   if (KIND < 2u) { return 1.0; }
   let wpg = select(4u, 8u, KIND == 2u);
-  let sbase = mat + P.rows * G * wpg;
+  let sbase = mat + rows_n * G * wpg;
   let i = r * G + g;
   if (KIND == 4u) {
     let s = (word(sbase + i / 4u) >> (8u * (i & 3u))) & 0xffu;
@@ -182,7 +186,7 @@ fn pick(v: vec4<f32>, i: u32) -> f32 {
 }
 
 fn row_group(mat: u32, r0: u32, i: u32, g: u32, G: u32, x: X8, lut: f32) -> f32 {
-  let r = min(r0 + i, P.rows - 1u);
+  let r = min(r0 + i, rows_n - 1u);
   return group_dot(mat / 4u, r, g, G, x, lut) * group_scale(mat, r, g, G);
 }
 
@@ -264,6 +268,19 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
   let p = wid.y;
   var slot = 0u;
   if (P.indirect != 0u) { slot = S[P.slot_offset + p]; }
+  var rows = P.rows;
+  var yb = P.y_offset + p * P.y_stride;
+  var hb = P.h_offset + p * P.y_stride;
+  var bb = P.b_offset + slot;
+  if (P.seg != 0u) {
+    let q = P.seg_offset + 4u * p;
+    slot = S[q];
+    rows = S[q + 1u];
+    yb = S[q + 2u];
+    hb = yb;
+    bb = S[q + 3u];
+  }
+  rows_n = rows;
   let x4 = (P.x_offset + (p / P.x_div) * P.x_stride) / 4u;
   if (NORM) {
     let n4 = P.cols / 4u;
@@ -275,24 +292,26 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
     var total = 0.0;
     for (var i = 0u; i < WG / sg_size; i++) { total += norm_red[i]; }
     norm_inv = inverseSqrt(total / f32(P.cols) + P.norm_eps);
-    if (P.write_h != 0u && wid.x == 0u) {
-      for (var j = lid; j < n4; j += WG) { HOUT[P.hout_offset / 4u + p * n4 + j] = X[x4 + j] * norm_inv * NW[P.nw_offset / 4u + j]; }
+    if (P.write_h != 0u && wid.x == 0u && p % P.x_div == 0u) {
+      for (var j = lid; j < n4; j += WG) { HOUT[P.hout_offset / 4u + (p / P.x_div) * n4 + j] = X[x4 + j] * norm_inv * NW[P.nw_offset / 4u + j]; }
     }
   }
+  if (wid.x * (WG / TPR) * RPT >= rows) { return; } // seg: this problem has fewer rows than the grid covers
   let acc = rows_dot(P.w_offset + slot, 0u, false, r0, x4, lane, lid, lut_entry(lane)).a;
   if (lane != 0u) { return; }
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
-    if (r < P.rows) {
+    if (r < rows) {
       var v = pick(acc, i);
-      if (P.has_bias != 0u) { v += B[P.b_offset + slot + r]; }
-      epilogue(P.y_offset + p * P.y_stride + r, P.h_offset + p * P.y_stride + r, v);
+      if (P.has_bias != 0u) { v += B[bb + r]; }
+      epilogue(yb + r, hb + r, v);
     }
   }
 }
 
 @compute @workgroup_size(WG)
 fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  rows_n = P.rows;
   let lane = lid % TPR;
   let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
   let p = wid.y;
@@ -324,6 +343,7 @@ fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
 
 @compute @workgroup_size(WG)
 fn down_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  rows_n = P.rows;
   let lane = lid % TPR;
   let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
   let t = wid.y;

@@ -56,6 +56,9 @@ struct Params {
   norm_eps: f32,
   write_h: u32,
   hout_offset: u32,
+  // mv: per-problem matrix table at S[seg_offset + 4 p] = (word offset, rows, y offset, bias offset)
+  seg: u32,
+  seg_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -273,6 +276,18 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
   let p = wid.y;
   var slot = 0u;
   if (P.indirect != 0u) { slot = S[P.slot_offset + p]; }
+  var rows = P.rows;
+  var yb = P.y_offset + p * P.y_stride;
+  var hb = P.h_offset + p * P.y_stride;
+  var bb = P.b_offset + slot;
+  if (P.seg != 0u) {
+    let q = P.seg_offset + 4u * p;
+    slot = S[q];
+    rows = S[q + 1u];
+    yb = S[q + 2u];
+    hb = yb;
+    bb = S[q + 3u];
+  }
   let x4 = (P.x_offset + (p / P.x_div) * P.x_stride) / 4u;
   if (NORM) {
     let n4 = P.cols / 4u;
@@ -285,18 +300,19 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
     for (var i = 0u; i < WG / sg_size; i++) { total += norm_red[i]; }
     norm_inv = inverseSqrt(total / f32(P.cols) + P.norm_eps);
     norm_x4 = x4;
-    if (P.write_h != 0u && wid.x == 0u) {
-      for (var j = lid; j < n4; j += WG) { HOUT[P.hout_offset / 4u + p * n4 + j] = xv(x4 + j); }
+    if (P.write_h != 0u && wid.x == 0u && p % P.x_div == 0u) {
+      for (var j = lid; j < n4; j += WG) { HOUT[P.hout_offset / 4u + (p / P.x_div) * n4 + j] = xv(x4 + j); }
     }
   }
-  let acc = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut_entry(lane));
+  if (wid.x * (WG / TPR) * RPT >= rows) { return; } // seg: this problem has fewer rows than the grid covers
+  let acc = rows_dot(P.w_offset + slot, rows, r0, x4, lane, lut_entry(lane));
   if (lane != 0u) { return; }
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
-    if (r < P.rows) {
+    if (r < rows) {
       var v = pick(acc, i);
-      if (P.has_bias != 0u) { v += B[P.b_offset + slot + r]; }
-      epilogue(P.y_offset + p * P.y_stride + r, P.h_offset + p * P.y_stride + r, v);
+      if (P.has_bias != 0u) { v += B[bb + r]; }
+      epilogue(yb + r, hb + r, v);
     }
   }
 }

@@ -161,13 +161,13 @@ export interface FastParams {
   x_div: number; y_offset: number; y_stride: number; b_offset: number; has_bias: number; indirect: number;
   slot_offset: number; res_mode: number; alpha: number; beta: number; h_offset: number; w2_offset: number;
   b2_offset: number; k_experts: number; wts_offset: number; act: number; act_alpha: number; act_limit: number;
-  nw_offset: number; norm_eps: number; write_h: number; hout_offset: number;
+  nw_offset: number; norm_eps: number; write_h: number; hout_offset: number; seg: number; seg_offset: number;
 }
 
 const FAST_FIELDS: (keyof FastParams)[] = [
   'rows', 'cols', 'problems', 'w_offset', 'x_offset', 'x_stride', 'x_div', 'y_offset', 'y_stride', 'b_offset',
   'has_bias', 'indirect', 'slot_offset', 'res_mode', 'alpha', 'beta', 'h_offset', 'w2_offset', 'b2_offset',
-  'k_experts', 'wts_offset', 'act', 'act_alpha', 'act_limit', 'nw_offset', 'norm_eps', 'write_h', 'hout_offset',
+  'k_experts', 'wts_offset', 'act', 'act_alpha', 'act_limit', 'nw_offset', 'norm_eps', 'write_h', 'hout_offset', 'seg', 'seg_offset',
 ];
 const FAST_FLOATS = new Set<keyof FastParams>(['alpha', 'beta', 'act_alpha', 'act_limit', 'norm_eps']);
 
@@ -322,6 +322,66 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
     .bool(!!a.slots)
     .u32(a.slots?.offset ?? 0).buffer;
   enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y], [Math.ceil(a.rows / WG), Math.ceil(problems / tile)]);
+}
+
+/** Matrices of one kind and width in one buffer, multiplied by the same x (q, k, v of a layer). */
+export interface MatvecSegmentsArgs {
+  kind: QuantKind;
+  cols: number;
+  /** the buffer holding every matrix */
+  w: BufferArg;
+  /** per matrix: word offset inside w, rows, output offset in y and bias offset in bias (elements) */
+  mats: { wOffset: number; rows: number; yOffset: number; biasOffset: number }[];
+  /** `mats` as 4 u32 per matrix on the GPU, at entry `offset` */
+  table: { buffer: BufferArg; offset?: number };
+  x: BufferArg;
+  xOffset?: number;
+  y: BufferArg;
+  bias?: BufferArg;
+  norm?: MatvecNorm;
+  variant?: MatvecVariant;
+}
+
+/** y[yOffset_m + r] = W_m[r, :] . x (+ b) for every matrix m: one dispatch on the fast variant, else one per matrix. */
+export function matvecSegments(enc: GpuEncoder, a: MatvecSegmentsArgs): void {
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('matvecSegments', msg);
+  };
+  const n = a.mats.length;
+  const xOffset = a.xOffset ?? 0;
+  check(n >= 1 && a.mats.every((m) => Number.isInteger(m.rows) && m.rows >= 1 && m.wOffset >= 0), 'needs matrices with rows >= 1');
+  check(bindingSize(a.table.buffer) >= ((a.table.offset ?? 0) + 4 * n) * 4, `table smaller than ${n} entries`);
+  for (const m of a.mats) {
+    check(bindingSize(a.w) >= m.wOffset * 4 + matrixBytes(a.kind, m.rows, a.cols), `matrix at word ${m.wOffset} past the end of w`);
+    check(bindingSize(a.y) >= (m.yOffset + m.rows) * 4, 'y binding too small');
+    if (a.bias) check(bindingSize(a.bias) >= (m.biasOffset + m.rows) * 4, 'bias binding too small');
+  }
+  check(bindingSize(a.x) >= (xOffset + a.cols) * 4, 'x binding too small');
+  const variant = a.variant ?? 'auto';
+  const fast = variant !== 'simple' && fastMatvecPlan(enc.ctx, { cols: a.cols, xOffset }) && a.mats.every((m) => m.wOffset % 4 === 0);
+  if (!fast) {
+    a.mats.forEach((m, i) =>
+      matvec(enc, {
+        kind: a.kind, rows: m.rows, cols: a.cols, w: a.w, wOffset: m.wOffset * 4, x: a.x, xOffset, y: a.y, yOffset: m.yOffset,
+        bias: a.bias ? { buffer: a.bias, offset: m.biasOffset } : undefined, variant,
+        norm: a.norm && { ...a.norm, out: i === 0 ? a.norm.out : undefined },
+      }),
+    );
+    return;
+  }
+  const rows = Math.max(...a.mats.map((m) => m.rows));
+  const params = packFastParams({
+    rows, cols: a.cols, problems: n, x_offset: xOffset, x_stride: a.cols, x_div: n, has_bias: +!!a.bias,
+    seg: 1, seg_offset: a.table.offset ?? 0,
+    norm_eps: a.norm?.eps ?? 0, write_h: +!!a.norm?.out, hout_offset: a.norm?.out?.offset ?? 0,
+  });
+  // sized as the largest matrix (the grid), tuned as all of them together
+  const shape = { rows, cols: a.cols, problems: n };
+  const tail = a.mats.every((m) => bindingSize(a.w) >= Math.ceil((m.wOffset * 4 + matrixBytes(a.kind, m.rows, a.cols)) / 16) * 16);
+  const kernel = fastKernel(enc.ctx, a.kind, 'mv', shape, !!a.norm, tail);
+  const dummy = enc.ctx.dummy;
+  const buffers = [a.w, a.x, a.bias ?? dummy, a.table.buffer, a.y, dummy, null, a.norm?.w ?? dummy, a.norm?.out?.buffer ?? writeSink(enc.ctx)];
+  enc.dispatch(kernel, params, buffers, [Math.ceil(rows / fastRowsPerGroup(enc.ctx, a.kind, shape)), n]);
 }
 
 export interface MatmulArgs extends Omit<MatvecArgs, 'problems' | 'slots' | 'xDiv'> {
