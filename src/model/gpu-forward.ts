@@ -99,7 +99,7 @@ export class GpuForward {
   /** the grouped (tiled, per-expert) prefill kernels apply to this model */
   private readonly groupedMoe: boolean;
   /** the last chunk: dispatches recorded, submits, and CPU milliseconds spent recording */
-  readonly lastChunk = { dispatches: 0, submits: 0, encodeMs: 0, replayed: false };
+  readonly lastChunk = { dispatches: 0, submits: 0, encodeMs: 0, replayed: false, replayedSegments: 0 };
   /**
    * Replay the recorded dispatches of a decode step (T = 1, every expert resident) instead of
    * running the kernel wrappers again; only the attention position differs between such steps.
@@ -111,6 +111,12 @@ export class GpuForward {
   private predicted: { layer: number; experts: number[] } | null = null;
   /** while capturing a decode step: the attentionDecode params slots */
   private capturing: UniformSlot[] | null = null;
+  /**
+   * Streaming decode steps submit per layer, so they are taped per segment (a layer's attention
+   * and routing, its experts, the head): `segKey` is the step's key while those tapes apply.
+   */
+  private segKey: string | null = null;
+  private readonly segTapes = new Map<string, DecodeTape>();
 
   constructor(
     private readonly ctx: GpuContext,
@@ -224,10 +230,14 @@ export class GpuForward {
   async stepArgmax(tokens: number[] | null, banned?: { buffer: GPUBuffer; count: number }): Promise<{ id: Promise<number> }> {
     const T = tokens ? tokens.length : 1;
     const key = this.tapeKey(T, banned);
-    const enc = await this.encodeLayers(tokens, key, key !== null && this.tape?.key === key ? this.tape : null);
+    const whole = key !== null && this.experts.resident; // one submit: the whole step is one tape
+    const enc = await this.encodeLayers(tokens, whole ? key : null, whole && this.tape?.key === key ? this.tape : null, whole ? null : key);
     if (!this.lastChunk.replayed) {
-      this.head(enc, T, 1);
-      argmax(enc, { logits: this.logits, n: this.V, banned, out: this.tok, variant: this.kv });
+      this.taped(enc, 'head', () => {
+        this.head(enc, T, 1);
+        argmax(enc, { logits: this.logits, n: this.V, banned, out: this.tok, variant: this.kv });
+      });
+      this.segKey = null;
       if (this.capturing) {
         const tape = enc.endCapture();
         const K = this.spec.moe.num_experts_per_tok;
@@ -246,9 +256,30 @@ export class GpuForward {
    * replayable (several tokens, streaming experts, routes logged, replay off).
    */
   private tapeKey(T: number, banned?: { buffer: GPUBuffer; count: number }): string | null {
-    if (!this.replay || T !== 1 || !this.experts.resident || this.logRoutes) return null;
+    if (!this.replay || T !== 1 || this.logRoutes) return null;
     const b = banned ? `${this.ctx.idOf(banned.buffer)}:${banned.count}` : '-';
     return `${this.variant}|${b}|${this.ctx.idOf(this.logits)}|${JSON.stringify(matvecTuning)}`;
+  }
+
+  /**
+   * Record `record`'s dispatches into the fresh encoder `enc`, or replay them from the segment
+   * tape `name` (streaming decode steps, see segKey); without a segment key just record.
+   */
+  private taped(enc: GpuEncoder, name: string, record: () => void): void {
+    const key = this.segKey;
+    if (key === null) return record();
+    const t = this.segTapes.get(name);
+    if (t && t.key === key && enc.replay(t.tape)) {
+      for (const at of t.positions) enc.patchU32(at, ATTENTION_DECODE_POS_WORD, this.length);
+      this.lastChunk.replayedSegments++;
+      return;
+    }
+    this.capturing = enc.capture() ? [] : null;
+    record();
+    const tape = this.capturing ? enc.endCapture() : null;
+    if (tape) this.segTapes.set(name, { key, tape, positions: this.capturing!, hits: 0 });
+    else this.segTapes.delete(name);
+    this.capturing = null;
   }
 
   /** Final norm + LM head over the last `rows` of the chunk's T tokens, into `logits`. */
@@ -276,14 +307,14 @@ export class GpuForward {
    * Embedding and every layer for the chunk (tokens: ids to upload; null: one token whose id is
    * already in the token buffer). Returns the encoder to continue recording into, unsubmitted.
    */
-  private async encodeLayers(tokens: number[] | null, captureKey: string | null = null, tape: DecodeTape | null = null): Promise<GpuEncoder> {
+  private async encodeLayers(tokens: number[] | null, captureKey: string | null = null, tape: DecodeTape | null = null, segKey: string | null = null): Promise<GpuEncoder> {
     const T = tokens ? tokens.length : 1;
     const s = this.spec;
     if (T < 1 || T > this.maxChunk) throw new RangeError(`chunk of ${T} tokens (1..${this.maxChunk})`);
     if (this.length + T > this.maxLen) throw new RangeError(`context length ${this.maxLen} exceeded (${this.length} + ${T} tokens)`);
     if (tokens) for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= s.vocab_size) throw new RangeError(`token id ${t} is outside the vocabulary [0, ${s.vocab_size})`);
     const ctx = this.ctx;
-    Object.assign(this.lastChunk, { dispatches: 0, submits: 0, encodeMs: 0, replayed: false });
+    Object.assign(this.lastChunk, { dispatches: 0, submits: 0, encodeMs: 0, replayed: false, replayedSegments: 0 });
     this.encodeStart = performance.now();
     if (tokens) ctx.queue.writeBuffer(this.tok, 0, Uint32Array.from(tokens));
     this.experts.beginToken();
@@ -297,9 +328,14 @@ export class GpuForward {
       return enc;
     }
     this.capturing = captureKey !== null && enc.capture() ? [] : null;
-    embedding(enc, { kind: this.w.embed.quant, vocab: s.vocab_size, dim: this.D, table: this.w.embed.buffer, tokens: this.tok, T, y: this.x });
+    this.segKey = segKey;
     for (let L = 0; L < s.num_hidden_layers; L++) {
-      this.attentionBlock(enc, L, T);
+      const e = enc;
+      this.taped(e, `layer${L}`, () => {
+        if (L === 0) embedding(e, { kind: this.w.embed.quant, vocab: s.vocab_size, dim: this.D, table: this.w.embed.buffer, tokens: this.tok, T, y: this.x });
+        this.attentionBlock(e, L, T);
+        this.routerBlock(e, L, T);
+      });
       enc = await this.moeBlock(enc, L, T);
     }
     return enc;
@@ -438,26 +474,46 @@ export class GpuForward {
     else matvec(enc, { ...o, problems: T, variant: this.mv, residual: res });
   }
 
-  /** Router → experts → combine → residual. Returns the encoder to continue recording into. */
-  private async moeBlock(enc: GpuEncoder, L: number, T: number): Promise<GpuEncoder> {
+  /**
+   * Post-attention norm, router and top-k; when streaming with prefetch, also the next layer's
+   * router on this layer's normed state (the predictor).
+   */
+  private routerBlock(enc: GpuEncoder, L: number, T: number): void {
     const s = this.spec;
     const m = s.moe;
     const lw = this.w.layers[L];
-    const D = this.D;
-    const K = m.num_experts_per_tok;
-    const ls = s.layers[L];
-    // post-attention norm: fused into the router product for decode (which writes h), else its own pass
     const cache = this.experts;
     const eps = s.rms_norm_eps;
+    // post-attention norm: fused into the router product for decode (which writes h), else its own pass
     if (this.fusedNorm(T)) {
       this.linear(enc, lw.router!, this.x, this.rlog, T, lw.router_bias, 0, { w: lw.post_norm!.buffer, eps, out: { buffer: this.h } });
     } else {
-      rmsnorm(enc, { T, n: D, eps, x: this.x, y: this.h, w: lw.post_norm!.buffer, variant: this.kv });
+      rmsnorm(enc, { T, n: this.D, eps, x: this.x, y: this.h, w: lw.post_norm!.buffer, variant: this.kv });
       this.linear(enc, lw.router!, this.h, this.rlog, T, lw.router_bias);
     }
     // routing; with every expert resident, the choices map to cache slots in the same pass
     const slots = cache.resident ? { table: cache.table!, tableOffset: L * m.num_experts, out: this.slots } : undefined;
     route(enc, { moe: m, T, logits: this.rlog, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts, slots, variant: this.kv });
+    const next = this.predictorFor(L);
+    if (next) {
+      this.linear(enc, next.router!, this.h, this.predLog, T, next.router_bias);
+      route(enc, { moe: m, T, logits: this.predLog, selectionBias: next.selection_bias?.buffer, ids: this.predIds, weights: this.predWts, variant: this.kv });
+    }
+  }
+
+  /** The next layer's weights when this layer predicts its experts (streaming with prefetch). */
+  private predictorFor(L: number): GpuWeights['layers'][number] | null {
+    return L + 1 < this.spec.num_hidden_layers && this.experts.prefetching ? this.w.layers[L + 1] : null;
+  }
+
+  /** Experts → combine → residual, after routerBlock. Returns the encoder to continue recording into. */
+  private async moeBlock(enc: GpuEncoder, L: number, T: number): Promise<GpuEncoder> {
+    const s = this.spec;
+    const m = s.moe;
+    const D = this.D;
+    const K = m.num_experts_per_tok;
+    const ls = s.layers[L];
+    const cache = this.experts;
     const layer: ExpertLayer = {
       moe: m, layout: this.layout, D, arena: cache.arena(L), residual: ls.residual, variant: this.mv,
       fused: this.variant !== 'simple' && this.fusedMoe,
@@ -477,13 +533,7 @@ export class GpuForward {
     // tokens whose union of experts fits the layer's slots, then record their expert work.
     // Prefetch: the next layer's router applied to this layer's normed hidden state is a cheap
     // predictor of its experts; their store reads start now and overlap this layer's work.
-    const next = L + 1 < s.num_hidden_layers ? this.w.layers[L + 1] : null;
-    let predP: Promise<ArrayBuffer> | null = null;
-    if (next && cache.prefetching) {
-      this.linear(enc, next.router!, this.h, this.predLog, T, next.router_bias);
-      route(enc, { moe: m, T, logits: this.predLog, selectionBias: next.selection_bias?.buffer, ids: this.predIds, weights: this.predWts, variant: this.kv });
-      predP = enc.read(this.predIds, 0, T * K * 4);
-    }
+    const predP = this.predictorFor(L) ? enc.read(this.predIds, 0, T * K * 4) : null;
     const idsP = enc.read(this.ids, 0, T * K * 4);
     this.lastChunk.dispatches += enc.dispatches;
     this.lastChunk.submits++;
@@ -520,7 +570,8 @@ export class GpuForward {
       for (let i = t0 * K; i < t1 * K; i++) slotWords[i] = at.get(ids[i])!;
       this.ctx.queue.writeBuffer(this.slots, t0 * K * 4, slotWords, t0 * K, (t1 - t0) * K);
       const e = this.ctx.encoder('experts');
-      recordExperts(e, layer, bufs, t0, t1 - t0);
+      const [a, n] = [t0, t1 - t0];
+      this.taped(e, `experts${L}`, () => recordExperts(e, layer, bufs, a, n));
       this.lastChunk.dispatches += e.dispatches;
       this.lastChunk.submits++;
       e.submit(cache.takeUploads()); // the uploads and the experts in one submit
@@ -532,6 +583,7 @@ export class GpuForward {
 
   destroy(): void {
     this.tape = null;
+    this.segTapes.clear();
     for (const r of new Set(this.ropes)) r?.cs.destroy();
     for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.qkv, this.g, this.a, this.rlog, this.ids, this.routeLog, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
     for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();

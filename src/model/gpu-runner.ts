@@ -109,7 +109,7 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
   }
 
   /** Dispatches, submits, CPU recording time of the last chunk or step, and whether it was a replayed decode step. */
-  get lastChunkStats(): { dispatches: number; submits: number; encodeMs: number; replayed: boolean } {
+  get lastChunkStats(): { dispatches: number; submits: number; encodeMs: number; replayed: boolean; replayedSegments: number } {
     return { ...this.fwd.lastChunk };
   }
 

@@ -48,21 +48,25 @@ describe('generateGreedy', () => {
     const pm = await packInMemory(await HfCheckpoint.open(nodeDir(fixtureDir('gpt_oss'))), { quant: 'f32', denseQuant: 'f32' });
     const forced = Array.from({ length: 11 }, (_, i) => (i * 37 + 5) % pm.spec.vocab_size);
     const runs: number[][] = [];
-    for (const replay of [false, true]) {
-      // 'fast' forces the decode attention kernel (the one replays support) on CPU adapters too
-      const r = await GpuRunner.create(pm, { ctx, maxLen: 64, maxChunk: 5, variant: 'fast', replay });
-      try {
-        let replayed = 0;
-        const got = await r.generateGreedy(exp.greedy_prompt, exp.greedy.length, { onToken: () => (replayed += +r.lastChunkStats.replayed) });
-        expect(got, `replay ${replay}`).toEqual(exp.greedy);
-        if (replay) expect(replayed).toBeGreaterThan(0);
-        else expect(replayed).toBe(0);
-        r.reset();
-        runs.push(await r.generateGreedy(exp.greedy_prompt.slice(0, 3), 12, { forced }));
-      } finally {
-        r.dispose();
+    // resident: the whole step is one tape; streaming: tapes per segment (layer, experts, head)
+    for (const budget of [undefined, 0.25])
+      for (const replay of [false, true]) {
+        // 'fast' forces the decode attention kernel (the one replays support) on CPU adapters too
+        const r = await GpuRunner.create(pm, { ctx, maxLen: 64, maxChunk: 5, variant: 'fast', replay, expertBudget: budget });
+        const label = `budget ${budget ?? 1} replay ${replay}`;
+        try {
+          let replayed = 0;
+          const count = () => (replayed += +r.lastChunkStats.replayed + r.lastChunkStats.replayedSegments);
+          const got = await r.generateGreedy(exp.greedy_prompt, exp.greedy.length, { onToken: count });
+          expect(got, label).toEqual(exp.greedy);
+          if (replay) expect(replayed, label).toBeGreaterThan(0);
+          else expect(replayed, label).toBe(0);
+          r.reset();
+          runs.push(await r.generateGreedy(exp.greedy_prompt.slice(0, 3), 12, { forced }));
+        } finally {
+          r.dispose();
+        }
       }
-    }
-    expect(runs[1]).toEqual(runs[0]);
+    for (const got of runs.slice(1)) expect(got).toEqual(runs[0]);
   });
 });
