@@ -168,18 +168,22 @@ export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps:
     if (small) return [{ wg: 64, rpt: 2, unr: 2, dq: 0, design: 'unit' }, { wg: 64, rpt: 2, unr: 1, dq: 0, design: 'sx' }, { wg: 64, rpt: 2, unr: 1, dq: 0, pf: 1, design: 'wide' }];
     const out: Tuning[] = [];
     const dqs = lut(k) ? [0, 1] : [0];
-    const wides = quant(k) || which === 'small' ? [64, 128, 256] : [256];
+    const maxWg = ctx.limits.maxComputeInvocationsPerWorkgroup;
     for (const dq of dqs) {
-      for (const wg of wides) for (const rpt of [1, 2, 4]) for (const pf of [0, 1]) out.push({ wg, rpt, unr: 1, dq, pf, design: 'wide' });
       if (which === 'large') {
-        for (const wg of quant(k) ? [128, 256] : [256]) for (const rpt of [1, 2, 4]) for (const unr of quant(k) ? [1, 4] : [2]) out.push({ wg, rpt, unr, dq, design: 'unit' });
-        for (const [wg, rpt] of [[256, 2], [256, 4], [128, 4]]) out.push({ wg, rpt, unr: 1, dq, design: 'sx' });
+        // round 1 on an H100: the wide design gained with rows per team and group size; f32 / f16 are checks
+        const wides = quant(k) ? [128, 256, 512] : [256];
+        const rpts = quant(k) ? [2, 4, 8] : [1, 2, 4];
+        for (const wg of wides) for (const rpt of rpts) for (const pf of [0, 1]) out.push({ wg, rpt, unr: 1, dq, pf, design: 'wide' });
+        for (const wg of quant(k) ? [128, 256] : [256]) for (const rpt of quant(k) ? [2, 4] : [1, 2, 4]) for (const unr of quant(k) ? [1, 4] : [2]) out.push({ wg, rpt, unr, dq, design: 'unit' });
+        for (const [wg, rpt] of [[256, 2], [256, 4]]) out.push({ wg, rpt, unr: 1, dq, design: 'sx' });
       } else {
+        for (const wg of [64, 128, 256]) for (const rpt of [1, 2, 4, 8]) for (const pf of [0, 1]) out.push({ wg, rpt, unr: 1, dq, pf, design: 'wide' });
         for (const wg of [64, 128]) for (const rpt of [1, 2]) for (const unr of [2, 4]) out.push({ wg, rpt, unr, dq, design: 'unit' });
         for (const [wg, rpt] of [[128, 1], [256, 2]]) out.push({ wg, rpt, unr: 1, dq, design: 'sx' });
       }
     }
-    return out;
+    return out.filter((t) => t.wg <= maxWg);
   };
   // correctness of each geometry on this device, checked once
   const verified = new Map<string, boolean>();

@@ -17,6 +17,7 @@ import { createGpuContext, findGpu } from '../src/gpu/device.ts';
 import { matvecTuning } from '../src/kernels/matvec/matvec.ts';
 import { measureCeilings, measureF32Matvec, type Ceilings } from './ceilings.ts';
 import { sweepKernels, sweepMatmul, type SweepResult } from './kernel-sweep.ts';
+import { sweepDownSum } from './down-sweep.ts';
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry, type StreamResult } from './model-bench.ts';
 import { headline, readmeTable } from './report.ts';
@@ -111,6 +112,11 @@ export async function run(argv: string[]): Promise<number> {
     };
     matvecTuning.byKind = s.chosen; // the engine runs with the geometry measured best here
     matvecTuning.small = s.chosenSmall;
+    if (!small) {
+      const ds = await sweepDownSum(ctx, log, Math.min(deadline, performance.now() + 30_000));
+      (result.kernels as Record<string, unknown>).down_sum = ds;
+      matvecTuning.downSum = ds.chosen;
+    }
     log(`engine matvec geometry: ${JSON.stringify(matvecTuning)}`);
     const mm = await sweepMatmul(ctx, small, log, Math.min(deadline, performance.now() + 40_000));
     (result.kernels as Record<string, unknown>).matmul = mm;

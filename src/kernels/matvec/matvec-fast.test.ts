@@ -17,10 +17,11 @@ function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: 
 
 /** Run `fn` under each of a few geometries of the fast variant, restoring the defaults after. */
 async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
-  const saved = { ...matvecTuning, byKind: {}, small: {} };
+  const saved = { ...matvecTuning, byKind: {}, small: {}, downSum: {} };
   matvecTuning.minGroups = 0; // keep each geometry even for these small matrices
   matvecTuning.byKind = {};
   matvecTuning.small = {};
+  matvecTuning.downSum = {};
   try {
     for (const t of [
       { wg: 64, rpt: 1, unr: 1, design: 'unit' },
@@ -31,9 +32,12 @@ async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
       { wg: 64, rpt: 1, unr: 1, design: 'wide', pf: 0 },
       { wg: 32, rpt: 3, unr: 1, design: 'wide', pf: 1 },
       { wg: 128, rpt: 4, unr: 1, design: 'wide', pf: 1 },
+      { wg: 64, rpt: 8, unr: 1, design: 'wide', pf: 0, kx: 1 },
+      { wg: 32, rpt: 6, unr: 1, design: 'wide', pf: 1 },
+      { wg: 32, rpt: 2, unr: 1, design: 'wide', pf: 1, kx: 1 },
     ] as const) {
-      Object.assign(matvecTuning, { xc: undefined, pf: undefined }, t);
-      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}${'pf' in t ? ` pf ${t.pf}` : ''}`);
+      Object.assign(matvecTuning, { xc: undefined, pf: undefined, kx: undefined }, t);
+      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}${'pf' in t ? ` pf ${t.pf}` : ''}${'kx' in t ? ` kx ${t.kx}` : ''}`);
     }
   } finally {
     Object.assign(matvecTuning, saved);

@@ -2,7 +2,7 @@
 // (read its header); the bench measures the designs on the device and the wrapper uses the
 // fastest per weight kind and matrix size (matvecTuning).
 //
-// How it parallelizes: as matvec-fast.wgsl (a team of TPR lanes owns RPT rows, shuffle-xor team
+// How it parallelizes: as matvec-fast.wgsl (a team of TPR lanes owns RPT rows (up to 8), shuffle-xor team
 // sums, lane 0 writes), but a unit is 16 bytes of a row for every kind: 4 f32, 8 f16, 16 q8 or 32
 // q4 / mxfp4 weights (one quant group), read as four consecutive u32 per lane. The f32 kernel of
 // this shape reached the f32 ceiling on an H100 while the quantized kinds, at 4 bytes per lane per
@@ -22,10 +22,11 @@ enable subgroups;
 override KIND: u32 = 3u; // 0 f32, 1 f16, 2 q8, 3 q4, 4 mxfp4
 override WG: u32 = 128u;
 override TPR: u32 = 32u;
-override RPT: u32 = 2u; // 1..4
+override RPT: u32 = 2u; // 1..8 (rows 5..8 in a second set of registers)
 override DQ: u32 = 0u;
 override PF: u32 = 0u;
 override NORM: bool = false;
+override KX: u32 = 0u; // down_sum: 0 = the K experts one after another; K = all K per unit step (loads of every expert in flight)
 
 struct Params {
   rows: u32,
@@ -201,28 +202,42 @@ struct Unit {
   s: vec4<u32>,
 }
 
-fn load_unit(rb: vec4<u32>, rr: vec4<u32>, u: u32, sbase: u32, G: u32) -> Unit {
+// n (1..4, a constant) rows of the set: row bases rb, rows rr.
+fn load_unit(rb: vec4<u32>, rr: vec4<u32>, u: u32, sbase: u32, G: u32, n: u32) -> Unit {
   let z = vec4<u32>(0u);
-  var t = Unit(load4(rb.x + 4u * u), z, z, z, z);
+  var t = Unit(z, z, z, z, z);
+  if (n == 0u) { return t; }
+  t.w0 = load4(rb.x + 4u * u);
   t.s.x = scale_word(sbase, scale_index(rr.x, u, G));
-  if (RPT > 1u) { t.w1 = load4(rb.y + 4u * u); t.s.y = scale_word(sbase, scale_index(rr.y, u, G)); }
-  if (RPT > 2u) { t.w2 = load4(rb.z + 4u * u); t.s.z = scale_word(sbase, scale_index(rr.z, u, G)); }
-  if (RPT > 3u) { t.w3 = load4(rb.w + 4u * u); t.s.w = scale_word(sbase, scale_index(rr.w, u, G)); }
+  if (n > 1u) { t.w1 = load4(rb.y + 4u * u); t.s.y = scale_word(sbase, scale_index(rr.y, u, G)); }
+  if (n > 2u) { t.w2 = load4(rb.z + 4u * u); t.s.z = scale_word(sbase, scale_index(rr.z, u, G)); }
+  if (n > 3u) { t.w3 = load4(rb.w + 4u * u); t.s.w = scale_word(sbase, scale_index(rr.w, u, G)); }
   return t;
 }
 
-fn unit_rows(t: Unit, rr: vec4<u32>, u: u32, G: u32, x: X8, lut: f32) -> vec4<f32> {
+fn unit_rows(t: Unit, rr: vec4<u32>, u: u32, G: u32, x: X8, lut: f32, n: u32) -> vec4<f32> {
   var d = vec4<f32>(0.0);
+  if (n == 0u) { return d; }
   d.x = unit_dot(t.w0, x, lut) * scale_of(t.s.x, scale_index(rr.x, u, G));
-  if (RPT > 1u) { d.y = unit_dot(t.w1, x, lut) * scale_of(t.s.y, scale_index(rr.y, u, G)); }
-  if (RPT > 2u) { d.z = unit_dot(t.w2, x, lut) * scale_of(t.s.z, scale_index(rr.z, u, G)); }
-  if (RPT > 3u) { d.w = unit_dot(t.w3, x, lut) * scale_of(t.s.w, scale_index(rr.w, u, G)); }
+  if (n > 1u) { d.y = unit_dot(t.w1, x, lut) * scale_of(t.s.y, scale_index(rr.y, u, G)); }
+  if (n > 2u) { d.z = unit_dot(t.w2, x, lut) * scale_of(t.s.z, scale_index(rr.z, u, G)); }
+  if (n > 3u) { d.w = unit_dot(t.w3, x, lut) * scale_of(t.s.w, scale_index(rr.w, u, G)); }
   return d;
 }
 
+// Sums of up to 8 rows: a rows r0 .. r0 + 3, b rows r0 + 4 .. r0 + 7.
+struct Acc {
+  a: vec4<f32>,
+  b: vec4<f32>,
+}
+
+fn pick8(v: Acc, i: u32) -> f32 {
+  return select(pick(v.a, i & 3u), pick(v.b, i & 3u), i >= 4u);
+}
+
 // Products of RPT rows starting at r0 of the matrix at word `mat` with the x row at vec4 x4
-// (component i: row r0 + i), summed over the team.
-fn rows_dot(mat: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> vec4<f32> {
+// (row r0 + i: pick8(result, i)), summed over the team.
+fn rows_dot(mat: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> Acc {
   let G = P.cols / 32u;
   let bits = select(select(select(4u, 8u, KIND == 2u), 16u, KIND == 1u), 32u, KIND == 0u);
   let row_words = P.cols * bits / 32u;
@@ -230,24 +245,41 @@ fn rows_dot(mat: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> vec4<
   let wpg = select(4u, 8u, KIND == 2u);
   let sbase = mat + rows * G * wpg;
   let last = rows - 1u;
-  let rr = vec4<u32>(min(r0, last), min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
-  let rb = vec4<u32>(mat) + rr * row_words;
-  var acc = vec4<f32>(0.0);
-  var cur = load_unit(rb, rr, min(lane, U - 1u), sbase, G);
+  let na = min(RPT, 4u);
+  let nb = RPT - na;
+  let ra = vec4<u32>(min(r0, last), min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
+  let rb4 = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last));
+  let ba = vec4<u32>(mat) + ra * row_words;
+  let bb = vec4<u32>(mat) + rb4 * row_words;
+  var acc = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
+  let u_first = min(lane, U - 1u);
+  var cur_a = load_unit(ba, ra, u_first, sbase, G, na);
+  var cur_b = load_unit(bb, rb4, u_first, sbase, G, nb);
   for (var u0 = 0u; u0 < U; u0 += TPR) {
     let ul = u0 + lane;
     let u = min(ul, U - 1u);
-    var nxt = cur;
+    var nxt_a = cur_a;
+    var nxt_b = cur_b;
     if (PF == 1u) {
-      nxt = load_unit(rb, rr, min(ul + TPR, U - 1u), sbase, G);
+      let un = min(ul + TPR, U - 1u);
+      nxt_a = load_unit(ba, ra, un, sbase, G, na);
+      nxt_b = load_unit(bb, rb4, un, sbase, G, nb);
     } else {
-      cur = load_unit(rb, rr, u, sbase, G);
+      cur_a = load_unit(ba, ra, u, sbase, G, na);
+      cur_b = load_unit(bb, rb4, u, sbase, G, nb);
     }
-    let d = unit_rows(cur, rr, u, G, load_x(x4, u), lut);
-    acc += select(vec4<f32>(0.0), d, ul < U);
-    if (PF == 1u) { cur = nxt; }
+    let x = load_x(x4, u);
+    let live = ul < U;
+    acc.a += select(vec4<f32>(0.0), unit_rows(cur_a, ra, u, G, x, lut, na), live);
+    if (nb > 0u) { acc.b += select(vec4<f32>(0.0), unit_rows(cur_b, rb4, u, G, x, lut, nb), live); }
+    if (PF == 1u) {
+      cur_a = nxt_a;
+      cur_b = nxt_b;
+    }
   }
-  return team_sum(acc);
+  acc.a = team_sum(acc.a);
+  if (nb > 0u) { acc.b = team_sum(acc.b); }
+  return acc;
 }
 
 fn bias4(off: u32, r0: u32) -> vec4<f32> {
@@ -310,7 +342,7 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
     if (r < rows) {
-      var v = pick(acc, i);
+      var v = pick8(acc, i);
       if (P.has_bias != 0u) { v += B[bb + r]; }
       epilogue(yb + r, hb + r, v);
     }
@@ -331,8 +363,8 @@ fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
     if (r < P.rows) {
-      var g = pick(ga, i);
-      var u = pick(ua, i);
+      var g = pick8(ga, i);
+      var u = pick8(ua, i);
       if (P.has_bias != 0u) {
         g += B[P.b_offset + slot + r];
         u += B[P.b2_offset + slot + r];
@@ -350,24 +382,76 @@ fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   }
 }
 
+// down_sum with KX > 0: the unit loop outside, the KX experts inside (a constant trip count, so
+// the loads of every expert's unit can be in flight together); sum_k w_k (row . a_k) per lane,
+// then one team sum; biases added after it.
+fn down_sum_kx(r0: u32, t: u32, lane: u32, lut: f32) -> Acc {
+  let G = P.cols / 32u;
+  let bits = select(select(select(4u, 8u, KIND == 2u), 16u, KIND == 1u), 32u, KIND == 0u);
+  let row_words = P.cols * bits / 32u;
+  let U = row_words / 4u;
+  let wpg = select(4u, 8u, KIND == 2u);
+  let rows = P.rows;
+  let last = rows - 1u;
+  let na = min(RPT, 4u);
+  let nb = RPT - na;
+  let ra = vec4<u32>(min(r0, last), min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
+  let rb4 = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last));
+  var acc = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
+  for (var u0 = 0u; u0 < U; u0 += TPR) {
+    let ul = u0 + lane;
+    let u = min(ul, U - 1u);
+    let live = ul < U;
+    for (var k = 0u; k < KX; k++) {
+      let p = t * KX + k;
+      let mat = P.w_offset + S[P.slot_offset + p];
+      let sbase = mat + rows * G * wpg;
+      let cur_a = load_unit(vec4<u32>(mat) + ra * row_words, ra, u, sbase, G, na);
+      let cur_b = load_unit(vec4<u32>(mat) + rb4 * row_words, rb4, u, sbase, G, nb);
+      let x = load_x((P.x_offset + p * P.x_stride) / 4u, u);
+      let wk = select(0.0, WTS[P.wts_offset + p], live);
+      acc.a += wk * unit_rows(cur_a, ra, u, G, x, lut, na);
+      if (nb > 0u) { acc.b += wk * unit_rows(cur_b, rb4, u, G, x, lut, nb); }
+    }
+  }
+  acc.a = team_sum(acc.a);
+  if (nb > 0u) { acc.b = team_sum(acc.b); }
+  if (P.has_bias != 0u) {
+    for (var k = 0u; k < KX; k++) {
+      let p = t * KX + k;
+      let slot = S[P.slot_offset + p];
+      let wk = WTS[P.wts_offset + p];
+      acc.a += wk * bias4(P.b_offset + slot, r0);
+      if (RPT > 4u) { acc.b += wk * bias4(P.b_offset + slot, r0 + 4u); }
+    }
+  }
+  return acc;
+}
+
 @compute @workgroup_size(WG)
 fn down_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let lane = lid % TPR;
   let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
   let t = wid.y;
   let lut = lut_entry(lane);
-  var out = vec4<f32>(0.0);
-  for (var k = 0u; k < P.k_experts; k++) {
+  var out = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
+  if (KX > 0u) { out = down_sum_kx(r0, t, lane, lut); }
+  for (var k = 0u; k < select(P.k_experts, 0u, KX > 0u); k++) {
     let p = t * P.k_experts + k;
     let slot = S[P.slot_offset + p];
     let x4 = (P.x_offset + p * P.x_stride) / 4u;
     var v = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut);
-    if (P.has_bias != 0u) { v += bias4(P.b_offset + slot, r0); }
-    out += WTS[P.wts_offset + p] * v;
+    if (P.has_bias != 0u) {
+      v.a += bias4(P.b_offset + slot, r0);
+      if (RPT > 4u) { v.b += bias4(P.b_offset + slot, r0 + 4u); }
+    }
+    let wk = WTS[P.wts_offset + p];
+    out.a += wk * v.a;
+    out.b += wk * v.b;
   }
   if (lane != 0u) { return; }
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
-    if (r < P.rows) { epilogue(P.y_offset + t * P.y_stride + r, P.h_offset + t * P.y_stride + r, pick(out, i)); }
+    if (r < P.rows) { epilogue(P.y_offset + t * P.y_stride + r, P.h_offset + t * P.y_stride + r, pick8(out, i)); }
   }
 }

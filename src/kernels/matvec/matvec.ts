@@ -49,10 +49,14 @@ export interface FastGeometry {
   xc?: number;
   /** wide: 1 = load the next unit before decoding this one */
   pf?: number;
+  /** wide down_sum: 1 = the K experts of a token inside the unit loop (their loads in flight together) */
+  kx?: number;
 }
 export const matvecTuning: FastGeometry & {
   byKind: Partial<Record<QuantKind, FastGeometry>>;
   small: Partial<Record<QuantKind, FastGeometry>>;
+  /** the fused down + combine (down_sum) per kind, when measured apart */
+  downSum: Partial<Record<QuantKind, FastGeometry>>;
   smallBytes: number;
   minGroups: number;
 } = {
@@ -62,6 +66,7 @@ export const matvecTuning: FastGeometry & {
   unr: 2,
   byKind: {},
   small: {},
+  downSum: {},
   smallBytes: 48 << 20,
   /** workgroups below which a product cannot fill a large GPU: small matrices take smaller groups */
   minGroups: 264,
@@ -83,13 +88,13 @@ export interface FastShape {
 }
 
 /** The geometry for one product: the tuned one, shrunk (fewer rows per team, then smaller groups) for small matrices. */
-function geometryFor(ctx: GpuContext, kind: QuantKind, sh: FastShape): FastGeometry {
+function geometryFor(ctx: GpuContext, kind: QuantKind, sh: FastShape, entry: 'mv' | 'gate_up' | 'down_sum' = 'mv'): FastGeometry {
   const { rows, problems } = sh;
-  const g = geometry(kind, matrixBytes(kind, rows, sh.cols) * problems * (sh.mats ?? 1));
+  const g = (entry === 'down_sum' ? matvecTuning.downSum[kind] : undefined) ?? geometry(kind, matrixBytes(kind, rows, sh.cols) * problems * (sh.mats ?? 1));
   const tpr = fastTeamSize(ctx);
   const groups = (c: FastGeometry) => Math.ceil(rows / ((c.wg / tpr) * c.rpt)) * problems;
   let c = g;
-  for (const next of [{ rpt: 2 }, { rpt: 1 }, { rpt: 1, wg: 128 }, { rpt: 1, wg: 64 }]) {
+  for (const next of [{ rpt: 4 }, { rpt: 2 }, { rpt: 1 }, { rpt: 1, wg: 128 }, { rpt: 1, wg: 64 }]) {
     if (groups(c) >= matvecTuning.minGroups) break;
     const cand = { ...c, ...next };
     if (cand.wg % tpr !== 0 || cand.rpt > c.rpt || cand.wg > c.wg) continue;
@@ -112,6 +117,7 @@ export function fastMatvecPlan(ctx: GpuContext, a: { cols: number; wOffset?: num
     matvecTuning.wg % tpr === 0 &&
     Object.values(matvecTuning.byKind).every((g) => g.wg % tpr === 0) &&
     Object.values(matvecTuning.small).every((g) => g.wg % tpr === 0) &&
+    Object.values(matvecTuning.downSum).every((g) => g.wg % tpr === 0) &&
     a.cols % 32 === 0 &&
     (a.wOffset ?? 0) % 16 === 0 &&
     (a.xOffset ?? 0) % 4 === 0 &&
@@ -141,17 +147,20 @@ function stagedFloats(ctx: GpuContext): number {
  * design reads it as vec4; a binding cut short would clamp its last words), else 'unit' is used.
  */
 export function fastKernel(ctx: GpuContext, kind: QuantKind, entry: 'mv' | 'gate_up' | 'down_sum', sh: FastShape, norm = false, vec4Tail = true): Kernel {
-  const g = geometryFor(ctx, kind, sh);
+  const g = geometryFor(ctx, kind, sh, entry);
   const tpr = fastTeamSize(ctx);
   const dq = (kind === 'mxfp4' || kind === 'q4') && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
-  if (g.design === 'wide') return ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm });
+  if (g.design === 'wide') {
+    const kx = entry === 'down_sum' && g.kx === 1 && (sh.mats ?? 1) <= 16 ? (sh.mats ?? 1) : 0;
+    return ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx });
+  }
   if (g.design === 'sx' && vec4Tail) return ctx.pipelines.get(SX_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, NORM: +norm, XC: g.xc ?? stagedFloats(ctx) });
   return ctx.pipelines.get(FAST_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr, NORM: +norm });
 }
 
 /** Rows one workgroup of the fast variant covers for `kind` (same rows and problems as fastKernel). */
-export function fastRowsPerGroup(ctx: GpuContext, kind: QuantKind, sh: FastShape): number {
-  const g = geometryFor(ctx, kind, sh);
+export function fastRowsPerGroup(ctx: GpuContext, kind: QuantKind, sh: FastShape, entry: 'mv' | 'gate_up' | 'down_sum' = 'mv'): number {
+  const g = geometryFor(ctx, kind, sh, entry);
   return (g.wg / fastTeamSize(ctx)) * g.rpt;
 }
 

@@ -116,5 +116,5 @@ export function expertDownSum(enc: GpuEncoder, a: ExpertDownSumArgs): void {
   const shape = { rows: D, cols: I, problems: a.T, mats: a.K };
   const kernel = fastKernel(enc.ctx, L.down.quant, 'down_sum', shape);
   const dummy = enc.ctx.dummy;
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / fastRowsPerGroup(enc.ctx, L.down.quant, shape)), a.T]);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / fastRowsPerGroup(enc.ctx, L.down.quant, shape, 'down_sum')), a.T]);
 }

@@ -1,0 +1,98 @@
+// The fused down + weighted combine (down_sum) at the benchmarked models' decode shapes: the
+// engine's geometry against the wide design with and without the K experts in one unit loop
+// (kx). Each candidate's output is first compared ON THIS DEVICE with the engine's current
+// kernel; a candidate that differs is reported and never chosen.
+
+import type { GpuContext } from '../src/gpu/device.ts';
+import { expertLayout, type QuantKind } from '../src/format/quant-layout.ts';
+import { matvecTuning, type FastGeometry } from '../src/kernels/matvec/matvec.ts';
+import { expertDownSum } from '../src/kernels/matvec/moe-fused.ts';
+import { Rand, randomPacked } from './synthetic.ts';
+import { gpuMicros } from './timing.ts';
+
+/** (kind, D, I, K, biases) of the benchmarked models' experts. */
+const SHAPES: [QuantKind, number, number, number, boolean][] = [
+  ['mxfp4', 2880, 2880, 4, true], // gpt-oss-20b
+  ['q4', 2048, 768, 8, false], // Qwen3-30B-A3B
+  ['q4', 3072, 1536, 8, false], // MiniMax-M2
+];
+
+export interface DownSumResult {
+  chosen: Partial<Record<QuantKind, FastGeometry>>;
+  rows: { kind: QuantKind; tuning: string; us: number; correct: boolean }[];
+  base: Partial<Record<QuantKind, number>>;
+}
+
+const label = (g: FastGeometry) => `wide wg${g.wg} rpt${g.rpt} pf${g.pf} kx${g.kx} dq${g.dq}`;
+
+export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, deadline: number, shapes = SHAPES): Promise<DownSumResult> {
+  const out: DownSumResult = { chosen: {}, rows: [], base: {} };
+  const saved = { ...matvecTuning.downSum };
+  const lut = ctx.caps.subgroupMinSize >= 16;
+  try {
+    for (const kind of [...new Set(shapes.map((s) => s[0]))]) {
+      const rand = new Rand(11);
+      const setups = shapes.filter((s) => s[0] === kind).map(([, D, I, K, biases]) => {
+        const layout = expertLayout(kind, D, I, biases);
+        const arena = new Uint8Array(K * layout.bytes);
+        for (let k = 0; k < K; k++) {
+          arena.set(randomPacked(kind, D, I, 1, rand), k * layout.bytes + layout.down.offset);
+          if (layout.down_bias) arena.set(new Uint8Array(Float32Array.from({ length: D }, () => 0.1 * rand.f()).buffer), k * layout.bytes + layout.down_bias.offset);
+        }
+        const b = {
+          arena: ctx.upload(arena),
+          slots: ctx.upload(Uint32Array.from({ length: K }, (_, k) => (k * layout.bytes) / 4)),
+          x: ctx.upload(Float32Array.from({ length: K * I }, () => rand.f())),
+          weights: ctx.upload(Float32Array.from({ length: K }, () => 0.2 + 0.5 * rand.f())),
+          out: ctx.createBuffer(D * 4),
+        };
+        const run = (enc: Parameters<typeof expertDownSum>[0]) => expertDownSum(enc, { layout, T: 1, K, arena: b.arena, slots: b.slots, x: b.x, weights: b.weights, out: b.out });
+        return { D, b, run };
+      });
+      const result = async () => {
+        const got: Float32Array[] = [];
+        for (const s of setups) {
+          const enc = ctx.encoder('down-check');
+          s.run(enc);
+          enc.submit();
+          got.push(await ctx.readF32(s.b.out));
+        }
+        return got;
+      };
+      const total = async () => {
+        let us = 0;
+        for (const s of setups) us += Math.min((await gpuMicros(ctx, s.run, 10)).us, (await gpuMicros(ctx, s.run, 10)).us);
+        return us;
+      };
+      delete matvecTuning.downSum[kind];
+      const want = await result();
+      const baseUs = await total();
+      out.base[kind] = baseUs;
+      log(`  down_sum ${kind.padEnd(6)} engine geometry: ${baseUs.toFixed(1)} us over ${setups.length} shape(s)`);
+      let best: { g: FastGeometry; us: number } | null = null;
+      for (const dq of lut && (kind === 'q4' || kind === 'mxfp4') ? [0, 1] : [0])
+        for (const wg of [64, 128, 256])
+          for (const rpt of [1, 2, 4])
+            for (const kx of [0, 1]) {
+              if (performance.now() > deadline) break;
+              const g: FastGeometry = { wg, rpt, unr: 1, dq, pf: 1, kx, design: 'wide' };
+              matvecTuning.downSum[kind] = g;
+              const got = await result();
+              const correct = got.every((v, i) => {
+                let scale = 0;
+                for (const w of want[i]) scale = Math.max(scale, Math.abs(w));
+                return v.every((y, j) => Math.abs(y - want[i][j]) <= 1e-4 * scale + 1e-6);
+              });
+              const us = await total();
+              out.rows.push({ kind, tuning: label(g), us, correct });
+              log(`  down_sum ${kind.padEnd(6)} ${label(g).padEnd(34)} ${us.toFixed(1)} us${correct ? '' : ' WRONG'}`);
+              if (correct && us < baseUs && (!best || us < best.us)) best = { g, us };
+            }
+      if (best) out.chosen[kind] = best.g;
+      for (const s of setups) Object.values(s.b).forEach((x) => x.destroy());
+    }
+    return out;
+  } finally {
+    matvecTuning.downSum = saved;
+  }
+}
