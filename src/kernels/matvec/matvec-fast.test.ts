@@ -17,7 +17,7 @@ function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: 
 
 /** Run `fn` under each of a few geometries of the fast variant, restoring the defaults after. */
 async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
-  const saved = { ...matvecTuning, byKind: {}, small: {}, downSum: {} };
+  const saved = { ...matvecTuning, byKind: { ...matvecTuning.byKind }, small: { ...matvecTuning.small }, downSum: { ...matvecTuning.downSum } };
   matvecTuning.minGroups = 0; // keep each geometry even for these small matrices
   matvecTuning.byKind = {};
   matvecTuning.small = {};

@@ -64,8 +64,20 @@ export const matvecTuning: FastGeometry & {
   rpt: 4,
   dq: 1,
   unr: 2,
-  byKind: {},
-  small: {},
+  // the H100 sweep of bench/results/2026-11-22-nvidia-h100-80gb-hbm3-round2-call1.json (the bench
+  // replaces these with its own measurements; other adapters use them until measured)
+  byKind: {
+    f32: { wg: 256, rpt: 1, unr: 1, dq: 0, pf: 1, design: 'wide' },
+    f16: { wg: 256, rpt: 4, unr: 2, dq: 0, design: 'unit' },
+    q8: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
+    q4: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 0, design: 'wide' },
+    mxfp4: { wg: 256, rpt: 2, unr: 4, dq: 1, design: 'unit' },
+  },
+  small: {
+    mxfp4: { wg: 128, rpt: 2, unr: 2, dq: 1, design: 'unit' },
+    q4: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 0, design: 'wide' },
+    q8: { wg: 64, rpt: 2, unr: 1, dq: 0, pf: 1, design: 'wide' },
+  },
   downSum: {},
   smallBytes: 48 << 20,
   /** workgroups below which a product cannot fill a large GPU: small matrices take smaller groups */

@@ -48,15 +48,16 @@ export function ExpertHeatmap({ activity, note }: { activity: ExpertActivity | n
       </div>
     );
   }
-  const streaming = sum.resident < sum.total || activity.lastToken.length > 0;
-  const last = streaming ? `last token ${sum.hits} hits, ${sum.misses} misses` : 'every expert resident, nothing streamed';
+  const streaming = sum.resident < sum.total;
+  const routed = activity.lastToken.length > 0 ? `; last token routed to ${sum.hits}, all hits` : '';
+  const last = streaming ? `last token ${sum.hits} hits, ${sum.misses} misses` : `every expert resident, nothing streamed${routed}`;
   const label = `Expert cache: ${activity.layers} layers by ${activity.experts} experts; ${sum.resident} of ${sum.total} resident; ${last}`;
   return (
     <div className="heatmap" data-testid="expert-heatmap">
       <canvas ref={canvas} role="img" aria-label={label} />
       <p className="heatmap-summary">
         {sum.resident}/{sum.total} resident ·{' '}
-        {streaming ? `last token: ${sum.hits} hit${sum.hits === 1 ? '' : 's'}, ${sum.misses} miss${sum.misses === 1 ? '' : 'es'}` : 'every expert resident (nothing to stream)'}
+        {streaming ? `last token: ${sum.hits} hit${sum.hits === 1 ? '' : 's'}, ${sum.misses} miss${sum.misses === 1 ? '' : 'es'}` : `every expert resident (nothing to stream)${routed ? ` · last token: ${sum.hits} routed` : ''}`}
       </p>
       <ul className="legend" aria-hidden="true">
         <li>
