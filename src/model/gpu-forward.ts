@@ -7,12 +7,12 @@
 //
 // A chunk is recorded into as few command buffers as the expert cache allows: with every expert
 // resident it is ONE encoder (router ids → slot offsets on the GPU); when streaming, each layer's
-// routed ids are read back, the cache makes them resident, and recording resumes.
+// routed ids are read back, the cache makes them resident, and recording resumes. The buffers it
+// records against (activations, KV rings, rope tables, logits) are allocated in gpu-buffers.ts.
 
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuEncoder, Tape, UniformSlot } from '../gpu/encoder.ts';
 import type { ModelSpec } from '../format/spec.ts';
-import { ropeTable, type RopeTable } from '../reference/ops.ts';
 import { embedding } from '../kernels/embedding/embedding.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
 import { fastMatvecPlan, matvec, matvecSegments, matvecTuning, type MatvecNorm } from '../kernels/matvec/matvec.ts';
@@ -23,13 +23,14 @@ import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
 import { route } from '../kernels/router/router.ts';
 import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
-import { matmulTiled, planWords, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
+import { matmulTiled, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
 import { recordExperts, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
 import { argmax } from '../kernels/argmax/argmax.ts';
 import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 import type { ExpertCache } from '../experts/cache.ts';
 import type { ExpertLayout } from '../format/quant-layout.ts';
 import { bindTensor, type GpuTensor, type GpuWeights } from './gpu-weights.ts';
+import { ForwardBuffers } from './gpu-buffers.ts';
 
 
 /** A recorded decode step (see GpuEncoder.capture): replayed with the attention position patched. */
@@ -42,50 +43,9 @@ interface DecodeTape {
   hits: number;
 }
 
-/** Per-layer sequence state: KV ring (softmax layers) or f32 state (lightning layers). */
-interface LayerState {
-  kCache?: GPUBuffer; // (capacity, kw)
-  vCache?: GPUBuffer; // (capacity, kw)
-  capacity: number;
-  state?: GPUBuffer; // (H, hd, hd)
-}
-
-export class GpuForward {
-  readonly D: number;
-  readonly qw: number;
-  readonly V: number;
-  /** per layer: its rope table and the cos/sin buffer shared by layers with the same rope */
-  private readonly ropes: ({ table: RopeTable; cs: GPUBuffer } | null)[];
-  private readonly states: LayerState[];
-  // scratch, sized for maxChunk tokens
-  private readonly tok: GPUBuffer; // (T) u32
-  private readonly x: GPUBuffer; // (T, D) residual stream
-  private readonly h: GPUBuffer; // (T, D) normed
-  private readonly q: GPUBuffer; // (T, qw)
-  private readonly k: GPUBuffer; // (T, maxKw)
-  private readonly v: GPUBuffer; // (T, maxKw)
-  private readonly o: GPUBuffer; // (T, qw)
-  private readonly qkv: GPUBuffer; // (qw + 2 maxKw) decode: q, k, v of one token from one product
-  private readonly g: GPUBuffer; // (T, qw) lightning output gate
-  private readonly a: GPUBuffer; // (T, D) sublayer output
-  private readonly rlog: GPUBuffer; // (T, E) router logits
-  private readonly ids: GPUBuffer; // (T, K) u32
-  private readonly routeLog: GPUBuffer; // (L, K) u32: the last token's experts per layer (resident mode)
+export class GpuForward extends ForwardBuffers {
   /** record the last token's routing in resident mode (forwardChunk; not the greedy fast path) */
   private logRoutes = false;
-  private readonly wts: GPUBuffer; // (T, K) f32
-  private readonly slots: GPUBuffer; // (T, K) u32 word offsets
-  private readonly predLog: GPUBuffer; // (T, E) next layer's router applied to this layer's h2
-  private readonly predIds: GPUBuffer; // (T, K) u32 predicted next-layer experts
-  private readonly predWts: GPUBuffer; // (T, K)
-  private readonly eg: GPUBuffer; // (T·K, I) gate
-  private readonly eu: GPUBuffer; // (T·K, I) up
-  private readonly ea: GPUBuffer; // (T·K, I) activation
-  private readonly ey: GPUBuffer; // (T·K, D) expert outputs
-  private readonly plan: GPUBuffer; // moe-plan of the chunk's problems
-  private readonly order: GPUBuffer; // (T·K) problems grouped by expert
-  private logits: GPUBuffer; // (logitRows, V), grown on demand (a 512-token chunk of a 200k vocab is 400 MB)
-  private logitRows = 1;
   /** tokens in the sequence so far */
   length = 0;
   /**
@@ -119,75 +79,24 @@ export class GpuForward {
   private readonly segTapes = new Map<string, DecodeTape>();
 
   constructor(
-    private readonly ctx: GpuContext,
-    readonly spec: ModelSpec,
+    ctx: GpuContext,
+    spec: ModelSpec,
     private readonly w: GpuWeights,
     readonly experts: ExpertCache,
     private readonly layout: ExpertLayout,
-    readonly maxLen: number,
-    readonly maxChunk = 64,
+    maxLen: number,
+    maxChunk = 64,
   ) {
+    super(ctx, spec, maxLen, maxChunk);
     const s = spec;
-    this.D = s.hidden_size;
-    this.qw = s.num_attention_heads * s.head_dim;
-    this.V = s.vocab_size;
-    const T = maxChunk;
-    const K = s.moe.num_experts_per_tok;
-    const I = s.moe.moe_intermediate_size;
-    const maxKw = Math.max(...s.layers.map((l) => (l.attention.kind === 'linear' ? s.num_attention_heads : s.num_key_value_heads) * s.head_dim));
     this.fusedMoe = fusedMoeUsable(ctx, layout);
     this.groupedMoe = tiledUsable({ cols: s.hidden_size }) && tiledUsable({ cols: s.moe.moe_intermediate_size }) && s.moe.num_experts <= PLAN_MAX_EXPERTS;
-    const RW = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    const buf = (floats: number, label: string) => ctx.createBuffer(floats * 4, RW, label);
-    this.tok = buf(T, 'tokens');
-    this.x = buf(T * this.D, 'x');
-    this.h = buf(T * this.D, 'h');
-    this.q = buf(T * this.qw, 'q');
-    this.k = buf(T * maxKw, 'k');
-    this.v = buf(T * maxKw, 'v');
-    this.o = buf(T * this.qw, 'o');
-    this.qkv = buf(this.qw + 2 * maxKw, 'qkv');
-    this.g = buf(T * this.qw, 'gate');
-    this.a = buf(T * this.D, 'a');
-    this.rlog = buf(T * s.moe.num_experts, 'router-logits');
-    this.ids = buf(T * K, 'ids');
-    this.routeLog = buf(s.num_hidden_layers * K, 'route-log');
-    this.wts = buf(T * K, 'weights');
-    this.slots = buf(T * K, 'slots');
-    this.predLog = buf(T * s.moe.num_experts, 'pred-logits');
-    this.predIds = buf(T * K, 'pred-ids');
-    this.predWts = buf(T * K, 'pred-weights');
-    this.eg = buf(T * K * I, 'expert-gate');
-    this.eu = buf(T * K * I, 'expert-up');
-    this.ea = buf(T * K * I, 'expert-act');
-    this.ey = buf(T * K * this.D, 'expert-out');
-    this.plan = ctx.createBuffer(planWords(s.moe.num_experts, T * K, 16) * 4, RW, 'moe-plan');
-    this.order = buf(T * K, 'moe-order');
-    this.logits = buf(this.V, 'logits');
-    const byKey = new Map<string, { table: RopeTable; cs: GPUBuffer }>();
-    this.ropes = s.layers.map((l) => {
-      if (!l.rope) return null;
-      const key = JSON.stringify(l.rope);
-      if (!byKey.has(key)) byKey.set(key, { table: ropeTable(l.rope), cs: buf(T * l.rope.rotary_dim, 'cossin') }); // (T, rot/2, 2)
-      return byKey.get(key)!;
-    });
-    this.states = s.layers.map((l) => {
-      if (l.attention.kind === 'linear')
-        return { capacity: 0, state: buf(s.num_attention_heads * s.head_dim * s.head_dim, 'lightning-state') };
-      const capacity = l.attention.kind === 'sliding' ? l.attention.window : maxLen; // a ring of `window` rows
-      const kw = s.num_key_value_heads * s.head_dim;
-      return { capacity, kCache: buf(capacity * kw, 'k-cache'), vCache: buf(capacity * kw, 'v-cache') };
-    });
   }
 
   /** Zero the sequence state (lightning states must start at 0; KV rings are overwritten). */
   reset(): void {
     this.length = 0;
     for (const st of this.states) if (st.state) this.ctx.queue.writeBuffer(st.state, 0, new Float32Array(st.state.size / 4));
-  }
-
-  get stateBytes(): number {
-    return this.states.reduce((a, s) => a + (s.kCache?.size ?? 0) * 2 + (s.state?.size ?? 0), 0);
   }
 
   /**
@@ -584,8 +493,6 @@ export class GpuForward {
   destroy(): void {
     this.tape = null;
     this.segTapes.clear();
-    for (const r of new Set(this.ropes)) r?.cs.destroy();
-    for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.qkv, this.g, this.a, this.rlog, this.ids, this.routeLog, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
-    for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();
+    this.destroyBuffers();
   }
 }
