@@ -19,8 +19,8 @@ function haveVulkanLoader() {
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(chromium) || !haveVulkanLoader()) {
   const root = !process.getuid || process.getuid() === 0;
-  const apt = (...args) => (root ? sh('apt-get', args, { env }) : sh('sudo', ['apt-get', ...args], { env }));
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (...args) => (root ? sh('apt-get', args, { env }) : sh('sudo', ['apt-get', ...args], { env }));
   let code = apt('install', '-y', '--no-install-recommends', 'chromium', 'libvulkan1');
   if (code !== 0) code = apt('update') || apt('install', '-y', '--no-install-recommends', 'chromium', 'libvulkan1');
   if (code !== 0) {

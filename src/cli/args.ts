@@ -28,12 +28,12 @@ export function parseArgs(argv: string[], booleanFlags: string[] = []): Args {
       continue;
     }
     const name = a.slice(2);
-    if (booleanFlags.includes(name) || i + 1 >= argv.length || (argv[i + 1].startsWith('--') && !/^--?\d/.test(argv[i + 1]))) {
-      if (!booleanFlags.includes(name) && i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
-      if (!booleanFlags.includes(name)) throw new UsageError(`--${name} needs a value`);
+    if (booleanFlags.includes(name)) {
       flags.set(name, true);
       continue;
     }
+    // the next argument is the value, unless it is another flag
+    if (i + 1 >= argv.length || (argv[i + 1].startsWith('--') && !/^--?\d/.test(argv[i + 1]))) throw new UsageError(`--${name} needs a value`);
     flags.set(name, argv[++i]);
   }
   return { positional, flags };

@@ -10,18 +10,12 @@
 // Ctrl-C while generating ends the reply with finish_reason "abort".
 
 import { createNodeEngine } from '../api/node.ts';
-import type { BackendChoice } from '../api/backends.ts';
 import { validateChatRequest } from '../api/validate.ts';
 import type { ChatCompletionMessageParam, ChatCompletionRequestBase } from '../api/types.ts';
 import { UsageError, bool, int, num, parseArgs, str } from './args.ts';
+import { engineBackendOf } from './load.ts';
 
 const FLAGS = new Set(['model', 'message', 'system', 'max-tokens', 'temperature', 'top-p', 'top-k', 'seed', 'backend', 'context', 'json', 'stream']);
-
-function backendOf(s: string | undefined): BackendChoice {
-  const b = s ?? 'auto';
-  if (b !== 'auto' && b !== 'cpu' && b !== 'webgpu') throw new UsageError(`--backend must be auto, cpu or webgpu, got "${b}"`);
-  return b;
-}
 
 export async function main(argv: string[]): Promise<number> {
   const a = parseArgs(argv, ['json', 'stream']);
@@ -49,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   validateChatRequest(request); // a bad request fails before the model loads (the engine checks again)
   const engine = createNodeEngine();
   await engine.reload(model, {
-    backend: backendOf(str(a, 'backend')),
+    backend: engineBackendOf(str(a, 'backend')),
     ...optional('context_window_size', int(a, 'context')),
     initProgressCallback: (r) => {
       if (r.phase === 'ready') process.stderr.write(`webmoe chat: ${r.text}\n`);

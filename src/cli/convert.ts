@@ -8,16 +8,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { HfCheckpoint } from '../format/hf-checkpoint.ts';
+import { packageInfo } from '../format/package-info.ts';
 import type { PackageSink, WriteProgress } from '../format/package-write.ts';
 import { writePackage } from '../format/package-write.ts';
 import { QUANT_KINDS, type QuantKind } from '../format/quant-layout.ts';
 import { nodeDir } from '../store/node-dir.ts';
 import { UsageError, bool, int, parseArgs, str } from './args.ts';
-import { checkOutDir, writeDirAtomically } from './out-dir.ts';
+import { checkOutDir, isInside, writeDirAtomically } from './out-dir.ts';
 
-const USAGE = 'webmoe convert HF_DIR OUT_DIR [--quant q4|q8|f16|f32|mxfp4] [--dense-quant q8|f16|f32|q4] [--force]';
+const USAGE = 'webmoe convert HF_DIR OUT_DIR [--quant q4|q8|f16|f32|mxfp4] [--dense-quant q8|f16|f32|q4] [--shard-mib N] [--force]';
 
 /** Files under a directory on the local disk, hashed while written. */
 export function nodeSink(root: string): PackageSink {
@@ -49,11 +50,6 @@ function quantFlag(a: ReturnType<typeof parseArgs>, name: string, allowed: Quant
   if (v === undefined) return undefined;
   if (!allowed.includes(v as QuantKind)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`);
   return v as QuantKind;
-}
-
-function isInside(child: string, parent: string): boolean {
-  const r = relative(parent, child);
-  return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r));
 }
 
 const MiB = 1024 * 1024;
@@ -114,10 +110,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const seconds = (performance.now() - t0) / 1000;
   const peakRss = process.resourceUsage().maxRSS * 1024;
-  const uniqueDense = new Map(manifest.dense.map((t) => [`${t.file}@${t.offset}`, t.bytes]));
-  const denseBytes = [...uniqueDense.values()].reduce((x, y) => x + y, 0);
-  const expertBytes = manifest.experts.reduce((x, e) => x + e.bytes, 0);
-  const totalBytes = manifest.files.reduce((x, f) => x + f.bytes, 0);
+  const { denseBytes, expertBytes, totalBytes } = packageInfo(manifest);
   process.stderr.write(`convert: wrote ${outDir} (${fmtBytes(totalBytes)}) in ${seconds.toFixed(1)} s; peak RSS ${fmtBytes(peakRss)}\n`);
   const summary = {
     package: outDir,

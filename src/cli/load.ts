@@ -3,6 +3,7 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BackendChoice } from '../api/backends.ts';
 import { HfCheckpoint } from '../format/hf-checkpoint.ts';
 import type { WeightSource } from '../format/weights.ts';
 import type { ModelRunner } from '../model/runner.ts';
@@ -15,6 +16,13 @@ export type BackendName = 'cpu' | 'webgpu' | 'browser';
 export function backendOf(s: string | undefined): BackendName {
   const b = s ?? 'cpu';
   if (b !== 'cpu' && b !== 'webgpu' && b !== 'browser') throw new UsageError(`--backend must be cpu, webgpu or browser, got "${b}"`);
+  return b;
+}
+
+/** --backend of the commands that run the engine API (chat, serve). */
+export function engineBackendOf(s: string | undefined): BackendChoice {
+  const b = s ?? 'auto';
+  if (b !== 'auto' && b !== 'cpu' && b !== 'webgpu') throw new UsageError(`--backend must be auto, cpu or webgpu, got "${b}"`);
   return b;
 }
 

@@ -8,7 +8,7 @@ type Command = { summary: string; load: () => Promise<{ main(argv: string[]): Pr
 const COMMANDS: Record<string, Command> = {
   logits: { summary: 'logits --model DIR --tokens 1,2,3 [--backend cpu|webgpu|browser]', load: () => import('./logits.ts') },
   convert: {
-    summary: 'convert HF_DIR OUT_DIR [--quant q4|q8|f16|f32|mxfp4] [--dense-quant q8|f16|f32] [--force]',
+    summary: 'convert HF_DIR OUT_DIR [--quant q4|q8|f16|f32|mxfp4] [--dense-quant q8|f16|f32|q4] [--shard-mib N] [--force]',
     load: () => import('./convert.ts'),
   },
   inspect: { summary: 'inspect PKG [--json] [--verify]', load: () => import('./inspect.ts') },
@@ -33,10 +33,6 @@ const COMMANDS: Record<string, Command> = {
   'eval-bpb': { summary: 'eval-bpb --model DIR --text FILE [--max-bytes N] [--ctx N]', load: () => import('./eval-bpb.ts') },
 };
 
-export function registerCommand(name: string, cmd: Command): void {
-  COMMANDS[name] = cmd;
-}
-
 function usage(): string {
   return ['usage: webmoe <command> [options]', '', ...Object.values(COMMANDS).map((c) => `  webmoe ${c.summary}`)].join('\n');
 }
@@ -47,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(usage() + '\n');
     return name ? 0 : 2;
   }
-  const cmd = COMMANDS[name];
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined; // not `webmoe toString`
   if (!cmd) {
     process.stderr.write(`webmoe: unknown command "${name}"\n\n${usage()}\n`);
     return 2;
@@ -55,11 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await cmd.load()).main(rest);
   } catch (e) {
-    if (e instanceof WebMoeError) {
-      process.stderr.write(`webmoe ${name}: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof RangeError) {
+    if (e instanceof WebMoeError || e instanceof RangeError) {
       process.stderr.write(`webmoe ${name}: ${e.message}\n`);
       return 2;
     }

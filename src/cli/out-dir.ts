@@ -3,8 +3,14 @@
 
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { UsageError } from './args.ts';
+
+/** Is `child` the directory `parent` or somewhere under it? (Both resolved paths.) */
+export function isInside(child: string, parent: string): boolean {
+  const r = relative(parent, child);
+  return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r));
+}
 
 /** Throw a UsageError unless `outDir` is absent, an empty directory, or `force` is set. */
 export function checkOutDir(outDir: string, force: boolean, label = 'OUT_DIR'): void {

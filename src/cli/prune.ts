@@ -11,7 +11,7 @@ import { packageInfo } from '../format/package-info.ts';
 import { PRUNE_METHODS, planPrune, planSummary, writePruned, type Calibration, type PruneMethod } from '../prune/index.ts';
 import { UsageError, bool, int, num, parseArgs, str, tokenList } from './args.ts';
 import { nodeSink } from './convert.ts';
-import { checkOutDir, writeDirAtomically } from './out-dir.ts';
+import { checkOutDir, isInside, writeDirAtomically } from './out-dir.ts';
 import { openPackageDir } from './load-package.ts';
 
 const USAGE =
@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   const calibration = await calibrationOf(a);
   if (!existsSync(join(pkgDir, 'manifest.json')))
     throw new UsageError(`${pkgDir}: no manifest.json; PKG must be a WebMoE package (convert an HF checkpoint first with \`webmoe convert\`)`);
-  if (outDir === pkgDir || outDir.startsWith(pkgDir + '/') || pkgDir.startsWith(outDir + '/')) throw new UsageError(`OUT ${outDir} and PKG ${pkgDir} must not contain each other`);
+  if (isInside(outDir, pkgDir) || isInside(pkgDir, outDir)) throw new UsageError(`OUT ${outDir} and PKG ${pkgDir} must not contain each other`);
   checkOutDir(outDir, bool(a, 'force'), 'OUT');
 
   const t0 = performance.now();

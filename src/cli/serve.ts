@@ -9,20 +9,13 @@
 // the process list). SIGINT/SIGTERM: stop accepting, finish or interrupt the reply in flight,
 // exit 0; a second signal exits at once.
 
-import type { BackendChoice } from '../api/backends.ts';
 import { createNodeEngine } from '../api/node.ts';
 import { parseCors } from '../serve/http.ts';
 import { WebMoeServer } from '../serve/server.ts';
 import { UsageError, bool, int, num, parseArgs, str } from './args.ts';
-import { checkModelDir } from './load.ts';
+import { checkModelDir, engineBackendOf } from './load.ts';
 
 const FLAGS = new Set(['model', 'port', 'host', 'backend', 'expert-budget', 'context', 'api-key', 'max-queue', 'max-body', 'cors', 'shutdown-grace', 'quiet']);
-
-function backendOf(s: string | undefined): BackendChoice {
-  const b = s ?? 'auto';
-  if (b !== 'auto' && b !== 'cpu' && b !== 'webgpu') throw new UsageError(`--backend must be auto, cpu or webgpu, got "${b}"`);
-  return b;
-}
 
 /** "123456789" bytes, "0.25" of all expert bytes, "25%": what the GPU runner's parseBudget takes, as a number. */
 function budgetOf(s: string | undefined): number | undefined {
@@ -44,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   if (a.positional.length) throw new UsageError(`unexpected argument "${a.positional[0]}"; the model goes after --model`);
   const dir = str(a, 'model', true);
   checkModelDir(dir);
-  const backend = backendOf(str(a, 'backend'));
+  const backend = engineBackendOf(str(a, 'backend'));
   const expertBudget = budgetOf(str(a, 'expert-budget'));
   const port = positiveInt('port', int(a, 'port', 8000), 0)!;
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { WebMoeError } from './errors.ts';
 import { ALIGN, QUANT_KINDS, expertLayout, matrixBytes, type ExpertLayout, type QuantKind } from './quant-layout.ts';
 import type { ModelSpec } from './spec.ts';
+import { EXPERT_FIELDS } from './weights.ts';
 
 export const PACKAGE_FORMAT = 'webmoe-package';
 export const PACKAGE_VERSION = 1;
@@ -240,7 +241,7 @@ export function checkManifest(m: Manifest, file: string): void {
 
 function sameLayout(a: ExpertLayout, b: ExpertLayout): boolean {
   if (a.bytes !== b.bytes) return false;
-  for (const k of ['gate', 'up', 'down', 'gate_bias', 'up_bias', 'down_bias'] as const) {
+  for (const k of EXPERT_FIELDS) {
     const x = a[k];
     const y = b[k];
     if (!x || !y) {

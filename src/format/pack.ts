@@ -14,6 +14,7 @@ import { dequantTensor, mxfp4FromHf, packTensor, quantizeMatrix } from './quant.
 import { expertLayout, type BlobSection, type ExpertLayout, type PackedModel, type PackedTensor, type QuantKind } from './quant-layout.ts';
 import type { ModelSpec } from './spec.ts';
 import {
+  EXPERT_FIELDS,
   expertFieldsPresent,
   expertFieldShape,
   layerFieldShape,
@@ -104,7 +105,7 @@ export function packLayer(spec: ModelSpec, layer: number, w: LayerWeights, dense
 /** Quantize one expert's canonical weights into a blob of layout.bytes bytes. */
 export function packExpert(layout: ExpertLayout, w: ExpertWeights): Uint8Array {
   const blob = new Uint8Array(layout.bytes);
-  for (const field of ['gate', 'up', 'down', 'gate_bias', 'up_bias', 'down_bias'] as const) {
+  for (const field of EXPERT_FIELDS) {
     const sec = layout[field];
     const v = w[field];
     if (!sec) continue;
@@ -162,16 +163,6 @@ export function unpackExpert(spec: ModelSpec, layout: ExpertLayout, blob: Uint8A
     out[field] = dequantTensor(section(blob, sec));
   }
   return out as ExpertWeights;
-}
-
-/** The packed tensors of a blob section by section, e.g. for a CPU matvec on quantized data. */
-export function expertSections(layout: ExpertLayout, blob: Uint8Array): Partial<Record<keyof Omit<ExpertLayout, 'bytes'>, PackedTensor>> {
-  const out: Partial<Record<keyof Omit<ExpertLayout, 'bytes'>, PackedTensor>> = {};
-  for (const field of ['gate', 'up', 'down', 'gate_bias', 'up_bias', 'down_bias'] as const) {
-    const sec = layout[field];
-    if (sec) out[field] = section(blob, sec);
-  }
-  return out;
 }
 
 // ---- in memory ---------------------------------------------------------------------------------

@@ -108,13 +108,3 @@ export type LayerKindName = 'full' | 'sliding' | 'linear';
 export function layerKindName(layer: LayerSpec): LayerKindName {
   return layer.attention.kind;
 }
-
-/** Width of the q projection output (Hq * hd). */
-export function qWidth(spec: ModelSpec): number {
-  return spec.num_attention_heads * spec.head_dim;
-}
-
-/** Width of the k/v projection output (Hkv * hd). */
-export function kvWidth(spec: ModelSpec): number {
-  return spec.num_key_value_heads * spec.head_dim;
-}

@@ -14,7 +14,7 @@ import { IntegrityError } from '../format/errors.ts';
 import { MANIFEST_FILE, parseManifest, type FileEntry, type Manifest } from '../format/manifest.ts';
 import { sha256Hex } from '../format/sha256.ts';
 import { DownloadAbortedError, DownloadHttpError, DownloadNetworkError, QuotaError, StorageFullError, TruncatedDownloadError } from './errors.ts';
-import { fetchVerified, fileUrl, type FileSpec } from './fetch-file.ts';
+import { fetchOk, fetchVerified, fileUrl, type FileSpec } from './fetch-file.ts';
 import { withModelLock, type IfLocked } from './lock.ts';
 import type { FileRecord, ShardStore } from './types.ts';
 
@@ -124,15 +124,7 @@ async function isComplete(store: ShardStore, modelId: string, f: FileSpec, rec: 
 /** Fetch and validate manifest.json; returns its text and parsed form. */
 export async function fetchManifest(baseUrl: string, opts: Pick<DownloadOptions, 'fetch' | 'signal'> & { modelId?: string } = {}): Promise<{ text: string; manifest: Manifest }> {
   const url = fileUrl(baseUrl, MANIFEST_FILE);
-  const f = opts.fetch ?? globalThis.fetch;
-  let resp: Response;
-  try {
-    resp = await f(url, { signal: opts.signal, cache: 'no-store' });
-  } catch (e) {
-    if (opts.signal?.aborted) throw new DownloadAbortedError(opts.modelId ?? url);
-    throw new DownloadNetworkError(url, 0, e);
-  }
-  if (resp.status !== 200) throw new DownloadHttpError(url, resp.status, resp.statusText);
+  const resp = await fetchOk(url, opts);
   let text: string;
   try {
     text = await resp.text();

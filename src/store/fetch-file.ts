@@ -34,22 +34,28 @@ export async function fetchVerified(url: string, spec: FileSpec, opts: FetchFile
   return bytes;
 }
 
-/** GET `url` and read exactly `expected` bytes (TruncatedDownloadError on any other count). */
-export async function fetchExact(url: string, expected: number, opts: FetchFileOptions = {}): Promise<Uint8Array> {
+/** GET `url`; a response other than 200, a network failure or an abort is a typed error. */
+export async function fetchOk(url: string, opts: Pick<FetchFileOptions, 'fetch' | 'signal' | 'modelId'> = {}): Promise<Response> {
   const f = opts.fetch ?? globalThis.fetch;
-  const aborted = () => opts.signal?.aborted === true;
   let resp: Response;
   try {
     // no-store: a package can be GBs; the HTTP cache would hold a second copy of it.
     resp = await f(url, { signal: opts.signal, cache: 'no-store' });
   } catch (e) {
-    if (aborted()) throw new DownloadAbortedError(opts.modelId ?? url);
+    if (opts.signal?.aborted) throw new DownloadAbortedError(opts.modelId ?? url);
     throw new DownloadNetworkError(url, 0, e);
   }
   if (resp.status !== 200) {
     await resp.body?.cancel().catch(() => {});
     throw new DownloadHttpError(url, resp.status, resp.statusText);
   }
+  return resp;
+}
+
+/** GET `url` and read exactly `expected` bytes (TruncatedDownloadError on any other count). */
+async function fetchExact(url: string, expected: number, opts: FetchFileOptions = {}): Promise<Uint8Array> {
+  const aborted = () => opts.signal?.aborted === true;
+  const resp = await fetchOk(url, opts);
   const out = new Uint8Array(expected);
   let received = 0;
   if (!resp.body) {

@@ -29,23 +29,22 @@ export function nodeDir(path: string): DirSource {
 
 export async function nodeFile(path: string): Promise<ByteSource> {
   const size = (await stat(path)).size;
-  return {
-    name: path,
-    size,
-    async read(offset, length) {
-      const fh = await open(path, 'r');
-      try {
-        const buf = new Uint8Array(length);
-        let done = 0;
-        while (done < length) {
-          const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
-          if (bytesRead === 0) throw new RangeError(`${path}: unexpected end of file at byte ${offset + done}`);
-          done += bytesRead;
-        }
-        return buf;
-      } finally {
-        await fh.close();
-      }
-    },
-  };
+  return { name: path, size, read: (offset, length) => readFileRange(path, offset, length) };
+}
+
+/** `length` bytes at `offset` of a file (positional reads; ENOENT from open passes through). */
+export async function readFileRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0) throw new RangeError(`${path}: unexpected end of file at byte ${offset + done}`);
+      done += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
 }

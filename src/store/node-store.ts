@@ -7,9 +7,10 @@
 // rename. A package converted in place by `webmoe convert` has files but no records: they count as
 // complete, with an unknown sha256 (readers then check against the manifest).
 
-import { appendFile, mkdir, open, readFile, readdir, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StorageFullError, StoreFileMissingError } from './errors.ts';
+import { readFileRange } from './node-dir.ts';
 import { checkModelId, checkPath, type FileRecord, type ModelRecord, type ShardStore, type SpaceEstimate } from './types.ts';
 
 const META_DIR = '.webmoe';
@@ -102,24 +103,11 @@ export class NodeShardStore implements ShardStore {
   }
 
   async read(modelId: string, path: string, offset: number, length: number): Promise<Uint8Array> {
-    let fh;
     try {
-      fh = await open(this.file(modelId, path), 'r');
+      return await readFileRange(this.file(modelId, path), offset, length);
     } catch (e) {
       if (isNoEnt(e)) throw new StoreFileMissingError(this.name, modelId, path);
       throw e;
-    }
-    try {
-      const buf = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
-        if (bytesRead === 0) throw new RangeError(`${this.name}: read past the end of "${path}" at byte ${offset + done}`);
-        done += bytesRead;
-      }
-      return buf;
-    } finally {
-      await fh.close();
     }
   }
 

@@ -90,7 +90,7 @@ describe('malformed checkpoints', () => {
     const err = await load(dir).catch((e) => e);
     expect(err).toBeInstanceOf(CheckpointError);
     expect(err.tensor).toBe('model.norm.weight');
-    expect(err.message).toMatch(/unsupported dtype "C64"|unsupported dtype/);
+    expect(err.message).toContain('unsupported dtype "C64"');
   });
 
   it('an unsupported model_type lists the supported ones', async () => {

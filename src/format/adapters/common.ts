@@ -130,24 +130,21 @@ function ropeFrom(r: ConfigReader, p: Record<string, unknown> | null, headDim: n
   throw new UnsupportedModelError(`${r.file}: rope_type "${type}" is not supported (supported: default, yarn)`);
 }
 
-/**
- * RoPE per layer type. `rope_parameters` may be one object for all layers or (Gemma 3 convention)
- * an object keyed by layer type; legacy configs use `rope_theta` + `rope_scaling`.
- */
 export interface RopeOptions {
   /** false where HF's module ignores `partial_rotary_factor` (HF-native MiniMax rotates all dims) */
   partialRotaryFactor?: boolean;
 }
 
+/**
+ * RoPE per layer type. `rope_parameters` may be one object for all layers or (Gemma 3 convention)
+ * an object keyed by layer type; legacy configs use `rope_theta` + `rope_scaling`.
+ */
 export function ropeByLayerType(r: ConfigReader, headDim: number, defaultTheta: number, opts: RopeOptions = {}): (layerType: string) => RopeSpec {
   const rp = r.obj('rope_parameters') ?? r.obj('rope_scaling');
   if (rp && Object.keys(rp).some((k) => LAYER_TYPE_NAMES.includes(k))) {
     const table: Record<string, RopeSpec> = {};
     for (const [k, v] of Object.entries(rp)) table[k] = ropeFrom(r, v as Record<string, unknown>, headDim, defaultTheta, opts);
-    return (t) => {
-      const spec = table[t] ?? table.full_attention ?? Object.values(table)[0];
-      return spec;
-    };
+    return (t) => table[t] ?? table.full_attention ?? Object.values(table)[0];
   }
   const single = ropeFrom(r, rp, headDim, defaultTheta, opts);
   return () => single;
