@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatTurn } from '../generate/chat.ts';
 import { ChatTemplate } from '../generate/chat-template.ts';
-import { byteLevelTokenizerJson, tinyRandomModel } from '../generate/testing.ts';
+import { M2_REPLY, byteLevelTokenizerJson, tinyRandomModel } from '../generate/testing.ts';
 import { tokenizerFromJson } from '../generate/tokenizer.ts';
 import { CpuRunner } from '../reference/runner.ts';
 import type { WebMoeEngine } from './engine.ts';
 import { ContextLengthExceededError, EngineBusyError, GenerationInterruptedError, InvalidRequestError, ModelNotFoundError, ModelNotLoadedError } from './errors.ts';
 import { createNodeEngine } from './node.ts';
-import { M2_REPLY, STORY_VOCAB, WEATHER_TOOL, m2Package, storyPackage, templateText } from './testing.ts';
+import { STORY_VOCAB, WEATHER_TOOL, m2Package, storyPackage, templateText } from './testing.ts';
 import type { ChatCompletionChunk, ChatCompletionRequest } from './types.ts';
 
 let root: string;
@@ -59,6 +59,8 @@ describe('engine: M2 chat format on a model with a known reply', () => {
     expect(r.usage!.completion_tokens).toBe(M2_REPLY.length);
     expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + M2_REPLY.length);
     expect(r.usage!.extra.prefill_tokens_per_s).toBeGreaterThan(0);
+    // the conversation keeps the reply as returned: reasoning and tool calls included
+    expect(await engine.getConversation()).toEqual([...WEATHER.messages, choice.message]);
   });
 
   it('stream: role chunk, deltas that add up to the message, finish chunk, usage chunk only when asked', async () => {

@@ -11,7 +11,7 @@
 // generates as it is read, and leaving a for-await early interrupts the reply.
 
 import type { MLCEngineInterface } from '@mlc-ai/web-llm';
-import { chatTurn, preparePrompt, type ChatTurnOptions, type ChatTurnResult } from '../generate/chat.ts';
+import { chatTurn, preparePrompt, type ChatTurnOptions, type ChatTurnResult, type PreparedPrompt } from '../generate/chat.ts';
 import type { ChatMessageIn } from '../generate/chat-template.ts';
 import { contextLengthOf, resolveMaxTokens, type InterruptSignal } from '../generate/loop.ts';
 import type { MessageDelta } from '../generate/output-parser.ts';
@@ -19,7 +19,7 @@ import { IdbShardStore } from '../store/idb.ts';
 import { deleteModel, modelStatus } from '../store/registry.ts';
 import type { ShardStore } from '../store/types.ts';
 import { defaultRunnerFactory, type BackendChoice, type RunnerFactory } from './backends.ts';
-import { completionOf, deltaChunk, finishChunk, newCompletionMeta, roleChunk, usageChunk, usageOf, type CompletionMeta } from './completions.ts';
+import { completionOf, deltaChunk, finishChunk, messageOf, newCompletionMeta, roleChunk, usageChunk, usageOf, type CompletionMeta } from './completions.ts';
 import { EngineBusyError, GenerationInterruptedError, ModelNotFoundError, ModelNotLoadedError } from './errors.ts';
 import { chatModelOf, loadChatParts, resolveModel, type AppConfig, type LoadedChatModel, type LocalOpener } from './models.ts';
 import { InitProgress, type WebMoeInitProgressCallback } from './progress.ts';
@@ -234,8 +234,8 @@ export class WebMoeEngine {
     resolveMaxTokens(prompt.ids.length, turn.maxTokens, contextLengthOf(model.runner));
     const gen = this.begin(turn.signal as Generation['signal']);
     const meta = newCompletionMeta(loaded.id);
-    if (v.stream) return this.stream(loaded, v, turn, gen, meta, t0);
-    const it = this.run(loaded, v, turn, gen);
+    if (v.stream) return this.stream(loaded, v, turn, prompt, gen, meta, t0);
+    const it = this.run(loaded, v, turn, prompt, gen);
     let r = await it.next();
     while (!r.done) r = await it.next();
     return completionOf(meta, r.value, usageOf(r.value, t0));
@@ -274,11 +274,11 @@ export class WebMoeEngine {
   }
 
   /** chatTurn with the engine's bookkeeping: event-loop turns, stats, history, the busy flag. */
-  private async *run(loaded: Loaded, v: ValidatedRequest, turn: ChatTurnOptions, g: Generation): AsyncGenerator<MessageDelta, ChatTurnResult> {
+  private async *run(loaded: Loaded, v: ValidatedRequest, turn: ChatTurnOptions, prompt: PreparedPrompt, g: Generation): AsyncGenerator<MessageDelta, ChatTurnResult> {
     try {
       if (g.cutOff) throw new GenerationInterruptedError(g.cutOff);
       g.started = true;
-      const it = chatTurn(loaded.chat, turn);
+      const it = chatTurn(loaded.chat, turn, prompt);
       let lastYield = performance.now();
       let r = await it.next();
       while (!r.done) {
@@ -293,13 +293,7 @@ export class WebMoeEngine {
       if (g.cutOff) throw new GenerationInterruptedError(g.cutOff);
       const result = r.value;
       this.stats.record(result.generation.stats, result.finishReason);
-      const reply: ChatCompletionMessageParam = {
-        role: 'assistant',
-        content: result.message.content,
-        ...(result.message.reasoning_content !== null ? { reasoning_content: result.message.reasoning_content } : {}),
-        ...(result.message.tool_calls.length ? { tool_calls: result.message.tool_calls } : {}),
-      };
-      this.history = [...v.messages, reply];
+      this.history = [...v.messages, messageOf(result)];
       this.lastMessage = result.message.content ?? '';
       return result;
     } finally {
@@ -307,8 +301,8 @@ export class WebMoeEngine {
     }
   }
 
-  private async *stream(loaded: Loaded, v: ValidatedRequest, turn: ChatTurnOptions, g: Generation, meta: CompletionMeta, t0: number): AsyncGenerator<ChatCompletionChunk> {
-    const it = this.run(loaded, v, turn, g);
+  private async *stream(loaded: Loaded, v: ValidatedRequest, turn: ChatTurnOptions, prompt: PreparedPrompt, g: Generation, meta: CompletionMeta, t0: number): AsyncGenerator<ChatCompletionChunk> {
+    const it = this.run(loaded, v, turn, prompt, g);
     let finished = false;
     try {
       yield roleChunk(meta);

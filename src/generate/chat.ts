@@ -66,9 +66,12 @@ export function preparePrompt(model: ChatModel, opts: Pick<ChatTurnOptions, 'mes
   return { text, ids: model.tokenizer.encode(text, false), format, startInReasoning: promptOpensReasoning(text, format) };
 }
 
-/** Stream one assistant reply as message deltas; the return value is the whole reply. */
-export async function* chatTurn(model: ChatModel, opts: ChatTurnOptions): AsyncGenerator<MessageDelta, ChatTurnResult> {
-  const prompt = preparePrompt(model, opts);
+/**
+ * Stream one assistant reply as message deltas; the return value is the whole reply. `prompt`:
+ * preparePrompt(model, opts) when the caller already has it (the engine renders it up front, to
+ * throw template errors from create()).
+ */
+export async function* chatTurn(model: ChatModel, opts: ChatTurnOptions, prompt: PreparedPrompt = preparePrompt(model, opts)): AsyncGenerator<MessageDelta, ChatTurnResult> {
   const maxTokens = resolveMaxTokens(prompt.ids.length, opts.maxTokens, contextLengthOf(model.runner, opts.contextLength));
   const sampling = opts.ignoreEos ? { ...opts.sampling, banned: [...(opts.sampling.banned ?? []), ...model.stopTokenIds] } : opts.sampling;
   const parser = new OutputParser({ format: prompt.format, startInReasoning: prompt.startInReasoning, tools: opts.tools, makeId: opts.makeToolCallId });
