@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { WeightSource } from '../format/weights.ts';
 import { writePackage } from '../format/package-write.ts';
 import { nodeSink } from '../cli/convert.ts';
-import { byteLevelTokenizerJson, successorModel, tinyRandomModel } from '../generate/testing.ts';
+import { byteLevelTokenizerJson, m2Chain, m2TokenizerJson, successorModel, tinyRandomModel } from '../generate/testing.ts';
 import { tokenizerFromJson } from '../generate/tokenizer.ts';
 import type { ReferenceModel } from '../reference/forward.ts';
 import { nodeDir } from '../store/node-dir.ts';
@@ -69,43 +69,12 @@ export function storyPackage(out: string, seed = 3): Promise<string> {
   });
 }
 
-const added = (content: string, special: boolean) => ({ content, special });
-
-/** The M2-format tokenizer of src/generate/chat.test.ts: chat markers and the reply's pieces as tokens. */
-export function m2TokenizerJson(): object {
-  return byteLevelTokenizerJson(
-    [['P', 'l'], ['Pl', 'a'], ['Pla', 'n'], ['S', 'u'], ['Su', 'r'], ['Sur', 'e'], ['O', 's'], ['Os', 'l'], ['Osl', 'o'], ['Ċ', 'Ċ']],
-    [
-      added(']~!b[', true),
-      added(']~b]', true),
-      added('[e~[', true),
-      added('<think>', true),
-      added('</think>', true),
-      added('<minimax:tool_call>', false),
-      added('</minimax:tool_call>', false),
-      added('<invoke name="get_weather">', false),
-      added('</invoke>', false),
-      added('<parameter name="city">', false),
-      added('</parameter>', false),
-    ],
-  );
-}
-
-/** The reply the M2 test model gives, token by token, after the prompt's final "\n". */
-export const M2_REPLY = ['Plan', '</think>', '\n\n', 'Sure', '<minimax:tool_call>', '<invoke name="get_weather">', '<parameter name="city">', 'Oslo', '</parameter>', '</invoke>', '</minimax:tool_call>', '[e~['];
-
 export const WEATHER_TOOL = { type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
 
 export function m2Package(out: string): Promise<string> {
   const json = m2TokenizerJson();
   const tok = tokenizerFromJson(json, { eos_token: '[e~[' });
-  const id = (s: string) => {
-    const ids = tok.encode(s, false);
-    if (ids.length !== 1) throw new Error(`${JSON.stringify(s)} is ${ids.length} tokens`);
-    return ids[0];
-  };
-  const chain = [id('\n'), ...M2_REPLY.map(id)];
-  return writeTinyPackage(out, successorModel(tok.vocabSize, chain), {
+  return writeTinyPackage(out, successorModel(tok.vocabSize, m2Chain(tok)), {
     tokenizerJson: json,
     tokenizerConfig: { eos_token: '[e~[', bos_token: ']~!b[' },
     chatTemplate: templateText('minimax-m2.jinja'),

@@ -6,38 +6,14 @@ import { chatTurn, preparePrompt, type ChatModel, type ChatTurnOptions, type Cha
 import { ChatTemplate } from './chat-template.ts';
 import { ContextLengthExceededError } from './errors.ts';
 import type { MessageDelta } from './output-parser.ts';
-import { byteLevelTokenizerJson, successorModel, tinyRandomModel } from './testing.ts';
+import { m2Chain, m2TokenizerJson, singleTokenId, successorModel, tinyRandomModel } from './testing.ts';
 import { stopTokenIds, tokenizerFromJson } from './tokenizer.ts';
 
 const DIR = join(import.meta.dirname, '../../tests/fixtures/templates');
-const added = (content: string, special: boolean) => ({ content, special });
-const tok = tokenizerFromJson(
-  byteLevelTokenizerJson(
-    [['P', 'l'], ['Pl', 'a'], ['Pla', 'n'], ['S', 'u'], ['Su', 'r'], ['Sur', 'e'], ['O', 's'], ['Os', 'l'], ['Osl', 'o'], ['Ċ', 'Ċ']],
-    [
-      added(']~!b[', true),
-      added(']~b]', true),
-      added('[e~[', true),
-      added('<think>', true), // marked special: the detokenizer must still keep it for the parser
-      added('</think>', true),
-      added('<minimax:tool_call>', false),
-      added('</minimax:tool_call>', false),
-      added('<invoke name="get_weather">', false),
-      added('</invoke>', false),
-      added('<parameter name="city">', false),
-      added('</parameter>', false),
-    ],
-  ),
-  { eos_token: '[e~[' },
-);
-const id = (s: string) => {
-  const ids = tok.encode(s, false);
-  if (ids.length !== 1) throw new Error(`${JSON.stringify(s)} is ${ids.length} tokens`);
-  return ids[0];
-};
-// The reply the model is built to give, token after token, starting after the prompt's last "\n".
-const REPLY = ['Plan', '</think>', '\n\n', 'Sure', '<minimax:tool_call>', '<invoke name="get_weather">', '<parameter name="city">', 'Oslo', '</parameter>', '</invoke>', '</minimax:tool_call>', '[e~['];
-const chain = [id('\n'), ...REPLY.map(id)];
+const tok = tokenizerFromJson(m2TokenizerJson(), { eos_token: '[e~[' });
+const id = (s: string) => singleTokenId(tok, s);
+// the model is built to give M2_REPLY, token after token, after the prompt's last "\n"
+const chain = m2Chain(tok);
 const template = ChatTemplate.fromString(readFileSync(join(DIR, 'minimax-m2.jinja'), 'utf8'));
 const model: ChatModel = { runner: new CpuRunner(successorModel(tok.vocabSize, chain), 1024), tokenizer: tok, template, stopTokenIds: stopTokenIds(tok) };
 const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];

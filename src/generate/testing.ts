@@ -7,6 +7,7 @@ import { ConfigReader } from '../format/adapters/common.ts';
 import { expertFieldShape, expertFieldsPresent, layerFieldShape, layerFieldsPresent, type ExpertWeights, type LayerWeights } from '../format/weights.ts';
 import { ReferenceModel } from '../reference/forward.ts';
 import { makeRng } from './sampler.ts';
+import type { TextTokenizer } from './tokenizer.ts';
 
 export interface AddedTokenSpec {
   content: string;
@@ -63,6 +64,46 @@ export function byteLevelTokenizerJson(merges: [string, string][], added: AddedT
       merges: merges.map(([a, b]) => `${a} ${b}`),
     },
   };
+}
+
+const added = (content: string, special: boolean): AddedTokenSpec => ({ content, special });
+
+/**
+ * A byte-level tokenizer for MiniMax-M2's chat format: its markers, and each piece of M2_REPLY as
+ * one token (eos_token '[e~[', bos_token ']~!b[').
+ */
+export function m2TokenizerJson(): object {
+  return byteLevelTokenizerJson(
+    [['P', 'l'], ['Pl', 'a'], ['Pla', 'n'], ['S', 'u'], ['Su', 'r'], ['Sur', 'e'], ['O', 's'], ['Os', 'l'], ['Osl', 'o'], ['Ċ', 'Ċ']],
+    [
+      added(']~!b[', true),
+      added(']~b]', true),
+      added('[e~[', true),
+      added('<think>', true), // marked special: the detokenizer must still keep it for the parser
+      added('</think>', true),
+      added('<minimax:tool_call>', false),
+      added('</minimax:tool_call>', false),
+      added('<invoke name="get_weather">', false),
+      added('</invoke>', false),
+      added('<parameter name="city">', false),
+      added('</parameter>', false),
+    ],
+  );
+}
+
+/** The reply an M2-format test model gives, token by token, after the prompt's final "\n": reasoning, content, a tool call, EOS. */
+export const M2_REPLY = ['Plan', '</think>', '\n\n', 'Sure', '<minimax:tool_call>', '<invoke name="get_weather">', '<parameter name="city">', 'Oslo', '</parameter>', '</invoke>', '</minimax:tool_call>', '[e~['];
+
+/** The id of `s`, which must encode to exactly one token. */
+export function singleTokenId(tok: TextTokenizer, s: string): number {
+  const ids = tok.encode(s, false);
+  if (ids.length !== 1) throw new Error(`${JSON.stringify(s)} is ${ids.length} tokens`);
+  return ids[0];
+}
+
+/** The chain an M2-format test model follows (successorModel): the prompt's final "\n", then M2_REPLY. */
+export function m2Chain(tok: TextTokenizer): number[] {
+  return ['\n', ...M2_REPLY].map((s) => singleTokenId(tok, s));
 }
 
 /**
