@@ -72,7 +72,7 @@ export function argmax(logits: ArrayLike<number>, banned: number[] = []): number
 
 /** Steps 1-3: the adjusted logits (a copy, f64). */
 export function adjustLogits(logitsIn: ArrayLike<number>, p: SamplingParams, history?: TokenHistory): Float64Array {
-  const logits = Float64Array.from(logitsIn as ArrayLike<number>);
+  const logits = new Float64Array(logitsIn);
   const V = logits.length;
   if (p.logit_bias) for (const [id, b] of Object.entries(p.logit_bias)) if (+id >= 0 && +id < V) logits[+id] += b;
   for (const id of p.banned ?? []) if (id >= 0 && id < V) logits[id] = -Infinity;
