@@ -45,13 +45,12 @@ export function App({ query, ready }: AppProps) {
 
 function Main({ query, ready, settings, update }: AppProps & { settings: Settings; update(p: Partial<Settings>): void }) {
   const session = useModelSession({ settings, requestedModel: query.get('model'), requestedEndpoint: query.get('endpoint'), ready, scope: 'app' });
-  const [streamingForStats, setStreamingForStats] = useState(false);
-  const { stats, refresh } = useEngineStats(session.engine, streamingForStats);
-  const chat = useChat(session, settings, 'conversation', refresh);
+  const chat = useChat(session, settings, 'conversation');
+  // polled while a reply streams, read again when it ends and when a model is ready
+  const { stats, refresh } = useEngineStats(session.engine, chat.streaming);
   const prune = usePrune(session, settings.expertBudgetMiB);
   const [drawer, setDrawer] = useState(false);
 
-  useEffect(() => setStreamingForStats(chat.streaming), [chat.streaming]);
   useEffect(() => {
     if (session.status === 'ready') refresh();
   }, [session.status, refresh]);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { requestMessages, restoreConversation, type UiMessage } from './chat/conversation.ts';
 import { acceptCommand } from './embed-messages.ts';
 import { formatEta, formatPercent } from './format.ts';
-import { DEFAULT_SETTINGS, sanitizeSettings, settingsFromQuery } from './settings/settings.ts';
+import { DEFAULT_SETTINGS, expertBudgetBytes, sanitizeSettings, settingsFromQuery } from './settings/settings.ts';
 import { summarize } from './stats/ExpertHeatmap.tsx';
 
 const msg = (role: UiMessage['role'], content: string, extra: Partial<UiMessage> = {}): UiMessage => ({ id: `${role}-${content}`, role, content, reasoning: '', state: 'done', ...extra });
@@ -23,6 +23,12 @@ describe('settings', () => {
     expect(s.maxTokens).toBe(16);
     expect(s.backend).toBe('cpu');
     expect(s.topP).toBe(stored.topP);
+  });
+
+  it('the expert budget in bytes: 0 is no budget, a tiny one is at least a byte', () => {
+    expect(expertBudgetBytes(0)).toBe(0);
+    expect(expertBudgetBytes(0.004)).toBe(4194);
+    expect(expertBudgetBytes(1e-9)).toBe(1);
   });
 });
 

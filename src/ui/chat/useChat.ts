@@ -28,7 +28,7 @@ function isDeviceLost(e: unknown): boolean {
 
 type Patch = Partial<UiMessage> | ((m: UiMessage) => Partial<UiMessage>);
 
-export function useChat(session: ModelSession, settings: Settings, storageKey: string, onActivity?: () => void): Chat {
+export function useChat(session: ModelSession, settings: Settings, storageKey: string): Chat {
   const [conversation, setConversation] = useState<Conversation>(newConversation);
   const [restored, setRestored] = useState(false);
   const [streaming, setStreaming] = useState(false);
@@ -132,7 +132,6 @@ export function useChat(session: ModelSession, settings: Settings, storageKey: s
                 },
               });
             }
-            onActivity?.();
           }
           patch(id, { state: finish === 'abort' || stopRequested.current ? 'stopped' : 'done', finishReason: finish });
           break;
@@ -149,9 +148,8 @@ export function useChat(session: ModelSession, settings: Settings, storageKey: s
       }
       streamingRef.current = false;
       setStreaming(false);
-      onActivity?.();
     },
-    [patch, onActivity],
+    [patch],
   );
 
   const send = useCallback(

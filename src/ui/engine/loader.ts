@@ -31,6 +31,7 @@ export interface LoadTarget {
 
 export interface LoadOptions {
   backend: Backend;
+  /** 0 or absent: no budget (everything that fits) */
   expertBudgetBytes?: number;
   signal?: AbortSignal;
   onProgress(p: LoadProgress): void;

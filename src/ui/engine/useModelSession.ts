@@ -10,7 +10,7 @@ import { errorText } from '../format.ts';
 import { buildCatalog, entryForQuery, fetchEmbedded, forgetAdded, rememberAdded, type CatalogEntry, type EmbeddedIndex } from '../models/catalog.ts';
 import { connectRemote, entryForEndpoint, forgetRemote, rememberRemote, remoteEntry, type RemoteEndpoint } from '../models/remote-endpoints.ts';
 import { load, save } from '../persist.ts';
-import type { Settings } from '../settings/settings.ts';
+import { expertBudgetBytes, type Settings } from '../settings/settings.ts';
 import { connectEngine, probeWebGpu, type EngineConnection, type GpuProbe } from './connect.ts';
 import { loadModel, type LoadProgress } from './loader.ts';
 import type { ChatEngine } from './types.ts';
@@ -118,7 +118,7 @@ export function useModelSession({ settings, requestedModel, requestedEndpoint, r
         const r = entry.remote ? await viaRemote() : await Promise.race([
           loadModel(c.engine, store, entry, {
             backend: s.backend,
-            expertBudgetBytes: s.expertBudgetMiB > 0 ? Math.max(1, Math.round(s.expertBudgetMiB * 1024 * 1024)) : undefined,
+            expertBudgetBytes: expertBudgetBytes(s.expertBudgetMiB),
             signal: ac.signal,
             onProgress: (p) => seq === loadSeq.current && setProgress(p),
           }),

@@ -14,7 +14,8 @@ import type { ShardStore } from '../../store/types.ts';
 import type { ModelSession } from '../engine/useModelSession.ts';
 import { errorText } from '../format.ts';
 import type { CatalogEntry } from '../models/catalog.ts';
-import { MIB, START_PROGRESS, progressView, prunedModelId, pruneOfferFor, type PruneOffer, type PruneProgressView } from './offer.ts';
+import { expertBudgetBytes } from '../settings/settings.ts';
+import { START_PROGRESS, progressView, prunedModelId, pruneOfferFor, type PruneOffer, type PruneProgressView } from './offer.ts';
 import type { PruneHost, PruneResult } from './prune-host.ts';
 
 export type PruneJob =
@@ -38,11 +39,6 @@ export interface PruneState {
   /** hide the offer for this model and budget (until either changes) */
   dismiss(): void;
   load(id: string): void;
-}
-
-/** MiB setting as bytes, the way useModelSession passes it to the engine (0 = no budget). */
-function budgetBytesOf(mib: number): number {
-  return mib > 0 ? Math.max(1, Math.round(mib * MIB)) : 0;
 }
 
 async function readManifest(store: ShardStore, id: string): Promise<Manifest | null> {
@@ -82,7 +78,7 @@ export function usePrune(session: ModelSession, expertBudgetMiB: number): PruneS
     };
   }, [store, modelId, complete]);
 
-  const budgetBytes = budgetBytesOf(expertBudgetMiB);
+  const budgetBytes = expertBudgetBytes(expertBudgetMiB);
   const offer = useMemo(
     () => (manifest && manifest.id === modelId ? pruneOfferFor(manifest.id, manifest.manifest, budgetBytes) : null),
     [manifest, modelId, budgetBytes],

@@ -35,6 +35,11 @@ export const LIMITS = {
   expertBudgetMiB: { min: 0, max: 1 << 20, step: 0.001 },
 } as const;
 
+/** The expert budget setting in bytes, as the engine takes it (0 = no budget: everything that fits). */
+export function expertBudgetBytes(mib: number): number {
+  return mib > 0 ? Math.max(1, Math.round(mib * 1024 * 1024)) : 0;
+}
+
 function clamp(x: unknown, lo: number, hi: number, fallback: number): number {
   const n = typeof x === 'number' ? x : Number(x);
   return Number.isFinite(n) ? Math.min(hi, Math.max(lo, n)) : fallback;

@@ -2,7 +2,7 @@
 // expert-cache hit rate, GPU memory, backend.
 
 import { formatBytes, formatNumber, formatPercent } from '../format.ts';
-import { ExpertHeatmap } from './ExpertHeatmap.tsx';
+import { ExpertHeatmap, summarize } from './ExpertHeatmap.tsx';
 import type { UiStats } from './useEngineStats.ts';
 
 function Row({ label, value, id }: { label: string; value: string; id: string }) {
@@ -17,9 +17,9 @@ function Row({ label, value, id }: { label: string; value: string; id: string })
 export function StatsPanel({ stats }: { stats: UiStats | null }) {
   const last = stats?.last ?? null;
   const cache = stats?.expertCache ?? null;
-  const act = stats?.expertActivity;
+  const act = stats?.expertActivity ? summarize(stats.expertActivity) : null;
   // with every expert resident the GPU runner does not stream (nor track hits)
-  const allResident = !!act && act.resident.reduce((n, r) => n + r.length, 0) === act.layers * act.experts;
+  const allResident = !!act && act.resident === act.total;
   const heatNote = !stats?.model
     ? 'Load a model to see its experts.'
     : stats.backend === 'cpu'
