@@ -4,25 +4,14 @@
 // IndexedDB, shows the stored conversation and chats on (the reply equals the CPU reference).
 
 import { expect, test } from '@playwright/test';
-import type { PackageServer } from '../src/store/testing/package-server.ts';
-import { appUrl, removeTempDirs, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd } from './ui-helpers.ts';
+import { appUrl, referenceReply, sendMessage, servedPackage, visibleText, waitReady, waitTurnEnd } from './ui-helpers.ts';
 
 const MAX_TOKENS = 12;
 
-let pkgDir: string;
-let server: PackageServer;
-let modelUrl: string;
-
-test.beforeAll(async () => {
-  pkgDir = await lettersPackage();
-  ({ server, url: modelUrl } = await servePackage(pkgDir));
-});
-test.afterAll(async () => {
-  await server.close();
-  removeTempDirs();
-});
+const pkg = servedPackage();
 
 test('after one visit, a reload with the network off loads the app and the model and chats', async ({ page, context }) => {
+  const { pkgDir, server, modelUrl } = pkg;
   const first = await referenceReply(pkgDir, [{ role: 'user', content: 'hello world' }], MAX_TOKENS);
   const second = await referenceReply(
     pkgDir,

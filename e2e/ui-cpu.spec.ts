@@ -4,29 +4,17 @@
 
 import { expect, test } from '@playwright/test';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
-import type { PackageServer } from '../src/store/testing/package-server.ts';
-import { appUrl, removeTempDirs, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd } from './ui-helpers.ts';
+import { appUrl, referenceReply, sendMessage, servedPackage, visibleText, waitReady, waitTurnEnd } from './ui-helpers.ts';
 
 const MAX_TOKENS = 10;
 
 test.use({ launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu') } });
 
-let pkgDir: string;
-let server: PackageServer;
-let modelUrl: string;
-
-test.beforeAll(async () => {
-  pkgDir = await lettersPackage();
-  ({ server, url: modelUrl } = await servePackage(pkgDir));
-});
-test.afterAll(async () => {
-  await server.close();
-  removeTempDirs();
-});
+const pkg = servedPackage();
 
 test('without WebGPU the app falls back to the CPU backend, says so, and chats', async ({ page }) => {
-  const ref = await referenceReply(pkgDir, [{ role: 'user', content: 'hello world' }], MAX_TOKENS);
-  await page.goto(appUrl('/', modelUrl, MAX_TOKENS));
+  const ref = await referenceReply(pkg.pkgDir, [{ role: 'user', content: 'hello world' }], MAX_TOKENS);
+  await page.goto(appUrl('/', pkg.modelUrl, MAX_TOKENS));
   expect(await page.evaluate(async () => !(navigator as Navigator & { gpu?: GPU }).gpu || (await navigator.gpu.requestAdapter()) === null)).toBe(true);
   await waitReady(page);
   await expect(page.getByTestId('model-status')).toContainText('(CPU)');

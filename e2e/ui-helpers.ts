@@ -9,7 +9,7 @@
 // default model lands in public/models/ these specs keep using this one: it is small enough for
 // SwiftShader and its reference is computed here.
 
-import { expect, type Frame, type FrameLocator, type Locator, type Page } from '@playwright/test';
+import { expect, test, type Frame, type FrameLocator, type Locator, type Page } from '@playwright/test';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -148,6 +148,24 @@ export async function servePackage(pkgDir: string, name = 'letters-moe'): Promis
   const server = await new PackageServer().start();
   const url = server.add(name, packageFiles(pkgDir));
   return { server, url };
+}
+
+/**
+ * A spec's test package (lettersPackage unless `make` says otherwise), written and served in the
+ * spec's beforeAll, closed and removed in its afterAll. Call at the top of the spec, before hooks
+ * that use it; the fields are set once beforeAll ran.
+ */
+export function servedPackage(make: () => Promise<string> = lettersPackage, name?: string): { pkgDir: string; server: PackageServer; modelUrl: string } {
+  const p = {} as { pkgDir: string; server: PackageServer; modelUrl: string };
+  test.beforeAll(async () => {
+    p.pkgDir = await make();
+    ({ server: p.server, url: p.modelUrl } = await servePackage(p.pkgDir, name));
+  });
+  test.afterAll(async () => {
+    await p.server?.close();
+    removeTempDirs();
+  });
+  return p;
 }
 
 /** A tiny HTTP server for host pages (another origin than the app): path -> HTML. */

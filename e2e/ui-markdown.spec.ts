@@ -3,28 +3,16 @@
 // and rendered markdown; raw HTML stays text; the code block's copy button copies the code.
 
 import { expect, test } from '@playwright/test';
-import type { PackageServer } from '../src/store/testing/package-server.ts';
-import { appUrl, removeTempDirs, markdownPackage, referenceReply, sendMessage, servePackage, waitReady, waitTurnEnd } from './ui-helpers.ts';
+import { appUrl, markdownPackage, referenceReply, sendMessage, servedPackage, waitReady, waitTurnEnd } from './ui-helpers.ts';
 
-let pkgDir: string;
-let server: PackageServer;
-let modelUrl: string;
-
-test.beforeAll(async () => {
-  pkgDir = await markdownPackage();
-  ({ server, url: modelUrl } = await servePackage(pkgDir, 'markdown-moe'));
-});
-test.afterAll(async () => {
-  await server.close();
-  removeTempDirs();
-});
+const pkg = servedPackage(markdownPackage, 'markdown-moe');
 
 test('reasoning is collapsible, markdown renders without raw HTML, code blocks copy', async ({ page, context }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-  const ref = await referenceReply(pkgDir, [{ role: 'user', content: 'hi' }], 32);
+  const ref = await referenceReply(pkg.pkgDir, [{ role: 'user', content: 'hi' }], 32);
   expect(ref.reasoning).toBe('Let me look');
 
-  await page.goto(appUrl('/', modelUrl, 32));
+  await page.goto(appUrl('/', pkg.modelUrl, 32));
   await waitReady(page);
   const msg = await sendMessage(page, 'hi');
   expect(await waitTurnEnd(msg)).toBe('done');

@@ -5,31 +5,22 @@
 // mode. Screenshots of the main states go to test-results/ui-screens/.
 
 import { expect, test, type Page } from '@playwright/test';
-import type { PackageServer } from '../src/store/testing/package-server.ts';
-import { appUrl, removeTempDirs, lettersPackage, referenceReply, sendMessage, servePackage, visibleText, waitReady, waitTurnEnd, type Reference } from './ui-helpers.ts';
+import { appUrl, referenceReply, sendMessage, servedPackage, visibleText, waitReady, waitTurnEnd, type Reference } from './ui-helpers.ts';
 
 const SHOTS = 'test-results/ui-screens';
 const PROMPT = 'hello world';
 const MAX_TOKENS = 16;
 const LONG = 3000;
 
-let pkgDir: string;
-let server: PackageServer;
-let modelUrl: string;
+const pkg = servedPackage();
 let ref: Reference;
 let refLong: Reference;
 
 test.beforeAll(async () => {
-  pkgDir = await lettersPackage();
-  ({ server, url: modelUrl } = await servePackage(pkgDir));
-  ref = await referenceReply(pkgDir, [{ role: 'user', content: PROMPT }], MAX_TOKENS);
-  refLong = await referenceReply(pkgDir, [{ role: 'user', content: PROMPT }], LONG);
+  ref = await referenceReply(pkg.pkgDir, [{ role: 'user', content: PROMPT }], MAX_TOKENS);
+  refLong = await referenceReply(pkg.pkgDir, [{ role: 'user', content: PROMPT }], LONG);
 });
-test.afterAll(async () => {
-  await server.close();
-  removeTempDirs();
-});
-test.beforeEach(() => server.reset());
+test.beforeEach(() => pkg.server.reset());
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
@@ -37,14 +28,14 @@ async function shot(page: Page, name: string): Promise<void> {
 
 test('download with progress, then a streamed greedy reply equal to the CPU reference; stats filled in', async ({ page }) => {
   expect(ref.completionTokens).toBe(MAX_TOKENS);
-  server.throttle = 16 * 1024; // bytes per second per response: the progress bar has time to show
-  await page.goto(appUrl('/', modelUrl, MAX_TOKENS));
+  pkg.server.throttle = 16 * 1024; // bytes per second per response: the progress bar has time to show
+  await page.goto(appUrl('/', pkg.modelUrl, MAX_TOKENS));
   const progress = page.getByTestId('load-progress');
   await expect(progress).toHaveAttribute('data-phase', 'download');
   await expect(page.getByTestId('load-bytes')).toContainText(/of .*B · .*\/s · .* left/);
   await shot(page, '1-downloading');
   await waitReady(page);
-  server.throttle = 0;
+  pkg.server.throttle = 0;
   await expect(progress).toHaveCount(0);
   await shot(page, '2-ready');
 
@@ -65,7 +56,7 @@ test('download with progress, then a streamed greedy reply equal to the CPU refe
 });
 
 test('a small expert budget (settings, reload to apply): misses in the heatmap, the same greedy reply', async ({ page }) => {
-  await page.goto(appUrl('/', modelUrl, MAX_TOKENS));
+  await page.goto(appUrl('/', pkg.modelUrl, MAX_TOKENS));
   await waitReady(page);
   await page.getByTestId('setting-expert-budget').fill('0.004'); // 4 KiB: 2 of 4 expert slots per layer
   await page.getByTestId('apply-reload').click();
@@ -82,7 +73,7 @@ test('a small expert budget (settings, reload to apply): misses in the heatmap, 
 });
 
 test('stop mid-stream keeps a prefix of the greedy reply; regenerate and new chat', async ({ page }) => {
-  await page.goto(appUrl('/', modelUrl, LONG));
+  await page.goto(appUrl('/', pkg.modelUrl, LONG));
   await waitReady(page);
   const msg = await sendMessage(page, PROMPT);
   const stop = page.getByTestId('stop-button');
@@ -112,17 +103,17 @@ test('stop mid-stream keeps a prefix of the greedy reply; regenerate and new cha
 });
 
 test('a reload keeps the conversation (IndexedDB) and loads the model from the cache without downloading', async ({ page }) => {
-  await page.goto(appUrl('/', modelUrl, MAX_TOKENS));
+  await page.goto(appUrl('/', pkg.modelUrl, MAX_TOKENS));
   await waitReady(page);
   const msg = await sendMessage(page, PROMPT);
   await waitTurnEnd(msg);
   const text = await msg.getByTestId('assistant-content').innerText();
-  const fetched = server.requests.length;
+  const fetched = pkg.server.requests.length;
   expect(fetched).toBeGreaterThan(1);
 
   await page.reload();
   await waitReady(page);
-  expect(server.requests.length).toBe(fetched); // weights came from IndexedDB
+  expect(pkg.server.requests.length).toBe(fetched); // weights came from IndexedDB
   await expect(page.getByTestId('user-message')).toHaveText(PROMPT);
   await expect(page.getByTestId('assistant-message')).toHaveCount(1);
   await expect(page.getByTestId('assistant-message').getByTestId('assistant-content')).toHaveText(text);
@@ -130,7 +121,7 @@ test('a reload keeps the conversation (IndexedDB) and loads the model from the c
 });
 
 test('storage lists the model with its size, delete removes it; Shift+Enter adds a line, Enter sends', async ({ page }) => {
-  await page.goto(appUrl('/', modelUrl, 4));
+  await page.goto(appUrl('/', pkg.modelUrl, 4));
   await waitReady(page);
   const item = page.getByTestId('storage-item').filter({ hasText: 'letters-moe' });
   await expect(item).toContainText(/\d+(\.\d+)? KB/);
@@ -154,7 +145,7 @@ test('storage lists the model with its size, delete removes it; Shift+Enter adds
 test('phone width in dark mode: the panel is a drawer, the chat works', async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 780 });
   await page.emulateMedia({ colorScheme: 'dark' });
-  await page.goto(appUrl('/', modelUrl, MAX_TOKENS));
+  await page.goto(appUrl('/', pkg.modelUrl, MAX_TOKENS));
   await waitReady(page);
   await expect(page.locator('#side-panel')).toBeHidden();
   const msg = await sendMessage(page, PROMPT);

@@ -5,29 +5,22 @@
 // neither read the conversation nor drive the chat.
 
 import { expect, test } from '@playwright/test';
-import type { PackageServer } from '../src/store/testing/package-server.ts';
 import { checkWidget } from './widget-checks.ts';
-import { lettersPackage, removeTempDirs, referenceReply, servePackage, serveHostPages, widgetHostPage } from './ui-helpers.ts';
+import { referenceReply, servedPackage, serveHostPages, widgetHostPage } from './ui-helpers.ts';
 
 const MAX_TOKENS = 12;
 
-let pkgDir: string;
-let server: PackageServer;
-let modelUrl: string;
+const pkg = servedPackage();
 let host: Awaited<ReturnType<typeof serveHostPages>>;
 
 test.beforeAll(async () => {
-  pkgDir = await lettersPackage();
-  ({ server, url: modelUrl } = await servePackage(pkgDir));
-  host = await serveHostPages({ '/': widgetHostPage('http://127.0.0.1:5173/widget.js', modelUrl, MAX_TOKENS) });
+  host = await serveHostPages({ '/': widgetHostPage('http://127.0.0.1:5173/widget.js', pkg.modelUrl, MAX_TOKENS) });
 });
 test.afterAll(async () => {
   await host.close();
-  await server.close();
-  removeTempDirs();
 });
 
 test('widget from the dev server in a page of another origin: chat equal to the reference, isolated from the host', async ({ page }) => {
-  const ref = await referenceReply(pkgDir, [{ role: 'user', content: 'hello world' }], MAX_TOKENS);
+  const ref = await referenceReply(pkg.pkgDir, [{ role: 'user', content: 'hello world' }], MAX_TOKENS);
   await checkWidget(page, host.url + '/', 'http://127.0.0.1:5173', ref, 'dev');
 });
