@@ -51,10 +51,6 @@ export function parseBudget(s: string | number | undefined, totalBytes: number):
   return n <= 1 ? Math.floor(n * totalBytes) : Math.floor(n);
 }
 
-interface Arena {
-  buffer: GPUBuffer;
-}
-
 export class ExpertCache {
   readonly L: number;
   readonly E: number;
@@ -63,7 +59,7 @@ export class ExpertCache {
   readonly slotsPerLayer: number;
   readonly resident: boolean;
   readonly budgetBytes: number;
-  private readonly arenas: Arena[] = [];
+  private readonly arenas: GPUBuffer[] = [];
   /** per layer: arena index and byte offset of its slot block */
   private readonly layerBase: { arena: number; offset: number }[] = [];
   private readonly layers: LayerSlots[];
@@ -114,8 +110,7 @@ export class ExpertCache {
       const a = Math.floor(l / perArena);
       if (a === this.arenas.length) {
         const layersHere = Math.min(perArena, this.L - l);
-        const buffer = ctx.createBuffer(layersHere * block, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `experts-${a}`);
-        this.arenas.push({ buffer });
+        this.arenas.push(ctx.createBuffer(layersHere * block, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, `experts-${a}`));
       }
       this.layerBase.push({ arena: a, offset: (l % perArena) * block });
     }
@@ -142,7 +137,7 @@ export class ExpertCache {
 
   /** The arena buffer holding layer `l`'s slots. */
   arena(l: number): GPUBuffer {
-    return this.arenas[this.layerBase[l].arena].buffer;
+    return this.arenas[this.layerBase[l].arena];
   }
 
   /** Byte offset of slot `s` of layer `l` inside its arena. */
@@ -151,7 +146,7 @@ export class ExpertCache {
   }
 
   get gpuBytes(): number {
-    return this.arenas.reduce((a, b) => a + b.buffer.size, 0) + (this.table?.size ?? 0) + (this.stage?.size ?? 0);
+    return this.arenas.reduce((a, b) => a + b.size, 0) + (this.table?.size ?? 0) + (this.stage?.size ?? 0);
   }
 
   /** true when streaming with prefetch on */
@@ -274,7 +269,7 @@ export class ExpertCache {
 
   /** Start reading experts predicted for layer `l` that are not resident (no GPU work). */
   prefetch(l: number, experts: number[]): void {
-    if (!this.prefetchOn || this.resident || l >= this.L) return;
+    if (!this.prefetching || l >= this.L) return;
     for (const e of experts) {
       const key = `${l}:${e}`;
       if (this.layers[l].has(e) || this.prefetched.has(key)) continue;
@@ -302,7 +297,7 @@ export class ExpertCache {
   destroy(): void {
     this.ring?.destroy();
     this.stage?.destroy();
-    for (const a of this.arenas) a.buffer.destroy();
+    for (const a of this.arenas) a.destroy();
     this.table?.destroy();
   }
 }

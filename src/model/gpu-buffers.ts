@@ -24,6 +24,8 @@ export class ForwardBuffers {
   readonly V: number;
   /** per layer: its rope table and the cos/sin buffer shared by layers with the same rope */
   protected readonly ropes: ({ table: RopeTable; cs: GPUBuffer } | null)[];
+  /** the distinct entries of `ropes` (each chunk fills their cos/sin rows once) */
+  protected readonly ropeTables: { table: RopeTable; cs: GPUBuffer }[];
   protected readonly states: LayerState[];
   // scratch, sized for maxChunk tokens
   protected readonly tok: GPUBuffer; // (T) u32
@@ -101,6 +103,7 @@ export class ForwardBuffers {
       if (!byKey.has(key)) byKey.set(key, { table: ropeTable(l.rope), cs: buf(T * l.rope.rotary_dim, 'cossin') }); // (T, rot/2, 2)
       return byKey.get(key)!;
     });
+    this.ropeTables = [...byKey.values()];
     this.states = s.layers.map((l) => {
       if (l.attention.kind === 'linear')
         return { capacity: 0, state: buf(s.num_attention_heads * s.head_dim * s.head_dim, 'lightning-state') };
@@ -117,7 +120,7 @@ export class ForwardBuffers {
 
   /** Free the activation buffers, rope tables and sequence state. */
   protected destroyBuffers(): void {
-    for (const r of new Set(this.ropes)) r?.cs.destroy();
+    for (const r of this.ropeTables) r.cs.destroy();
     for (const b of [this.tok, this.x, this.h, this.q, this.k, this.v, this.o, this.qkv, this.g, this.a, this.rlog, this.ids, this.routeLog, this.wts, this.slots, this.predLog, this.predIds, this.predWts, this.eg, this.eu, this.ea, this.ey, this.logits, this.plan, this.order]) b.destroy();
     for (const st of this.states) for (const b of [st.kCache, st.vCache, st.state]) b?.destroy();
   }

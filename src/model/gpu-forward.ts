@@ -39,8 +39,6 @@ interface DecodeTape {
   tape: Tape;
   /** params of each attentionDecode dispatch (their pos0 word changes every step) */
   positions: UniformSlot[];
-  /** expert-cache hits one step counts */
-  hits: number;
 }
 
 export class GpuForward extends ForwardBuffers {
@@ -149,8 +147,7 @@ export class GpuForward extends ForwardBuffers {
       this.segKey = null;
       if (this.capturing) {
         const tape = enc.endCapture();
-        const K = this.spec.moe.num_experts_per_tok;
-        this.tape = tape && key !== null ? { key, tape, positions: this.capturing, hits: this.spec.num_hidden_layers * K } : null;
+        this.tape = tape && key !== null ? { key, tape, positions: this.capturing } : null;
         this.capturing = null;
       }
     }
@@ -186,7 +183,7 @@ export class GpuForward extends ForwardBuffers {
     this.capturing = enc.capture() ? [] : null;
     record();
     const tape = this.capturing ? enc.endCapture() : null;
-    if (tape) this.segTapes.set(name, { key, tape, positions: this.capturing!, hits: 0 });
+    if (tape) this.segTapes.set(name, { key, tape, positions: this.capturing! });
     else this.segTapes.delete(name);
     this.capturing = null;
   }
@@ -203,10 +200,16 @@ export class GpuForward extends ForwardBuffers {
     this.linear(enc, this.w.lmHead, this.h, this.logits, rows);
   }
 
-  private finish(enc: GpuEncoder): void {
+  /** Submit `enc` (after `before`, in the same queue.submit), counted in lastChunk. */
+  private submit(enc: GpuEncoder, before?: GPUCommandBuffer[]): void {
     this.lastChunk.dispatches += enc.dispatches;
     this.lastChunk.submits++;
-    enc.submit();
+    enc.submit(before);
+  }
+
+  /** The chunk's last submit. */
+  private finish(enc: GpuEncoder): void {
+    this.submit(enc);
     this.lastChunk.encodeMs += performance.now() - this.encodeStart;
   }
 
@@ -228,11 +231,11 @@ export class GpuForward extends ForwardBuffers {
     if (tokens) ctx.queue.writeBuffer(this.tok, 0, Uint32Array.from(tokens));
     this.experts.beginToken();
     // cos/sin rows for positions length .. length+T-1, one table per distinct rope
-    for (const r of new Set(this.ropes)) if (r) ctx.queue.writeBuffer(r.cs, 0, ropeCosSin(r.table, this.length, T) as Float32Array<ArrayBuffer>);
+    for (const r of this.ropeTables) ctx.queue.writeBuffer(r.cs, 0, ropeCosSin(r.table, this.length, T) as Float32Array<ArrayBuffer>);
     let enc = ctx.encoder('chunk');
     if (tape && enc.replay(tape.tape)) {
       for (const at of tape.positions) enc.patchU32(at, ATTENTION_DECODE_POS_WORD, this.length);
-      this.experts.stats.hits += tape.hits;
+      this.experts.stats.hits += s.num_hidden_layers * s.moe.num_experts_per_tok; // every routed expert is resident
       this.lastChunk.replayed = true;
       return enc;
     }
@@ -297,8 +300,8 @@ export class GpuForward extends ForwardBuffers {
     const xin = fused ? this.x : this.h;
     const nrm = fused ? { w: lw.input_norm!.buffer, eps } : undefined;
     if (!fused) rmsnorm(enc, { T, n: D, eps, x: this.x, y: this.h, w: lw.input_norm!.buffer, variant: this.kv });
-    const r0 = this.ropes[L];
-    const decodeAtt = T === 1 && !linear && !!r0 && this.variant !== 'simple' && (this.variant === 'fast' || attentionDecodeUsable(enc, { hd, rotaryDim: r0.table.rotaryDim }));
+    const r = this.ropes[L];
+    const decodeAtt = T === 1 && !linear && !!r && this.variant !== 'simple' && (this.variant === 'fast' || attentionDecodeUsable(enc, { hd, rotaryDim: r.table.rotaryDim }));
     if (decodeAtt && fused && lw.qkv && ls.qk_norm === 'none' && s.clip_qkv === null) {
       // decode: q, k and v as one product (their weights share a buffer) into qkv, then attention reads it
       matvecSegments(enc, {
@@ -306,13 +309,7 @@ export class GpuForward extends ForwardBuffers {
         x: this.x, y: this.qkv, bias: lw.q_bias?.buffer, norm: { ...nrm!, out: { buffer: this.h } }, variant: this.mv,
       });
       const [, k, v] = lw.qkv.mats;
-      attentionDecode(enc, {
-        nHeads: Hq, nKv: Hkv, hd, pos0: this.length, capacity: st.capacity, window: ls.attention.kind === 'sliding' ? ls.attention.window : null,
-        q: this.qkv, k: this.qkv, v: this.qkv, kOffset: k.yOffset, vOffset: v.yOffset,
-        kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o, cs: r0!.cs, rotaryDim: r0!.table.rotaryDim,
-      }, true);
-      if (this.capturing) this.capturing.push(enc.lastUniform!);
-      this.oProj(enc, L, T);
+      this.decodeAttention(enc, L, { q: this.qkv, k: this.qkv, v: this.qkv, kOffset: k.yOffset, vOffset: v.yOffset });
       return;
     }
     this.linear(enc, lw.q_proj!, xin, this.q, T, lw.q_bias, 0, nrm && { ...nrm, out: { buffer: this.h } });
@@ -339,20 +336,12 @@ export class GpuForward extends ForwardBuffers {
       rmsnorm(enc, { T, n: qw, eps: att.out_norm_eps, y: this.o, w: lw.attn_out_norm!.buffer, variant: this.kv });
       this.linear(enc, lw.attn_gate!, this.h, this.g, T);
       sigmoidGate(enc, { n: T * qw, x: this.o, gate: this.g });
+    } else if (decodeAtt) {
+      this.decodeAttention(enc, L, { q: this.q, k: this.k, v: this.v });
+      return;
     } else {
-      const r = this.ropes[L];
       const pos0 = this.length;
       const window = att.kind === 'sliding' ? att.window : null;
-      // decode: rope, ring write and attention in one pass (attention-decode.wgsl)
-      if (T === 1 && r && this.variant !== 'simple' && (this.variant === 'fast' || attentionDecodeUsable(enc, { hd, rotaryDim: r.table.rotaryDim }))) {
-        attentionDecode(enc, {
-          nHeads: Hq, nKv: Hkv, hd, pos0, capacity: st.capacity, window, q: this.q, k: this.k, v: this.v,
-          kCache: st.kCache!, vCache: st.vCache!, sinks: lw.sinks?.buffer, out: this.o, cs: r.cs, rotaryDim: r.table.rotaryDim,
-        }, true);
-        if (this.capturing) this.capturing.push(enc.lastUniform!);
-        this.oProj(enc, L, T);
-        return;
-      }
       // these kernels take the position in their params: a step recorded here is not replayable
       this.capturing = null;
       // else: q/k rotation and the ring write in one pass when safe, before attention (see rope-kv.wgsl)
@@ -370,6 +359,24 @@ export class GpuForward extends ForwardBuffers {
       if (!early) kvWrite(enc, { T, width: kw, pos0, capacity: st.capacity, k: this.k, v: this.v, kCache: st.kCache!, vCache: st.vCache! });
     }
     this.oProj(enc, L, T);
+  }
+
+  /**
+   * Decode (T = 1) softmax attention: rope, ring write and attention in one pass
+   * (attention-decode.wgsl) on q/k/v at `src`, then o_proj. Its params' position word is what a
+   * replayed step patches, so a capture notes where they are.
+   */
+  private decodeAttention(enc: GpuEncoder, L: number, src: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; kOffset?: number; vOffset?: number }): void {
+    const s = this.spec;
+    const att = s.layers[L].attention;
+    const st = this.states[L];
+    const r = this.ropes[L]!;
+    attentionDecode(enc, {
+      nHeads: s.num_attention_heads, nKv: s.num_key_value_heads, hd: s.head_dim, pos0: this.length, capacity: st.capacity, window: att.kind === 'sliding' ? att.window : null,
+      ...src, kCache: st.kCache!, vCache: st.vCache!, sinks: this.w.layers[L].sinks?.buffer, out: this.o, cs: r.cs, rotaryDim: r.table.rotaryDim,
+    }, true);
+    if (this.capturing) this.capturing.push(enc.lastUniform!);
+    this.oProj(enc, L, 1);
   }
 
   /** o_proj straight into the residual stream: x = alpha (h | x) + beta (W o + b). */
@@ -444,9 +451,7 @@ export class GpuForward extends ForwardBuffers {
     // predictor of its experts; their store reads start now and overlap this layer's work.
     const predP = this.predictorFor(L) ? enc.read(this.predIds, 0, T * K * 4) : null;
     const idsP = enc.read(this.ids, 0, T * K * 4);
-    this.lastChunk.dispatches += enc.dispatches;
-    this.lastChunk.submits++;
-    enc.submit();
+    this.submit(enc);
     // while the routing is read back: upload the experts the previous layer predicted for this one
     const guess = this.predicted;
     if (guess?.layer === L) {
@@ -464,13 +469,13 @@ export class GpuForward extends ForwardBuffers {
     const slotWords = new Uint32Array(T * K);
     let t0 = 0;
     while (t0 < T) {
-      const union = new Set<number>();
+      let union = new Set<number>();
       let t1 = t0;
       while (t1 < T) {
         const more = new Set(union);
         for (let k = 0; k < K; k++) more.add(ids[t1 * K + k]);
         if (more.size > cache.slotsPerLayer && t1 > t0) break;
-        for (const e of more) union.add(e);
+        union = more;
         t1++;
       }
       const experts = [...union];
@@ -481,9 +486,7 @@ export class GpuForward extends ForwardBuffers {
       const e = this.ctx.encoder('experts');
       const [a, n] = [t0, t1 - t0];
       this.taped(e, `experts${L}`, () => recordExperts(e, layer, bufs, a, n));
-      this.lastChunk.dispatches += e.dispatches;
-      this.lastChunk.submits++;
-      e.submit(cache.takeUploads()); // the uploads and the experts in one submit
+      this.submit(e, cache.takeUploads()); // the uploads and the experts in one submit
       cache.uploadsSubmitted();
       t0 = t1;
     }

@@ -72,7 +72,9 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
       const chunk = tokens.slice(i, i + n);
       const last = i + n >= tokens.length;
       const rows = await this.fwd.forwardChunk(chunk, allLogits);
-      if (allLogits || last) out.push(...rows.map((r) => r.slice()));
+      // every row owns its buffer (a single row already spans the whole readback)
+      if (allLogits) out.push(...rows.map((r) => r.slice()));
+      else if (last) out.push(rows[0]);
     }
     return allLogits ? out : [out[out.length - 1]];
   }
