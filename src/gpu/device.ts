@@ -180,7 +180,7 @@ export class GpuContext {
 }
 
 /** STORAGE | COPY_SRC | COPY_DST: the usage of activations and weights. */
-export const STORAGE_RW = 0x80 | 0x04 | 0x08;
+const STORAGE_RW = 0x80 | 0x04 | 0x08;
 
 /** navigator.gpu when present, else the `webgpu` package (Node). */
 export async function findGpu(): Promise<GPU> {

@@ -160,7 +160,7 @@ export class GpuEncoder {
       throw new KernelShapeError(kernel.label, `workgroup counts (${x}, ${y}, ${z}) outside [0, ${max}]`);
     if (x === 0 || y === 0 || z === 0) return;
     // bind group: looked up by (kernel, params slot, resources); built and checked only on a miss
-    let key = `${kernel.id ?? ctx.idOf(kernel.layout)}`;
+    let key = `${kernel.id}`;
     const u = params ? this.uniform(params) : null;
     if (u) key += `|${ctx.idOf(u.buffer)}@${u.offset}`;
     for (let i = 0; i < buffers.length; i++) {

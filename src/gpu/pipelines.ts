@@ -1,6 +1,5 @@
 // Pipeline cache keyed by (shader text, entry point, override constants). Kernel wrappers ask for
-// their pipeline on every encode; the first call compiles (0.5-2 s per shader on SwiftShader, so
-// `prepare` can compile ahead of time with createComputePipelineAsync).
+// their pipeline on every encode; the first call compiles (0.5-2 s per shader on SwiftShader).
 //
 // Bind group layouts are 'auto' (derived from the shader), so binding 0 is the params uniform and
 // every binding a kernel declares must be used by its entry point.
@@ -16,7 +15,7 @@ export interface Kernel {
   layout: GPUBindGroupLayout;
   label: string;
   /** small unique number (bind-group cache keys) */
-  id?: number;
+  id: number;
 }
 
 export type Constants = Record<string, number>;
@@ -26,7 +25,6 @@ let nextKernelId = 1;
 export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly kernels = new Map<string, Kernel>();
-  private readonly pending = new Map<string, Promise<Kernel>>();
   /** per shader text, a small id, so keys stay short (building a key from the text on every
    * dispatch cost tens of microseconds of CPU per dispatch) */
   private readonly codeIds = new Map<string, number>();
@@ -68,27 +66,5 @@ export class PipelineCache {
       this.kernels.set(key, k);
     }
     return k;
-  }
-
-  /** Compile ahead of time without blocking; later `get` calls return the same pipeline. */
-  prepare(src: KernelSource, entryPoint = 'main', constants: Constants = {}): Promise<Kernel> {
-    const key = this.key(src, entryPoint, constants);
-    const done = this.kernels.get(key);
-    if (done) return Promise.resolve(done);
-    let p = this.pending.get(key);
-    if (!p) {
-      p = this.device.createComputePipelineAsync(this.descriptor(src, entryPoint, constants)).then((pipeline) => {
-        const k = { pipeline, layout: pipeline.getBindGroupLayout(0), label: `${src.label}:${entryPoint}`, id: nextKernelId++ };
-        this.kernels.set(key, k);
-        this.pending.delete(key);
-        return k;
-      });
-      this.pending.set(key, p);
-    }
-    return p;
-  }
-
-  get size(): number {
-    return this.kernels.size;
   }
 }

@@ -6,8 +6,6 @@
 
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
-  private live = 0;
-  private bytes = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -23,8 +21,6 @@ export class BufferPool {
     const list = this.free.get(`${usage}:${size}`);
     const reused = list?.pop();
     if (reused) return reused;
-    this.live++;
-    this.bytes += size;
     return this.device.createBuffer({ size, usage, label: `${label}:${size}` });
   }
 
@@ -37,18 +33,7 @@ export class BufferPool {
 
   /** Destroy all free buffers (the ones in use stay valid). */
   trim(): void {
-    for (const list of this.free.values())
-      for (const b of list) {
-        this.live--;
-        this.bytes -= b.size;
-        b.destroy();
-      }
+    for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
-  }
-
-  stats(): { buffers: number; bytes: number; free: number } {
-    let free = 0;
-    for (const list of this.free.values()) free += list.length;
-    return { buffers: this.live, bytes: this.bytes, free };
   }
 }
