@@ -3,7 +3,7 @@
 // module needs no loader hooks.
 
 export { PruneError } from './errors.ts';
-export { calibrationWindows, collectExpertStats, computeSaliency, saliencyOf, PRUNE_METHODS, type CalibrationProgress, type ExpertStats, type PruneMethod } from './saliency.ts';
+export { calibrationWindows, collectExpertStats, saliencyOf, PRUNE_METHODS, type CalibrationProgress, type ExpertStats, type PruneMethod } from './saliency.ts';
 export { chooseSurvivors, prunedCount, type Survivors } from './select.ts';
 export { prunedSpec, prunedView } from './view.ts';
 export {

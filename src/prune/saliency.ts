@@ -93,8 +93,3 @@ export function saliencyOf(stats: ExpertStats, method: PruneMethod): Float64Arra
   if (method === 'reap') return stats.count.map((c, L) => Float64Array.from(c, (n, e) => (n > 0 ? stats.gateNormSum[L][e] / n : 0)));
   throw new PruneError(`unknown pruning method "${method}"; use ${PRUNE_METHODS.join(' or ')}`);
 }
-
-/** collectExpertStats + saliencyOf. */
-export function computeSaliency(model: ReferenceModel, windows: number[][], method: PruneMethod, onProgress?: (p: CalibrationProgress) => void): Float64Array[] {
-  return saliencyOf(collectExpertStats(model, windows, onProgress), method);
-}

@@ -47,6 +47,9 @@ const dataKey = (id: string, path: string) => [id, 'd', path];
 const metaKey = (id: string, path: string) => [id, 'm', path];
 const modelKey = (id: string) => [0, id];
 
+/** The FileRecord part of a completion record (no `kind`). */
+const fileRecord = (m: MetaValue): FileRecord => ({ path: m.path, bytes: m.bytes, ...(m.sha256 ? { sha256: m.sha256 } : {}) });
+
 function isQuotaError(e: unknown): boolean {
   const name = (e as { name?: string } | null)?.name;
   return name === 'QuotaExceededError' || (name === 'AbortError' && /quota/i.test(String((e as Error).message)));
@@ -116,7 +119,7 @@ export class IdbShardStore implements ShardStore {
 
   async stat(modelId: string, path: string): Promise<FileRecord | null> {
     const m = (await get(metaKey(modelId, path), this.db)) as MetaValue | undefined;
-    return m ? { path: m.path, bytes: m.bytes, ...(m.sha256 ? { sha256: m.sha256 } : {}) } : null;
+    return m ? fileRecord(m) : null;
   }
 
   async has(modelId: string, path: string): Promise<boolean> {
@@ -126,7 +129,7 @@ export class IdbShardStore implements ShardStore {
   async files(modelId: string): Promise<FileRecord[]> {
     const range = IDBKeyRange.bound([modelId, 'm'], [modelId, 'm', []]);
     const metas = (await this.db('readonly', (s) => promisifyRequest(s.getAll(range)))) as MetaValue[];
-    return metas.map((m) => ({ path: m.path, bytes: m.bytes, ...(m.sha256 ? { sha256: m.sha256 } : {}) }));
+    return metas.map(fileRecord);
   }
 
   async deleteFile(modelId: string, path: string): Promise<void> {
