@@ -4,10 +4,10 @@ import { bindingSize, type BufferArg, type GpuEncoder } from '../../gpu/encoder.
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import { matrixBytes, type QuantKind } from '../../format/quant-layout.ts';
+import { KIND_ID } from '../matvec/matvec.ts';
 import code from './embedding.wgsl?raw';
 
 const SRC = { label: 'embedding', code };
-const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
 const WG = 64;
 
 export interface EmbeddingArgs {

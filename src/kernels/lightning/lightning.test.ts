@@ -63,8 +63,11 @@ describe('lightning', () => {
     const T = randInt(r, 9, 23);
     const B = 8;
     const { q, k, v } = inputs(r, T, H, hd);
-    const decay = ctx.upload(Float32Array.from({ length: H }, () => 0.01 + r()));
+    const decays = Float32Array.from({ length: H }, () => 0.01 + r());
+    const decay = ctx.upload(decays);
     const init = randArray(r, H * hd * hd, -0.5, 0.5); // a non-empty state from an earlier chunk
+    const ref: LinearState = { kind: 'linear', length: 0, kv: Float64Array.from(init) };
+    const expect = lightningAttention(ref, q, k, v, T, H, hd, Array.from(decays), B);
     const run = async (mode: 'recurrent' | 'block') => {
       const state = ctx.upload(init);
       const out = ctx.createBuffer(T * H * hd * 4);
@@ -79,5 +82,9 @@ describe('lightning', () => {
     const blk = await run('block');
     expectClose(blk.out, rec.out, `outputs H=${H} hd=${hd} T=${T}`, { rtol: 1e-5 });
     expectClose(blk.state, rec.state, 'states', { rtol: 1e-5 });
+    // and both equal the reference, from the same non-empty state
+    expectClose(rec.out, expect, 'recurrent outputs vs the reference', { rtol: 1e-5 });
+    expectClose(blk.out, expect, 'block outputs vs the reference', { rtol: 1e-5 });
+    expectClose(blk.state, ref.kv, 'state vs the reference', { rtol: 1e-5 });
   });
 });

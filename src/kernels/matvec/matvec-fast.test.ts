@@ -15,8 +15,12 @@ function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: 
   return refMatvec(dequantizeMatrix(kind, bytes, rows, cols), x, rows, cols, bias);
 }
 
-/** Run `fn` under each of a few geometries of the fast variant, restoring the defaults after. */
-async function eachTuning(fn: (label: string) => Promise<void>): Promise<void> {
+/**
+ * Run `fn` under each of a few geometries of the fast variant, restoring the defaults after. The
+ * simple variant does not read the tuning: it runs once.
+ */
+async function eachTuning(fn: (label: string) => Promise<void>, variant: 'fast' | 'simple' = 'fast'): Promise<void> {
+  if (variant === 'simple') return fn('simple');
   const saved = { ...matvecTuning, byKind: { ...matvecTuning.byKind }, small: { ...matvecTuning.small }, downSum: { ...matvecTuning.downSum } };
   matvecTuning.minGroups = 0; // keep each geometry even for these small matrices
   matvecTuning.byKind = {};
@@ -140,7 +144,7 @@ describe('matvec fast variant', () => {
           expectClose(await ctx.readF32(y), want, `norm ${variant} ${label}`);
           expectClose((await ctx.readF32(h)).subarray(8), normed, `normed rows ${variant} ${label}`);
         });
-      });
+      }, variant);
   });
 
   it('segments: three matrices of one buffer (different rows) as one product, with biases and the norm fused', async () => {
@@ -184,7 +188,7 @@ describe('matvec fast variant', () => {
           expectClose(await ctx.readF32(y), want, `segments ${variant} ${label}`);
           expectClose(await ctx.readF32(h), normed, `segments normed ${variant} ${label}`);
         });
-      });
+      }, variant);
   });
 
   const ACTS: ExpertActivation[] = [{ kind: 'swiglu' }, { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 }];

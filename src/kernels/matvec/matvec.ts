@@ -20,9 +20,9 @@ import sxCode from './matvec-sx.wgsl?raw';
 import wideCode from './matvec-wide.wgsl?raw';
 
 const SRC = { label: 'matvec', code };
-export const FAST_SRC = { label: 'matvec-fast', code: fastCode };
-export const SX_SRC = { label: 'matvec-sx', code: sxCode };
-export const WIDE_SRC = { label: 'matvec-wide', code: wideCode };
+const FAST_SRC = { label: 'matvec-fast', code: fastCode };
+const SX_SRC = { label: 'matvec-sx', code: sxCode };
+const WIDE_SRC = { label: 'matvec-wide', code: wideCode };
 export const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
 const WG = 64;
 
@@ -116,7 +116,7 @@ function geometryFor(ctx: GpuContext, kind: QuantKind, sh: FastShape, entry: 'mv
 }
 
 /** Lanes per row team for the fast variant on this device (0: not available). */
-export function fastTeamSize(ctx: GpuContext): number {
+function fastTeamSize(ctx: GpuContext): number {
   if (!ctx.caps.subgroups || ctx.caps.subgroupMinSize < 4) return 0;
   return Math.min(32, 2 ** Math.floor(Math.log2(ctx.caps.subgroupMinSize)));
 }
@@ -154,26 +154,30 @@ function stagedFloats(ctx: GpuContext): number {
 }
 
 /**
- * The fast variant's pipeline for `kind` and entry point (mv, gate_up, down_sum) on this device.
+ * The fast variant's pipeline for `kind` and entry point (mv, gate_up, down_sum) on this device,
+ * and the rows one of its workgroups covers (grid x = ceil(rows / rowsPerGroup)).
  * `vec4Tail`: the weight binding extends to a 16-byte boundary past the matrix (the shared-x
  * design reads it as vec4; a binding cut short would clamp its last words), else 'unit' is used.
  */
-export function fastKernel(ctx: GpuContext, kind: QuantKind, entry: 'mv' | 'gate_up' | 'down_sum', sh: FastShape, norm = false, vec4Tail = true): Kernel {
+export function fastKernel(
+  ctx: GpuContext,
+  kind: QuantKind,
+  entry: 'mv' | 'gate_up' | 'down_sum',
+  sh: FastShape,
+  norm = false,
+  vec4Tail = true,
+): { kernel: Kernel; rowsPerGroup: number } {
   const g = geometryFor(ctx, kind, sh, entry);
   const tpr = fastTeamSize(ctx);
+  const rowsPerGroup = (g.wg / tpr) * g.rpt;
   const dq = (kind === 'mxfp4' || kind === 'q4') && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
   if (g.design === 'wide') {
     const kx = entry === 'down_sum' && g.kx === 1 && (sh.mats ?? 1) <= 16 ? (sh.mats ?? 1) : 0;
-    return ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx });
+    return { kernel: ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx }), rowsPerGroup };
   }
-  if (g.design === 'sx' && vec4Tail) return ctx.pipelines.get(SX_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, NORM: +norm, XC: g.xc ?? stagedFloats(ctx) });
-  return ctx.pipelines.get(FAST_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr, NORM: +norm });
-}
-
-/** Rows one workgroup of the fast variant covers for `kind` (same rows and problems as fastKernel). */
-export function fastRowsPerGroup(ctx: GpuContext, kind: QuantKind, sh: FastShape, entry: 'mv' | 'gate_up' | 'down_sum' = 'mv'): number {
-  const g = geometryFor(ctx, kind, sh, entry);
-  return (g.wg / fastTeamSize(ctx)) * g.rpt;
+  if (g.design === 'sx' && vec4Tail)
+    return { kernel: ctx.pipelines.get(SX_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, NORM: +norm, XC: g.xc ?? stagedFloats(ctx) }), rowsPerGroup };
+  return { kernel: ctx.pipelines.get(FAST_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr, NORM: +norm }), rowsPerGroup };
 }
 
 /** The fast variant's Params struct (matvec-fast.wgsl), unset fields 0 (alpha, beta: 1). */
@@ -313,9 +317,9 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
     });
     const tail = !!a.slots || bindingSize(a.w) >= Math.ceil((wOffset + matrixBytes(a.kind, a.rows, a.cols)) / 16) * 16;
     const shape = { rows: a.rows, cols: a.cols, problems };
-    const kernel = fastKernel(enc.ctx, a.kind, 'mv', shape, !!a.norm, tail);
+    const { kernel, rowsPerGroup } = fastKernel(enc.ctx, a.kind, 'mv', shape, !!a.norm, tail);
     const buffers = [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y, r?.from ?? dummy, null, a.norm?.w ?? dummy, a.norm?.out?.buffer ?? writeSink(enc.ctx)];
-    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / fastRowsPerGroup(enc.ctx, a.kind, shape)), problems]);
+    enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / rowsPerGroup), problems]);
     return;
   }
   if (a.residual) {
@@ -399,10 +403,10 @@ export function matvecSegments(enc: GpuEncoder, a: MatvecSegmentsArgs): void {
   // sized as the largest matrix (the grid), tuned as all of them together
   const shape = { rows, cols: a.cols, problems: n };
   const tail = a.mats.every((m) => bindingSize(a.w) >= Math.ceil((m.wOffset * 4 + matrixBytes(a.kind, m.rows, a.cols)) / 16) * 16);
-  const kernel = fastKernel(enc.ctx, a.kind, 'mv', shape, !!a.norm, tail);
+  const { kernel, rowsPerGroup } = fastKernel(enc.ctx, a.kind, 'mv', shape, !!a.norm, tail);
   const dummy = enc.ctx.dummy;
   const buffers = [a.w, a.x, a.bias ?? dummy, a.table.buffer, a.y, dummy, null, a.norm?.w ?? dummy, a.norm?.out?.buffer ?? writeSink(enc.ctx)];
-  enc.dispatch(kernel, params, buffers, [Math.ceil(rows / fastRowsPerGroup(enc.ctx, a.kind, shape)), n]);
+  enc.dispatch(kernel, params, buffers, [Math.ceil(rows / rowsPerGroup), n]);
 }
 
 export interface MatmulArgs extends Omit<MatvecArgs, 'problems' | 'slots' | 'xDiv'> {

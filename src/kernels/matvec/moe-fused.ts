@@ -9,7 +9,7 @@ import type { GpuContext } from '../../gpu/device.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import type { ExpertLayout } from '../../format/quant-layout.ts';
-import { fastKernel, fastMatvecPlan, fastRowsPerGroup, packFastParams, type MatvecResidual } from './matvec.ts';
+import { fastKernel, fastMatvecPlan, packFastParams, type MatvecResidual } from './matvec.ts';
 
 /** The fused expert kernels apply to this layout (D, I multiples of 32, aligned sections). */
 export function fusedMoeUsable(ctx: GpuContext, layout: ExpertLayout): boolean {
@@ -66,8 +66,8 @@ export function expertGateUp(enc: GpuEncoder, a: ExpertGateUpArgs): void {
     act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
   const shape = { rows: I, cols: D, problems: a.problems, mats: 2 };
-  const kernel = fastKernel(enc.ctx, L.gate.quant, 'gate_up', shape);
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, null, null, enc.ctx.dummy], [Math.ceil(I / fastRowsPerGroup(enc.ctx, L.gate.quant, shape)), a.problems]);
+  const { kernel, rowsPerGroup } = fastKernel(enc.ctx, L.gate.quant, 'gate_up', shape);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, null, null, enc.ctx.dummy], [Math.ceil(I / rowsPerGroup), a.problems]);
 }
 
 export interface ExpertDownSumArgs {
@@ -114,7 +114,7 @@ export function expertDownSum(enc: GpuEncoder, a: ExpertDownSumArgs): void {
     res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1, h_offset: r?.fromOffset ?? outOffset,
   });
   const shape = { rows: D, cols: I, problems: a.T, mats: a.K };
-  const kernel = fastKernel(enc.ctx, L.down.quant, 'down_sum', shape);
+  const { kernel, rowsPerGroup } = fastKernel(enc.ctx, L.down.quant, 'down_sum', shape);
   const dummy = enc.ctx.dummy;
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / fastRowsPerGroup(enc.ctx, L.down.quant, shape, 'down_sum')), a.T]);
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.slots, a.out, r?.from ?? dummy, a.weights, dummy], [Math.ceil(D / rowsPerGroup), a.T]);
 }

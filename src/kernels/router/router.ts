@@ -6,6 +6,7 @@ import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import type { MoeSpec } from '../../format/spec.ts';
+import { writeSink } from '../matvec/matvec.ts';
 import code from './router.wgsl?raw';
 import fastCode from './route-fast.wgsl?raw';
 
@@ -60,6 +61,18 @@ export function route(enc: GpuEncoder, a: RouteArgs): void {
   check(bindingSize(a.logits) >= ((a.logitsOffset ?? 0) + (a.T - 1) * stride + E) * 4, 'logits binding too small');
   check(bindingSize(a.ids) >= (out + a.T * K) * 4 && bindingSize(a.weights) >= (out + a.T * K) * 4, `ids/weights smaller than ${a.T} x ${K}`);
   if (a.selectionBias) check(bindingSize(a.selectionBias) >= E * 4, `selection bias smaller than ${E}`);
+  const variant = a.variant ?? 'auto';
+  const fast = (variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter)) && E <= 1024 && K <= 64;
+  if (fast) {
+    const p = new Params()
+      .u32(a.T).u32(E).u32(K).bool(a.moe.scoring_func === 'softmax').bool(a.moe.score_over === 'topk_logits').bool(a.moe.norm_topk_prob)
+      .bool(!!a.selectionBias).f32(a.moe.routed_scaling_factor).u32(a.logitsOffset ?? 0).u32(stride).u32(out)
+      .bool(!!a.slots).u32(a.slots?.tableOffset ?? 0).u32(out).buffer;
+    if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
+    const kernel = enc.ctx.pipelines.get(FAST, 'main', { WG: 128 });
+    enc.dispatch(kernel, p, [a.logits, a.selectionBias ?? enc.ctx.dummy, a.ids, a.weights, a.slots?.table ?? enc.ctx.dummy, a.slots?.out ?? writeSink(enc.ctx)], [a.T]);
+    return;
+  }
   const params = pack({
     tokens: a.T,
     experts: E,
@@ -73,20 +86,6 @@ export function route(enc: GpuEncoder, a: RouteArgs): void {
     l_tstride: stride,
     out_offset: out,
   });
-  const variant = a.variant ?? 'auto';
-  const fast = (variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter)) && E <= 1024 && K <= 64;
-  if (fast) {
-    const p = new Params()
-      .u32(a.T).u32(E).u32(K).bool(a.moe.scoring_func === 'softmax').bool(a.moe.score_over === 'topk_logits').bool(a.moe.norm_topk_prob)
-      .bool(!!a.selectionBias).f32(a.moe.routed_scaling_factor).u32(a.logitsOffset ?? 0).u32(stride).u32(out)
-      .bool(!!a.slots).u32(a.slots?.tableOffset ?? 0).u32(out).buffer;
-    if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
-    const sink = a.slots?.out ?? enc.ctx.pool.acquire(256, GPUBufferUsage.STORAGE, 'route-sink');
-    const kernel = enc.ctx.pipelines.get(FAST, 'main', { WG: 128 });
-    enc.dispatch(kernel, p, [a.logits, a.selectionBias ?? enc.ctx.dummy, a.ids, a.weights, a.slots?.table ?? enc.ctx.dummy, sink], [a.T]);
-    if (!a.slots) enc.ctx.pool.release(sink as GPUBuffer);
-    return;
-  }
   const kernel = enc.ctx.pipelines.get(SRC, 'route', { WG });
   enc.dispatch(kernel, params, [a.logits, a.selectionBias ?? enc.ctx.dummy, a.ids, a.weights], linearGrid(a.T, WG));
   if (a.slots) expertSlots(enc, { n: a.T * K, ids: a.ids, idsOffset: out, table: a.slots.table, tableOffset: a.slots.tableOffset, slots: a.slots.out, slotsOffset: out });

@@ -11,17 +11,8 @@ export function testContext(): Promise<GpuContext> {
   return ctxPromise;
 }
 
-/** Seeded PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (the sampler's mulberry32) so failures reproduce. */
+export { makeRng as rng } from '../../generate/sampler.ts';
 
 /** Uniform values in [lo, hi). */
 export function randArray(r: () => number, n: number, lo = -1, hi = 1): Float32Array {
