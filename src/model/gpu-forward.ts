@@ -361,11 +361,7 @@ export class GpuForward extends ForwardBuffers {
     this.oProj(enc, L, T);
   }
 
-  /**
-   * Decode (T = 1) softmax attention: rope, ring write and attention in one pass
-   * (attention-decode.wgsl) on q/k/v at `src`, then o_proj. Its params' position word is what a
-   * replayed step patches, so a capture notes where they are.
-   */
+  /** Decode (T = 1): rope, ring write and attention in one pass (attention-decode.wgsl), then o_proj; a capture notes its params (position word). */
   private decodeAttention(enc: GpuEncoder, L: number, src: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; kOffset?: number; vOffset?: number }): void {
     const s = this.spec;
     const att = s.layers[L].attention;
