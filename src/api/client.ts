@@ -11,7 +11,7 @@
 // as it does in-page. Leaving the for-await early interrupts the reply in the worker.
 
 import * as Comlink from 'comlink';
-import type { ReloadConfig } from './engine.ts';
+import type { ReloadConfig, SameAsWebLlm } from './engine.ts';
 import type { EngineHost } from './host.ts';
 import type { AppConfig } from './models.ts';
 import type { WebMoeInitProgressCallback } from './progress.ts';
@@ -168,6 +168,9 @@ export class WorkerEngine {
     this.remote[Comlink.releaseProxy]();
   }
 }
+
+/** The WebLLM methods WorkerEngine shares with WebMoeEngine keep WebLLM's signatures. */
+export type WebLlmCompatibleWorkerEngine = SameAsWebLlm<WorkerEngine>;
 
 /** An engine running in `worker` (a module worker whose script calls exposeEngine()). */
 export function createWorkerEngine(worker: Worker | Comlink.Endpoint): WorkerEngine {

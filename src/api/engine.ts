@@ -353,7 +353,8 @@ export class WebMoeEngine {
 
 /** The WebLLM methods whose signatures WebMoeEngine keeps (checked at compile time below). */
 export type WebLlmSharedMethods = 'interruptGenerate' | 'runtimeStatsText' | 'resetChat' | 'getMessage' | 'unload' | 'setInitProgressCallback';
-type SameAsWebLlm<T extends Pick<MLCEngineInterface, WebLlmSharedMethods>> = T;
+/** Compiles only when T keeps WebLLM's signatures of the shared methods (also used by remote.ts, client.ts). */
+export type SameAsWebLlm<T extends Pick<MLCEngineInterface, WebLlmSharedMethods>> = T;
 export type WebLlmCompatibleEngine = SameAsWebLlm<WebMoeEngine>;
 
 export function createEngine(opts?: EngineOptions): WebMoeEngine {

@@ -14,8 +14,7 @@
 // Failures are typed (src/api/remote-errors.ts): network, CORS, mixed content, auth, 404, 429, 5xx.
 // The API key goes in the Authorization header of requests to baseUrl, and nowhere else.
 
-import type { MLCEngineInterface } from '@mlc-ai/web-llm';
-import type { ReloadConfig, WebLlmSharedMethods } from './engine.ts';
+import type { ReloadConfig, SameAsWebLlm } from './engine.ts';
 import { GenerationInterruptedError, ModelNotLoadedError } from './errors.ts';
 import { InitProgress, type WebMoeInitProgressCallback } from './progress.ts';
 import { RemoteCorsError, RemoteMixedContentError, RemoteModelNotFoundError, RemoteNetworkError, RemoteProtocolError, RemoteServerError, httpStatusError } from './remote-errors.ts';
@@ -413,7 +412,6 @@ function errorMessage(e: unknown): string {
 }
 
 /** The WebLLM methods RemoteEngine shares with WebMoeEngine keep WebLLM's signatures. */
-type SameAsWebLlm<T extends Pick<MLCEngineInterface, WebLlmSharedMethods>> = T;
 export type WebLlmCompatibleRemoteEngine = SameAsWebLlm<RemoteEngine>;
 
 export {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { resolveMaxTokens } from '../generate/loop.ts';
 import { ContextLengthExceededError, InvalidRequestError, ModelNotLoadedError, TemplateError, toOpenAIError } from './errors.ts';
-import { resolveMaxTokens, validateChatRequest } from './validate.ts';
+import { validateChatRequest } from './validate.ts';
 
 const user = [{ role: 'user', content: 'Hi' }];
 

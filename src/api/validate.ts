@@ -4,7 +4,6 @@
 // with defaults filled in, ready for the template and the generation loop.
 
 import type { SamplingParams } from '../generate/sampler.ts';
-export { resolveMaxTokens } from '../generate/loop.ts';
 import { InvalidRequestError } from './errors.ts';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from './types.ts';
 
