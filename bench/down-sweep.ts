@@ -7,15 +7,18 @@ import type { GpuContext } from '../src/gpu/device.ts';
 import { expertLayout, type QuantKind } from '../src/format/quant-layout.ts';
 import { matvecTuning, type FastGeometry } from '../src/kernels/matvec/matvec.ts';
 import { expertDownSum } from '../src/kernels/matvec/moe-fused.ts';
-import { Rand, randomPacked } from './synthetic.ts';
-import { gpuMicros } from './timing.ts';
+import { matches } from './kernel-sweep.ts';
+import type { ShapeEntry } from './model-bench.ts';
+import { Rand, randomPacked, specOf } from './synthetic.ts';
+import { bestMicros } from './timing.ts';
 
-/** (kind, D, I, K, biases) of the benchmarked models' experts. */
-const SHAPES: [QuantKind, number, number, number, boolean][] = [
-  ['mxfp4', 2880, 2880, 4, true], // gpt-oss-20b
-  ['q4', 2048, 768, 8, false], // Qwen3-30B-A3B
-  ['q4', 3072, 1536, 8, false], // MiniMax-M2
-];
+/** (kind, D, I, K, biases) of one model's experts. */
+export type DownShape = [QuantKind, number, number, number, boolean];
+
+export function downShape(entry: ShapeEntry): DownShape {
+  const s = specOf(entry.config);
+  return [entry.expert_quant, s.hidden_size, s.moe.moe_intermediate_size, s.moe.num_experts_per_tok, s.moe.expert_bias];
+}
 
 export interface DownSumResult {
   chosen: Partial<Record<QuantKind, FastGeometry>>;
@@ -25,7 +28,8 @@ export interface DownSumResult {
 
 const label = (g: FastGeometry) => `wide wg${g.wg} rpt${g.rpt} pf${g.pf} kx${g.kx} dq${g.dq}`;
 
-export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, deadline: number, shapes = SHAPES): Promise<DownSumResult> {
+/** `shapes`: the benchmarked models' experts (downShape of each). */
+export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, deadline: number, shapes: DownShape[]): Promise<DownSumResult> {
   const out: DownSumResult = { chosen: {}, rows: [], base: {} };
   const saved = { ...matvecTuning.downSum };
   const lut = ctx.caps.subgroupMinSize >= 16;
@@ -61,7 +65,7 @@ export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, de
       };
       const total = async () => {
         let us = 0;
-        for (const s of setups) us += Math.min((await gpuMicros(ctx, s.run, 10)).us, (await gpuMicros(ctx, s.run, 10)).us);
+        for (const s of setups) us += await bestMicros(ctx, s.run, 10);
         return us;
       };
       delete matvecTuning.downSum[kind];
@@ -78,11 +82,7 @@ export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, de
               const g: FastGeometry = { wg, rpt, unr: 1, dq, pf: 1, kx, design: 'wide' };
               matvecTuning.downSum[kind] = g;
               const got = await result();
-              const correct = got.every((v, i) => {
-                let scale = 0;
-                for (const w of want[i]) scale = Math.max(scale, Math.abs(w));
-                return v.every((y, j) => Math.abs(y - want[i][j]) <= 1e-4 * scale + 1e-6);
-              });
+              const correct = got.every((v, i) => matches(v, want[i]));
               const us = await total();
               out.rows.push({ kind, tuning: label(g), us, correct });
               log(`  down_sum ${kind.padEnd(6)} ${label(g).padEnd(34)} ${us.toFixed(1)} us${correct ? '' : ' WRONG'}`);

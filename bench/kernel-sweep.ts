@@ -8,19 +8,13 @@ import type { GpuContext } from '../src/gpu/device.ts';
 import { dequantizeMatrix } from '../src/format/quant.ts';
 import { QUANT_KINDS, matrixBytes, type QuantKind } from '../src/format/quant-layout.ts';
 import { matvec as refMatvec } from '../src/reference/ops.ts';
-import { fastMatvecPlan, matvec, matvecTuning, type MatvecVariant } from '../src/kernels/matvec/matvec.ts';
+import { fastMatvecPlan, matvec, matvecTuning, type FastGeometry, type MatvecVariant } from '../src/kernels/matvec/matvec.ts';
 import { matmulTiled, matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import { Rand, randomPacked } from './synthetic.ts';
-import { gpuMicros } from './timing.ts';
+import { bestMicros, gpuMicros } from './timing.ts';
 
-export interface Tuning {
-  wg: number;
-  rpt: number;
-  dq: number;
-  unr: number;
-  design: 'unit' | 'sx' | 'wide';
-  pf?: number;
-}
+/** A fast-variant geometry with its design named. */
+export type Tuning = FastGeometry & { design: NonNullable<FastGeometry['design']> };
 
 const label = (t: Tuning) => `fast ${t.design} wg${t.wg} rpt${t.rpt}${t.design === 'unit' ? ` unr${t.unr}` : ''}${t.design === 'wide' ? ` pf${t.pf ?? 0}` : ''} dq${t.dq}`;
 
@@ -43,6 +37,13 @@ function shapeFor(kind: QuantKind, bytes: number, rows: number): [number, number
   return [rows, Math.max(512, Math.round(bytes / perWeight / rows / 512) * 512)];
 }
 
+/** Every element of `got` within 1e-4 × max |want| + 1e-6 of `want`. */
+export function matches(got: Float32Array, want: Float32Array): boolean {
+  let scale = 0;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  return got.every((v, i) => Math.abs(v - want[i]) <= 1e-4 * scale + 1e-6);
+}
+
 async function check(ctx: GpuContext, kind: QuantKind, variant: MatvecVariant): Promise<boolean> {
   const rows = 67;
   const cols = 1024;
@@ -58,9 +59,7 @@ async function check(ctx: GpuContext, kind: QuantKind, variant: MatvecVariant): 
   enc.submit();
   const got = await ctx.readF32(y);
   [w, xb, y].forEach((b) => b.destroy());
-  let scale = 0;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
-  return got.every((v, i) => Math.abs(v - want[i]) <= 1e-4 * scale + 1e-6);
+  return matches(got, want);
 }
 
 /** Buffers for timing one product: `problems` copies of a random matrix read through slots. */
@@ -78,12 +77,8 @@ function setup(ctx: GpuContext, kind: QuantKind, rows: number, cols: number, pro
   };
   return {
     ...bufs,
-    // best of two timings (clocks vary between runs of the same kernel)
-    time: async (variant: MatvecVariant, reps: number) => {
-      const rec = (enc: Parameters<typeof matvec>[0]) =>
-        matvec(enc, { kind, rows, cols, w: bufs.w, x: bufs.x, y: bufs.y, problems, xDiv: problems, variant, ...(problems > 1 ? { slots: { buffer: bufs.slots } } : {}) });
-      return Math.min((await gpuMicros(ctx, rec, reps)).us, (await gpuMicros(ctx, rec, reps)).us);
-    },
+    time: (variant: MatvecVariant, reps: number) =>
+      bestMicros(ctx, (enc) => matvec(enc, { kind, rows, cols, w: bufs.w, x: bufs.x, y: bufs.y, problems, xDiv: problems, variant, ...(problems > 1 ? { slots: { buffer: bufs.slots } } : {}) }), reps),
     destroy: () => Object.values(bufs).forEach((b) => b.destroy()),
   };
 }
@@ -104,7 +99,8 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
   const saved = { ...matmulTuning };
   const T = small ? 32 : 512;
   const [rows, cols] = small ? [64, 64] : [2880, 2880];
-  let best: { bt: number; br: number; t: number } | null = null;
+  let best: { bt: number; br: number } | null = null;
+  let bestUs = Infinity;
   try {
     for (const kind of ['q4', 'mxfp4', 'q8'] as QuantKind[]) {
       const rand = new Rand(3);
@@ -123,14 +119,14 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
         Object.assign(matmulTuning, { bt, br });
         const us = (await gpuMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5)).us;
         add(`tiled ${bt}x${br}`, us);
-        if (kind === 'q4' && (!best || us < best.t)) best = { bt, br, t: us };
+        if (kind === 'q4' && us < bestUs) [best, bestUs] = [{ bt, br }, us];
       }
       [w, x, y].forEach((b) => b.destroy());
     }
   } finally {
     Object.assign(matmulTuning, saved);
   }
-  return { rows: out, best: best ? { bt: (best as { bt: number }).bt, br: (best as { br: number }).br } : null };
+  return { rows: out, best };
 }
 
 export interface SweepResult {

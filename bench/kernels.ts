@@ -2,17 +2,18 @@
 // q4, mxfp4), against the f32 matvec measured in the same run as the ceiling (llm.c style: time
 // each variant, print bandwidth against the best the hardware showed).
 //
-// Timing: timestamp queries around one compute pass of `reps` dispatches when the adapter has
-// `timestamp-query`, else wall clock around submit + onSubmittedWorkDone (both are printed when
-// available). Bytes per matvec = packed matrix + x + y.
+// Timing (timing.ts gpuMicros): timestamp queries around one compute pass of `reps` dispatches
+// when the adapter has `timestamp-query`, else wall clock around submit + onSubmittedWorkDone (both
+// are printed when available). Weights: synthetic.ts randomPacked. Bytes per matvec = packed
+// matrix + x + y.
 //
 //   npm run bench -- kernels [--rows N] [--cols N] [--reps N] [--json out.json]
 
-import { createGpuContext, type GpuContext } from '../src/gpu/device.ts';
-import { findGpu } from '../src/gpu/device.ts';
-import { f32ToF16 } from '../src/format/dtypes.ts';
-import { QUANT_KINDS, dataBytes, matrixBytes, scaleBytes, type QuantKind } from '../src/format/quant-layout.ts';
+import { createGpuContext, findGpu, type GpuContext } from '../src/gpu/device.ts';
+import { QUANT_KINDS, matrixBytes, type QuantKind } from '../src/format/quant-layout.ts';
 import { matvec } from '../src/kernels/matvec/matvec.ts';
+import { Rand, randomPacked } from './synthetic.ts';
+import { gpuMicros } from './timing.ts';
 
 export const usage = 'matvec GB/s per weight kind vs the f32 ceiling [--rows --cols --reps --json]';
 
@@ -30,73 +31,14 @@ function arg(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-/** Valid packed bytes without running the encoder: random data words, sane scales. */
-function randomMatrix(kind: QuantKind, rows: number, cols: number, seed: number): Uint8Array {
-  const out = new Uint8Array(matrixBytes(kind, rows, cols));
-  const data = dataBytes(kind, rows, cols);
-  let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s);
-  const words = new Uint32Array(out.buffer, 0, data / 4);
-  if (kind === 'f32') {
-    const f = new Float32Array(out.buffer, 0, data / 4);
-    for (let i = 0; i < f.length; i++) f[i] = (next() / 2 ** 32 - 0.5) * 0.1;
-  } else if (kind === 'f16') {
-    for (let i = 0; i < words.length; i++) words[i] = f32ToF16((next() / 2 ** 32 - 0.5) * 0.1) | (f32ToF16((next() / 2 ** 32 - 0.5) * 0.1) << 16);
-  } else {
-    for (let i = 0; i < words.length; i++) words[i] = next();
-  }
-  const sb = scaleBytes(kind, rows, cols);
-  if (kind === 'q8' || kind === 'q4') {
-    const h = new Uint16Array(out.buffer, data, sb / 2);
-    for (let i = 0; i < h.length; i++) h[i] = f32ToF16(0.001 + (next() / 2 ** 32) * 0.01);
-  } else if (kind === 'mxfp4') {
-    for (let i = 0; i < sb; i++) out[data + i] = 118 + (next() % 8);
-  }
-  return out;
-}
-
 async function timeKind(ctx: GpuContext, kind: QuantKind, rows: number, cols: number, reps: number): Promise<{ gpuUs: number | null; wallUs: number }> {
-  const w = ctx.upload(randomMatrix(kind, rows, cols, 7));
+  const w = ctx.upload(randomPacked(kind, rows, cols, 1, new Rand(7)));
   const x = ctx.upload(Float32Array.from({ length: cols }, (_, i) => Math.sin(i)));
   const y = ctx.createBuffer(rows * 4);
-  const record = (enc: ReturnType<GpuContext['encoder']>) => {
-    for (let i = 0; i < reps; i++) matvec(enc, { kind, rows, cols, w, x, y });
-  };
-  // warm-up: compiles the pipeline and touches the buffers
-  await ctx.scoped(`bench ${kind}`, async () => {
-    const enc = ctx.encoder('warmup');
-    matvec(enc, { kind, rows, cols, w, x, y });
-    enc.submit();
-    await ctx.queue.onSubmittedWorkDone();
-  });
-  // wall clock
-  const t0 = performance.now();
-  const enc = ctx.encoder('wall');
-  record(enc);
-  enc.submit();
-  await ctx.queue.onSubmittedWorkDone();
-  const wallUs = ((performance.now() - t0) * 1000) / reps;
-  // timestamps
-  let gpuUs: number | null = null;
-  if (ctx.caps.timestampQuery) {
-    const qs = ctx.device.createQuerySet({ type: 'timestamp', count: 2 });
-    const resolve = ctx.createBuffer(16, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC);
-    const e2 = ctx.encoder('timestamps');
-    e2.computePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
-    record(e2);
-    e2.endPass();
-    e2.encoder.resolveQuerySet(qs, 0, 2, resolve, 0);
-    const back = e2.read(resolve, 0, 16);
-    e2.submit();
-    const t = new BigUint64Array(await back);
-    const ns = Number(t[1] - t[0]);
-    if (ns > 0) gpuUs = ns / 1000 / reps;
-    qs.destroy();
-    resolve.destroy();
-  }
+  const t = await gpuMicros(ctx, (enc) => matvec(enc, { kind, rows, cols, w, x, y }), reps);
   for (const b of [w, x, y]) b.destroy();
   ctx.check();
-  return { gpuUs, wallUs };
+  return { gpuUs: ctx.caps.timestampQuery ? t.us : null, wallUs: t.wallUs };
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -122,7 +122,7 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
       const d = await decode(r, prompt, v === 'simple' ? Math.min(16, sz.decode) : sz.decode); // the slow baseline: fewer tokens
       await prefill(r, long.slice(0, 64)); // warm-up
       const p = await prefill(r, long);
-      variants[v] = { decode: { ...d, tokens: d.tokens.slice(0, 8) }, prefill: p, roofline_fraction: 0 };
+      variants[v] = { decode: { ...d, tokens: d.tokens.slice(0, 8) }, prefill: p };
       log(`  ${v.padEnd(6)} decode ${d.tok_s.toFixed(1)} tok/s (${d.ms_per_token.toFixed(2)} ms, ${d.dispatches_per_token.toFixed(0)} dispatches, CPU record ${d.cpu_record_ms_per_token.toFixed(2)} ms), prefill ${sz.prefill}: ${p.tok_s.toFixed(0)} tok/s (${p.ms.toFixed(0)} ms)`);
     }
     out.variants = variants;

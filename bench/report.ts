@@ -5,6 +5,7 @@
 //   streaming.upload_efficiency = streamed GB/s at the 25% budget / best upload path of the run
 
 import type { Ceilings } from './ceilings.ts';
+import type { DecodeResult, StreamResult } from './model-bench.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -12,38 +13,38 @@ interface ModelOut {
   layers: number;
   full_layers: number;
   bytes_per_token: { total: number };
-  variants?: Record<string, { decode: { tok_s: number; ms_per_token: number; dispatches_per_token: number; cpu_record_ms_per_token: number }; prefill: { tok_s: number } }>;
-  streaming?: { budget: number; tok_s: number; miss_rate: number; streamed_GBps: number; upload_efficiency?: number }[];
+  variants?: Record<string, { decode: DecodeResult; prefill: { tok_s: number } }>;
+  streaming?: StreamResult[];
   extrapolated?: { decode_tok_s: number; prefill_tok_s: number };
 }
 
-export const HEADLINE_MODEL = 'gpt-oss-20b';
+const HEADLINE_MODEL = 'gpt-oss-20b';
 
 /** Streamed GB/s counting only bytes a miss used (speculative uploads nobody used left out). */
-function usefulGBps(s: { streamed_GBps: number; streamed_GB?: number; speculative_GB?: number; speculative_used_GB?: number }): number {
-  const all = s.streamed_GB ?? 0;
+function usefulGBps(s: StreamResult): number {
+  const all = s.streamed_GB;
   if (!all) return s.streamed_GBps;
   const wasted = (s.speculative_GB ?? 0) - (s.speculative_used_GB ?? 0);
   return (s.streamed_GBps * (all - wasted)) / all;
 }
 
-export function summarize(name: string, m: ModelOut, ceilings: Ceilings | null, torch: Obj | undefined): Obj {
+function summarize(name: string, m: ModelOut, ceilings: Ceilings | null, torch: Obj | undefined): Obj {
   const fast = m.variants?.auto;
   const simple = m.variants?.simple;
   const t = (torch?.models as Obj | undefined)?.[name] as { decode_tok_s?: number; prefill_tok_s?: number } | undefined;
-  const ceil = ceilings ? ceilings.f32Matvec.GBps * 1e9 : NaN;
+  const rooflineTokS = (ceilings ? ceilings.f32Matvec.GBps * 1e9 : NaN) / m.bytes_per_token.total;
   const up = ceilings?.upload.bestGBps ?? NaN;
   for (const s of m.streaming ?? []) s.upload_efficiency = s.streamed_GBps / up;
-  const s25 = (m.streaming ?? []).find((s) => s.budget === 0.25 && (s as { upload?: string }).upload !== 'writeBuffer');
+  const s25 = (m.streaming ?? []).find((s) => s.budget === 0.25 && s.upload !== 'writeBuffer');
   return {
     decode: {
       tok_s: fast?.decode.tok_s ?? null,
-      roofline_fraction: fast ? (m.bytes_per_token.total * fast.decode.tok_s) / ceil : null,
+      roofline_fraction: fast ? fast.decode.tok_s / rooflineTokS : null,
       vs_torch: fast && t?.decode_tok_s ? fast.decode.tok_s / t.decode_tok_s : null,
       torch_tok_s: t?.decode_tok_s ?? null,
       simple_tok_s: simple?.decode.tok_s ?? null,
       bytes_per_token: m.bytes_per_token.total,
-      roofline_tok_s: ceil / m.bytes_per_token.total,
+      roofline_tok_s: rooflineTokS,
       dispatches_per_token: fast?.decode.dispatches_per_token ?? null,
       cpu_record_ms_per_token: fast?.decode.cpu_record_ms_per_token ?? null,
     },
@@ -54,7 +55,7 @@ export function summarize(name: string, m: ModelOut, ceilings: Ceilings | null, 
       simple_tok_s: simple?.prefill.tok_s ?? null,
     },
     streaming: {
-      upload_efficiency: s25 ? s25.streamed_GBps / up : null,
+      upload_efficiency: s25?.upload_efficiency ?? null,
       // without the speculative bytes no miss used (uploads that did not serve a token)
       useful_upload_efficiency: s25 ? usefulGBps(s25) / up : null,
       best_upload_GBps: up,
@@ -115,7 +116,7 @@ export function readmeTable(result: Obj): string {
     for (const [name, s] of ex) {
       const e = s.extrapolated as Obj;
       const decode = (e.per_layer_decode_ms as number) > 0 ? `decode ${f(e.decode_tok_s)} tok/s` : 'decode not extrapolated (the 2-layer run was not faster than the subset: per-layer time below the noise)';
-      lines.push(`${name}: measured on a layer subset; extrapolated to the full depth: ${decode}, prefill ${f(e.prefill_tok_s, 0)} tok/s (per layer: ${f(e.per_layer_decode_ms, 3)} ms decode, ${f(e.per_layer_prefill_ms, 1)} ms prefill of 512).`);
+      lines.push(`${name}: measured on a layer subset; extrapolated to the full depth: ${decode}, prefill ${f(e.prefill_tok_s, 0)} tok/s (per layer: ${f(e.per_layer_decode_ms, 3)} ms decode, ${f(e.per_layer_prefill_ms, 1)} ms prefill of ${(result.sizes as { prefill: number }).prefill}).`);
     }
   }
   return lines.join('\n') + '\n';

@@ -16,10 +16,10 @@ import { dirname } from 'node:path';
 import { createGpuContext, findGpu } from '../src/gpu/device.ts';
 import { matvecTuning } from '../src/kernels/matvec/matvec.ts';
 import { measureCeilings, measureF32Matvec, type Ceilings } from './ceilings.ts';
-import { sweepKernels, sweepMatmul, type SweepResult } from './kernel-sweep.ts';
-import { sweepDownSum } from './down-sweep.ts';
+import { sweepKernels, sweepMatmul } from './kernel-sweep.ts';
+import { downShape, sweepDownSum } from './down-sweep.ts';
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
-import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry, type StreamResult } from './model-bench.ts';
+import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry } from './model-bench.ts';
 import { headline, readmeTable } from './report.ts';
 
 export const usage = 'the full suite (default): ceilings, kernels, models, torch peer [--scale --models --sections --out --time-limit]';
@@ -81,22 +81,20 @@ export async function run(argv: string[]): Promise<number> {
   log(`adapter ${JSON.stringify(info)}, subgroups ${ctx.caps.subgroups} (min ${ctx.caps.subgroupMinSize}), scale ${small ? 'tiny' : 'real'}, out ${outPath}`);
   save();
 
-  let ceilings: Ceilings | null = null;
+  let ceilings = null as Ceilings | null; // (set inside a section's closure)
   await section('ceilings', 60, async () => {
     ceilings = await measureCeilings(ctx, small, log);
     result.ceilings = ceilings;
   });
-  let ceilingGBps = (ceilings as Ceilings | null)?.f32Matvec.GBps ?? 1;
+  let ceilingGBps = ceilings?.f32Matvec.GBps ?? 1;
 
-  let sweep: SweepResult | null = null;
   await section('kernels', 90, async () => {
     // the ceiling once more with the GPU warm; the larger of the two is the ceiling of this run
     const again = await measureF32Matvec(ctx, small);
     log(`f32 matvec ceiling again: ${again.GBps.toFixed(1)} GB/s`);
-    if (ceilings && again.GBps > (ceilings as Ceilings).f32Matvec.GBps) (ceilings as Ceilings).f32Matvec = again;
+    if (ceilings && again.GBps > ceilings.f32Matvec.GBps) ceilings.f32Matvec = again;
     ceilingGBps = Math.max(ceilingGBps, again.GBps);
-    sweep = await sweepKernels(ctx, small, ceilingGBps, log, Math.min(deadline, performance.now() + 90_000));
-    const s = sweep as SweepResult;
+    const s = await sweepKernels(ctx, small, ceilingGBps, log, Math.min(deadline, performance.now() + 90_000));
     result.kernels = {
       ceiling_GBps: ceilingGBps,
       q4_matvec_vs_ceiling: s.best.q4?.ofCeiling ?? null,
@@ -113,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     matvecTuning.byKind = s.chosen; // the engine runs with the geometry measured best here
     matvecTuning.small = s.chosenSmall;
     if (!small) {
-      const ds = await sweepDownSum(ctx, log, Math.min(deadline, performance.now() + 30_000));
+      const ds = await sweepDownSum(ctx, log, Math.min(deadline, performance.now() + 30_000), models.map((m) => downShape(shapes[m])));
       (result.kernels as Record<string, unknown>).down_sum = ds;
       matvecTuning.downSum = ds.chosen;
     }
@@ -186,5 +184,3 @@ export async function run(argv: string[]): Promise<number> {
   console.log(JSON.stringify({ decode: result.decode, prefill: result.prefill, streaming: result.streaming, kernels: { q4: (result.kernels as { q4_matvec_vs_ceiling?: number })?.q4_matvec_vs_ceiling } }));
   return errors.length ? 1 : 0;
 }
-
-export type { StreamResult };
