@@ -15,7 +15,7 @@
 //   normalizeCompletion      the same for a non-streamed chat.completion
 
 import { OutputParser, type ChatFormat } from '../generate/output-parser.ts';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionChunkDelta, ChatCompletionMessage } from './types.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionChunkDelta, ChatCompletionMessage, ChatCompletionMessageToolCall } from './types.ts';
 
 // ---- Server-Sent Events ------------------------------------------------------------------------
 
@@ -78,7 +78,8 @@ const THINK_FORMAT: ChatFormat = { reasoning: { start: '<think>', end: '</think>
 
 type ToolCallDelta = NonNullable<ChatCompletionChunkDelta['tool_calls']>[number];
 
-interface WholeCall {
+/** A tool call assembled from its stream deltas. */
+export interface WholeCall {
   index: number;
   id: string;
   name: string;
@@ -142,7 +143,7 @@ export class RemoteChunkTransform {
         delete d.tool_calls;
       }
       if (this.wholeToolCalls && c.finish_reason && s.calls.size) {
-        d.tool_calls = [...s.calls.values()].sort((a, b) => a.index - b.index).map((w) => ({ index: w.index, id: w.id, type: 'function' as const, function: { name: w.name, arguments: w.arguments } }));
+        d.tool_calls = wholeCalls(s.calls);
         s.calls.clear();
       }
       if (Object.keys(d).length === 0 && !c.finish_reason) continue;
@@ -163,7 +164,7 @@ export class RemoteChunkTransform {
         if (out.content) d.content = out.content;
       }
       if (s.calls.size) {
-        d.tool_calls = [...s.calls.values()].map((w) => ({ index: w.index, id: w.id, type: 'function' as const, function: { name: w.name, arguments: w.arguments } }));
+        d.tool_calls = wholeCalls(s.calls);
         s.calls.clear();
       }
       choices.push({ index, delta: d, finish_reason: finishReason, logprobs: null });
@@ -179,13 +180,19 @@ function merge(a: { reasoning?: string; content?: string }, b: { reasoning?: str
   if (b.content) a.content = (a.content ?? '') + b.content;
 }
 
-function absorb(calls: Map<number, WholeCall>, t: ToolCallDelta): void {
+/** Merge one tool-call delta into the calls assembled so far (by index: ids and names set, arguments appended). */
+export function absorb(calls: Map<number, WholeCall>, t: ToolCallDelta): void {
   const index = t.index ?? calls.size;
   const w = calls.get(index) ?? { index, id: '', name: '', arguments: '' };
   if (t.id) w.id = t.id;
   if (t.function?.name) w.name += t.function.name;
   if (t.function?.arguments) w.arguments += t.function.arguments;
   calls.set(index, w);
+}
+
+/** The assembled calls in index order, as whole stream deltas (each with its index). */
+export function wholeCalls(calls: Map<number, WholeCall>): (ChatCompletionMessageToolCall & { index: number })[] {
+  return [...calls.values()].sort((a, b) => a.index - b.index).map((w) => ({ index: w.index, id: w.id, type: 'function' as const, function: { name: w.name, arguments: w.arguments } }));
 }
 
 // ---- whole replies -----------------------------------------------------------------------------

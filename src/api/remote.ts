@@ -18,12 +18,13 @@ import type { ReloadConfig, SameAsWebLlm } from './engine.ts';
 import { GenerationInterruptedError, ModelNotLoadedError } from './errors.ts';
 import { InitProgress, type WebMoeInitProgressCallback } from './progress.ts';
 import { RemoteCorsError, RemoteMixedContentError, RemoteModelNotFoundError, RemoteNetworkError, RemoteProtocolError, RemoteServerError, httpStatusError } from './remote-errors.ts';
-import { RemoteChunkTransform, normalizeCompletion, sseEvents, type RemoteTransformOptions } from './remote-stream.ts';
+import { RemoteChunkTransform, absorb, normalizeCompletion, sseEvents, wholeCalls, type RemoteTransformOptions, type WholeCall } from './remote-stream.ts';
 import { StatsCollector, statsText, type EngineStats } from './stats.ts';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionMessageParam,
+  ChatCompletionMessageToolCall,
   ChatCompletionRequest,
   ChatCompletionRequestNonStreaming,
   ChatCompletionRequestStreaming,
@@ -295,6 +296,7 @@ export class RemoteEngine {
     let last: ChatCompletionChunk | null = null;
     let content = '';
     let reasoning = '';
+    const calls = new Map<number, WholeCall>(); // tool calls, whole or merged from deltas
     let ended = false;
     const url = this.baseUrl + '/chat/completions';
     const take = (c: ChatCompletionChunk) => {
@@ -307,6 +309,7 @@ export class RemoteEngine {
         }
         content += d.content ?? '';
         reasoning += d.reasoning_content ?? '';
+        for (const t of d.tool_calls ?? []) absorb(calls, t);
         if (ch.finish_reason) finish = ch.finish_reason;
       }
       if (c.usage) usage = c.usage;
@@ -344,7 +347,8 @@ export class RemoteEngine {
       }
       ended = true;
       const end = performance.now();
-      const message = { role: 'assistant' as const, content, ...(reasoning ? { reasoning_content: reasoning } : {}) };
+      const toolCalls = wholeCalls(calls).map(({ index: _, ...c }) => c);
+      const message = { role: 'assistant' as const, content, ...(reasoning ? { reasoning_content: reasoning } : {}), ...(toolCalls.length ? { tool_calls: toolCalls } : {}) };
       this.finishTurn(messages, message, finish ?? 'abort', usage, t0, first ?? end, end, pieces);
     } finally {
       this.inFlight.delete(flight);
@@ -356,7 +360,7 @@ export class RemoteEngine {
   /** Bookkeeping after a reply: history, last message, stats (token counts from usage when sent). */
   private finishTurn(
     messages: ChatCompletionMessageParam[],
-    message: { content?: string | null; reasoning_content?: string | null; tool_calls?: unknown } | undefined,
+    message: { content?: string | null; reasoning_content?: string | null; tool_calls?: ChatCompletionMessageToolCall[] } | undefined,
     finishReason: string,
     usage: CompletionUsage | null,
     t0: number,
@@ -366,7 +370,15 @@ export class RemoteEngine {
   ): void {
     const text = message?.content ?? '';
     this.lastMessage = text;
-    this.history = [...messages, { role: 'assistant', content: text, ...(message?.reasoning_content ? { reasoning_content: message.reasoning_content } : {}) }];
+    this.history = [
+      ...messages,
+      {
+        role: 'assistant',
+        content: text,
+        ...(message?.reasoning_content ? { reasoning_content: message.reasoning_content } : {}),
+        ...(message?.tool_calls?.length ? { tool_calls: message.tool_calls } : {}),
+      },
+    ];
     const promptTokens = usage?.prompt_tokens ?? 0;
     const completionTokens = usage?.completion_tokens ?? pieces;
     const ttftMs = firstAt - t0;

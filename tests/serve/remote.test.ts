@@ -239,10 +239,16 @@ describe('RemoteEngine on webmoe serve (M2-format model: reasoning and tool call
     expect({ reasoning, content }).toEqual({ reasoning: 'Plan', content: 'Sure' });
     expect(calls).toMatchObject([{ index: 0, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }]);
     expect(got.at(-1)!.choices[0].finish_reason).toBe('tool_calls');
+    // the conversation keeps the reply's reasoning and tool calls, as the in-process engine's does
+    const streamedTurn = (await remote.getConversation()).at(-1);
+    expect(streamedTurn).toMatchObject({ role: 'assistant', content: 'Sure', reasoning_content: 'Plan', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] });
+    const noCallIds = (m: any) => ({ ...m, tool_calls: m.tool_calls.map(({ id: _, ...c }: any) => c) });
+    expect(noCallIds(streamedTurn)).toEqual(noCallIds((await m2Local.getConversation()).at(-1)));
 
     const whole = await remote.chat.completions.create({ ...M2_REQ, stream: false });
     expect(whole.choices[0].message).toMatchObject({ role: 'assistant', content: 'Sure', reasoning_content: 'Plan', tool_calls: [{ type: 'function', function: { name: 'get_weather' } }] });
     expect(whole.choices[0].finish_reason).toBe('tool_calls');
+    expect((await remote.getConversation()).at(-1)).toEqual(whole.choices[0].message);
 
     // wholeToolCalls: the same call, sent with the finish
     const merged = await collect(await new RemoteEngine({ baseUrl: m2.baseUrl, model: m2.model, wholeToolCalls: true }).chat.completions.create({ ...M2_REQ, stream: true }));
