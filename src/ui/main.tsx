@@ -5,6 +5,8 @@ import { App } from './App.tsx';
 import { EmbedApp } from './EmbedApp.tsx';
 import { registerServiceWorker } from './sw-register.ts';
 import './styles.css';
+import './chat.css';
+import './panel.css';
 
 const query = new URLSearchParams(location.search);
 const embed = query.get('embed') === '1';
