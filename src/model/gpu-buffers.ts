@@ -54,6 +54,8 @@ export class ForwardBuffers {
   protected readonly order: GPUBuffer; // (T·K) problems grouped by expert
   protected logits: GPUBuffer; // (logitRows, V), grown on demand (a 512-token chunk of a 200k vocab is 400 MB)
   protected logitRows = 1;
+  /** tokens in the sequence so far */
+  length = 0;
 
   constructor(
     protected readonly ctx: GpuContext,
@@ -111,6 +113,12 @@ export class ForwardBuffers {
       const kw = s.num_key_value_heads * s.head_dim;
       return { capacity, kCache: buf(capacity * kw, 'k-cache'), vCache: buf(capacity * kw, 'v-cache') };
     });
+  }
+
+  /** Zero the sequence state (lightning states must start at 0; KV rings are overwritten). */
+  reset(): void {
+    this.length = 0;
+    for (const st of this.states) if (st.state) this.ctx.queue.writeBuffer(st.state, 0, new Float32Array(st.state.size / 4));
   }
 
   /** bytes of the sequence state (KV rings and lightning states) */

@@ -44,8 +44,6 @@ interface DecodeTape {
 export class GpuForward extends ForwardBuffers {
   /** record the last token's routing in resident mode (forwardChunk; not the greedy fast path) */
   private logRoutes = false;
-  /** tokens in the sequence so far */
-  length = 0;
   /**
    * kernel variants: 'auto' (fast kernels where the adapter has them), 'simple' (the reference
    * kernels), 'fast' (the fast kernels even on CPU adapters, where 'auto' keeps the simple norm,
@@ -91,10 +89,14 @@ export class GpuForward extends ForwardBuffers {
     this.groupedMoe = tiledUsable({ cols: s.hidden_size }) && tiledUsable({ cols: s.moe.moe_intermediate_size }) && s.moe.num_experts <= PLAN_MAX_EXPERTS;
   }
 
-  /** Zero the sequence state (lightning states must start at 0; KV rings are overwritten). */
-  reset(): void {
-    this.length = 0;
-    for (const st of this.states) if (st.state) this.ctx.queue.writeBuffer(st.state, 0, new Float32Array(st.state.size / 4));
+  /**
+   * Run T ≤ maxChunk prompt tokens whose logits nobody reads (a prompt's chunks before its last):
+   * no LM head, no readback; with every expert resident it returns once the work is submitted.
+   */
+  async prefillChunk(tokens: number[]): Promise<void> {
+    this.finish(await this.encodeLayers(tokens));
+    this.length += tokens.length;
+    this.ctx.check();
   }
 
   /**

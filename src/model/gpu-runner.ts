@@ -71,10 +71,13 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
     for (let i = 0; i < tokens.length; i += n) {
       const chunk = tokens.slice(i, i + n);
       const last = i + n >= tokens.length;
+      if (!allLogits && !last) {
+        await this.fwd.prefillChunk(chunk); // its logits would be discarded
+        continue;
+      }
       const rows = await this.fwd.forwardChunk(chunk, allLogits);
       // every row owns its buffer (a single row already spans the whole readback)
-      if (allLogits) out.push(...rows.map((r) => r.slice()));
-      else if (last) out.push(rows[0]);
+      out.push(...(allLogits ? rows.map((r) => r.slice()) : rows));
     }
     return allLogits ? out : [out[out.length - 1]];
   }
@@ -94,7 +97,7 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
     const banned = opts.banned?.length ? { buffer: this.ctx.upload(Uint32Array.from(opts.banned)), count: opts.banned.length } : undefined;
     try {
       const c = this.fwd.maxChunk;
-      for (let i = 0; i + c < prompt.length; i += c) await this.fwd.forwardChunk(prompt.slice(i, i + c), false);
+      for (let i = 0; i + c < prompt.length; i += c) await this.fwd.prefillChunk(prompt.slice(i, i + c));
       let pending = await this.fwd.stepArgmax(prompt.slice(Math.floor((prompt.length - 1) / c) * c), banned);
       for (let i = 0; i < n; i++) {
         const next = i + 1 < n ? await this.fwd.stepArgmax(opts.forced ? [opts.forced[i]] : null, banned) : null;
