@@ -131,7 +131,7 @@ export async function run(argv: string[]): Promise<number> {
         continue;
       }
       try {
-        const { out } = await benchModel(ctx, name, shapes[name], small, sizes, log, deadline);
+        const { out } = await benchModel(ctx, name, shapes[name], small, sizes, log, deadline, name === models[0]);
         modelResults[name] = out;
         const entry = shapes[name];
         if (!small && entry.full_layers > (entry.config.num_hidden_layers as number) && performance.now() < deadline) {

@@ -13,6 +13,7 @@ import { f32ToF16 } from '../src/format/dtypes.ts';
 import { dataBytes, expertLayout, matrixBytes, scaleBytes, type ExpertLayout, type PackedModel, type PackedTensor, type QuantKind } from '../src/format/quant-layout.ts';
 import type { ModelSpec } from '../src/format/spec.ts';
 import { expertFieldsPresent, layerFieldShape, layerFieldsPresent, type LayerField } from '../src/format/weights.ts';
+import { DENSE_MATRIX_FIELDS } from '../src/format/pack.ts';
 
 /** A seeded xorshift32 stream. */
 export class Rand {
@@ -144,7 +145,9 @@ export function syntheticModel(spec: ModelSpec, opts: SyntheticOptions): Synthet
     for (const f of layerFieldsPresent(spec, L)) {
       const shape = layerFieldShape(spec, L, f);
       const name = `layers.${L}.${f}`;
-      if (shape.length === 2) put(name, opts.denseQuant, shape, randomPacked(opts.denseQuant, shape[0], shape[1], TARGET[f] ?? 1, rand));
+      // matrices as the converter packs them: the projections at denseQuant, the rest (routers) f32
+      const kind = DENSE_MATRIX_FIELDS.has(f) ? opts.denseQuant : 'f32';
+      if (shape.length === 2) put(name, kind, shape, randomPacked(kind, shape[0], shape[1], TARGET[f] ?? 1, rand));
       else put(name, 'f32', shape, vectorFor(f, shape[0], rand));
     }
   const I = spec.moe.moe_intermediate_size;

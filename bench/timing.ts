@@ -8,13 +8,20 @@ import { GpuEncoder } from '../src/gpu/encoder.ts';
 import type { Kernel } from '../src/gpu/pipelines.ts';
 import type { BufferArg } from '../src/gpu/encoder.ts';
 
-/** Microseconds per repetition of `record` (recorded `reps` times into one pass). */
-export async function gpuMicros(ctx: GpuContext, record: (enc: GpuEncoder) => void, reps: number): Promise<{ us: number; wallUs: number }> {
-  // warm-up (pipelines, first binding of buffers)
-  const w = ctx.encoder('warmup');
-  record(w);
-  w.submit();
-  await ctx.queue.onSubmittedWorkDone();
+/**
+ * Microseconds per repetition of `record` (recorded `reps` times into one pass), after `warmMs`
+ * of running it: an H100 drops its clocks within milliseconds of idling (e.g. while the next
+ * matrix uploads) and a cold timing read a third of the warm bandwidth.
+ */
+export async function gpuMicros(ctx: GpuContext, record: (enc: GpuEncoder) => void, reps: number, warmMs = 40): Promise<{ us: number; wallUs: number }> {
+  // warm-up (pipelines, first binding of buffers, clocks)
+  const warm = performance.now();
+  do {
+    const w = ctx.encoder('warmup');
+    for (let i = 0; i < reps; i++) record(w);
+    w.submit();
+    await ctx.queue.onSubmittedWorkDone();
+  } while (performance.now() - warm < warmMs && !ctx.caps.fallbackAdapter);
   const t0 = performance.now();
   const e = ctx.encoder('wall');
   for (let i = 0; i < reps; i++) record(e);

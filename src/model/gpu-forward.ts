@@ -21,7 +21,7 @@ import { ATTENTION_DECODE_POS_WORD, attention, attentionDecode, attentionDecodeU
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
 import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
-import { route } from '../kernels/router/router.ts';
+import { route, routeNorm, routeNormUsable } from '../kernels/router/router.ts';
 import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
 import { matmulTiled, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
 import { recordExperts, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
@@ -29,7 +29,7 @@ import { argmax } from '../kernels/argmax/argmax.ts';
 import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 import type { ExpertCache } from '../experts/cache.ts';
 import type { ExpertLayout } from '../format/quant-layout.ts';
-import { bindTensor, type GpuTensor, type GpuWeights } from './gpu-weights.ts';
+import { bindTensor, floatArg, type GpuTensor, type GpuWeights } from './gpu-weights.ts';
 import { ForwardBuffers } from './gpu-buffers.ts';
 
 
@@ -258,10 +258,9 @@ export class GpuForward extends ForwardBuffers {
   /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight. */
   private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0, norm?: MatvecNorm): void {
     const [rows, cols] = W.shape;
-    const b = bias ? { buffer: bias.buffer, offset: (bias.offset ?? 0) / 4 } : undefined;
-    const w = bindTensor(W);
-    if (!norm && this.tiled(T, cols, xOffset)) matmulTiled(enc, { kind: W.quant, rows, cols, T, w, x, xOffset, y, bias: b });
-    else matvec(enc, { kind: W.quant, rows, cols, w, x, xOffset, y, problems: T, bias: b, variant: this.mv, norm });
+    const a = { kind: W.quant, rows, cols, w: bindTensor(W), x, xOffset, y, bias: floatArg(bias) };
+    if (!norm && this.tiled(T, cols, xOffset)) matmulTiled(enc, { ...a, T });
+    else matvec(enc, { ...a, problems: T, variant: this.mv, norm });
   }
 
   /** Variant for matvec calls (which choose between the two by shape under 'auto'). */
@@ -382,7 +381,7 @@ export class GpuForward extends ForwardBuffers {
     const lw = this.w.layers[L];
     const r = this.spec.layers[L].residual;
     const [rows, cols] = lw.o_proj!.shape;
-    const o = { kind: lw.o_proj!.quant, rows, cols, w: bindTensor(lw.o_proj!), x: this.o, y: this.x, bias: lw.o_bias ? { buffer: lw.o_bias.buffer, offset: (lw.o_bias.offset ?? 0) / 4 } : undefined };
+    const o = { kind: lw.o_proj!.quant, rows, cols, w: bindTensor(lw.o_proj!), x: this.o, y: this.x, bias: floatArg(lw.o_bias) };
     const res = { alpha: r.attn_alpha, beta: r.attn_beta, from: r.from_normed ? this.h : undefined };
     if (this.tiled(T, cols)) matmulTiled(enc, { ...o, T, residual: res });
     else matvec(enc, { ...o, problems: T, variant: this.mv, residual: res });
@@ -393,21 +392,20 @@ export class GpuForward extends ForwardBuffers {
    * router on this layer's normed state (the predictor).
    */
   private routerBlock(enc: GpuEncoder, L: number, T: number): void {
-    const s = this.spec;
-    const m = s.moe;
-    const lw = this.w.layers[L];
-    const cache = this.experts;
-    const eps = s.rms_norm_eps;
-    // post-attention norm: fused into the router product for decode (which writes h), else its own pass
-    if (this.fusedNorm(T)) {
-      this.linear(enc, lw.router!, this.x, this.rlog, T, lw.router_bias, 0, { w: lw.post_norm!.buffer, eps, out: { buffer: this.h } });
+    const [m, lw, eps] = [this.spec.moe, this.w.layers[L], this.spec.rms_norm_eps];
+    // with every expert resident, the choices map to cache slots in the same pass
+    const slots = this.experts.resident ? { table: this.experts.table!, tableOffset: L * m.num_experts, out: this.slots } : undefined;
+    const choice = { moe: m, T, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts, slots };
+    if (this.fusedNorm(T) && lw.router!.quant === 'f32' && routeNormUsable(enc, { E: m.num_experts, D: this.D })) {
+      // decode: post-attention norm (to h), router product and choice in one dispatch
+      routeNorm(enc, { ...choice, x: this.x, D: this.D, norm: { w: lw.post_norm!.buffer, eps }, router: bindTensor(lw.router!), bias: floatArg(lw.router_bias), h: { buffer: this.h } });
     } else {
-      rmsnorm(enc, { T, n: this.D, eps, x: this.x, y: this.h, w: lw.post_norm!.buffer, variant: this.kv });
-      this.linear(enc, lw.router!, this.h, this.rlog, T, lw.router_bias);
+      // post-attention norm: fused into the router product for decode (which writes h), else its own pass
+      const fused = this.fusedNorm(T);
+      if (!fused) rmsnorm(enc, { T, n: this.D, eps, x: this.x, y: this.h, w: lw.post_norm!.buffer, variant: this.kv });
+      this.linear(enc, lw.router!, fused ? this.x : this.h, this.rlog, T, lw.router_bias, 0, fused ? { w: lw.post_norm!.buffer, eps, out: { buffer: this.h } } : undefined);
+      route(enc, { ...choice, logits: this.rlog, variant: this.kv });
     }
-    // routing; with every expert resident, the choices map to cache slots in the same pass
-    const slots = cache.resident ? { table: cache.table!, tableOffset: L * m.num_experts, out: this.slots } : undefined;
-    route(enc, { moe: m, T, logits: this.rlog, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts, slots, variant: this.kv });
     const next = this.predictorFor(L);
     if (next) {
       this.linear(enc, next.router!, this.h, this.predLog, T, next.router_bias);

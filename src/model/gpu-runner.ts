@@ -84,8 +84,8 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
 
   /**
    * Greedy decoding with the choice made on the GPU: `prompt` (chunked), then `n` new tokens, each
-   * fed back to the next step without a CPU round trip; step i + 1 is queued before the id of step
-   * i is awaited. No stop tokens: exactly n ids come back (`banned` ids are never chosen).
+   * fed back to the next step without a CPU round trip; steps i + 1 and i + 2 are queued before the
+   * id of step i is awaited. No stop tokens: exactly n ids come back (`banned` ids are never chosen).
    * `forced` (n - 1 ids): feed these instead of the chosen ids (teacher forcing; benchmarks use it
    * to route like real text instead of a random model's repetitive greedy output).
    */
@@ -98,13 +98,18 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
     try {
       const c = this.fwd.maxChunk;
       for (let i = 0; i + c < prompt.length; i += c) await this.fwd.prefillChunk(prompt.slice(i, i + c));
-      let pending = await this.fwd.stepArgmax(prompt.slice(Math.floor((prompt.length - 1) / c) * c), banned);
+      // steps in flight: the one awaited and two queued behind it, so a late readback (the
+      // host's event loop, a GC pause) does not leave the GPU idle
+      const queued = [await this.fwd.stepArgmax(prompt.slice(Math.floor((prompt.length - 1) / c) * c), banned)];
+      let issued = 1;
       for (let i = 0; i < n; i++) {
-        const next = i + 1 < n ? await this.fwd.stepArgmax(opts.forced ? [opts.forced[i]] : null, banned) : null;
-        const id = await pending.id;
+        while (queued.length < 3 && issued < n) {
+          queued.push(await this.fwd.stepArgmax(opts.forced ? [opts.forced[issued - 1]] : null, banned));
+          issued++;
+        }
+        const id = await queued.shift()!.id;
         out.push(id);
         opts.onToken?.(id, i);
-        if (next) pending = next;
       }
       this.ctx.check();
       return out;

@@ -18,6 +18,11 @@ export interface GpuTensor {
 }
 
 /** The binding of a tensor: the whole buffer, or its range (16-byte padded) when it shares one. */
+/** A bias or vector tensor as matvec's bias argument: its buffer and float offset. */
+export function floatArg(t: GpuTensor | undefined): { buffer: GPUBuffer; offset: number } | undefined {
+  return t && { buffer: t.buffer, offset: (t.offset ?? 0) / 4 };
+}
+
 export function bindTensor(t: GpuTensor): BufferArg {
   if (t.offset === undefined) return t.buffer;
   return { buffer: t.buffer, offset: t.offset, size: Math.min(alignUp(t.bytes!, 16), t.buffer.size - t.offset) };

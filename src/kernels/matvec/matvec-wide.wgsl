@@ -96,6 +96,9 @@ fn x_per_unit() -> u32 {
   return select(select(select(1u, 2u, KIND == 1u), 4u, KIND == 2u), 8u, KIND >= 3u);
 }
 
+// q4 without the table: x pre-scaled by 2^-4e for the code at bits 4e of a half word (nib8)
+const Q4S = vec4<f32>(1.0, 0.0625, 0.00390625, 0.000244140625);
+
 fn load_x(x4: u32, u: u32) -> X8 {
   let n = x_per_unit();
   let b = x4 + u * n;
@@ -104,6 +107,9 @@ fn load_x(x4: u32, u: u32) -> X8 {
   if (n > 1u) { x.v1 = xv(b + 1u); }
   if (n > 2u) { x.v2 = xv(b + 2u); x.v3 = xv(b + 3u); }
   if (n > 4u) { x.v4 = xv(b + 4u); x.v5 = xv(b + 5u); x.v6 = xv(b + 6u); x.v7 = xv(b + 7u); }
+  if (KIND == 3u && DQ == 0u) {
+    x = X8(x.v0 * Q4S, x.v1 * Q4S, x.v2 * Q4S, x.v3 * Q4S, x.v4 * Q4S, x.v5 * Q4S, x.v6 * Q4S, x.v7 * Q4S);
+  }
   return x;
 }
 
@@ -129,8 +135,12 @@ fn nib8(u: u32, a: vec4<f32>, b: vec4<f32>, lut: f32) -> f32 {
     return dot(lo, a) + dot(hi, b);
   }
   if (KIND == 3u) {
-    let lo = bitcast<vec4<f32>>(c0 | vec4<u32>(MAGIC)) - vec4<f32>(MAGIC_F + 8.0);
-    let hi = bitcast<vec4<f32>>(c1 | vec4<u32>(MAGIC)) - vec4<f32>(MAGIC_F + 8.0);
+    // codes masked in place, no shifts: (q - 8) 2^4e exactly, against x 2^-4e (load_x) — the
+    // same products as (q - 8) x, bit for bit
+    let m = vec4<u32>(0xFu, 0xF0u, 0xF00u, 0xF000u);
+    let off = vec4<f32>(MAGIC_F + 8.0, MAGIC_F + 128.0, MAGIC_F + 2048.0, MAGIC_F + 32768.0);
+    let lo = bitcast<vec4<f32>>((vec4<u32>(u) & m) | vec4<u32>(MAGIC)) - off;
+    let hi = bitcast<vec4<f32>>((vec4<u32>(u >> 16u) & m) | vec4<u32>(MAGIC)) - off;
     return dot(lo, a) + dot(hi, b);
   }
   return dot(e2m1_vec(c0), a) + dot(e2m1_vec(c1), b);

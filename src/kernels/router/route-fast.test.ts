@@ -3,9 +3,10 @@
 
 import { describe, it } from 'vitest';
 import { route as refRoute } from '../../reference/moe.ts';
+import { matvec as refMatvec, rmsnorm as refRmsnorm } from '../../reference/ops.ts';
 import type { MoeSpec } from '../../format/spec.ts';
 import { expectClose, expectEqual, randArray, rng, testContext } from '../testing/harness.ts';
-import { route } from './router.ts';
+import { route, routeNorm } from './router.ts';
 
 function separated(r: () => number, E: number): Float32Array {
   const perm = Array.from({ length: E }, (_, i) => i);
@@ -55,6 +56,53 @@ describe('route fast variant', () => {
           expectClose(gotW.subarray(t * K, (t + 1) * K), ref.weights, `${name} token ${t} weights`, { rtol: 1e-5 });
           const wantS = withSlots ? ref.experts.map((e) => table[E + e]) : new Array<number>(K).fill(0); // untouched without a table
           expectEqual(gotS.subarray(t * K, (t + 1) * K), wantS, `${name} token ${t} slots`);
+        }
+      });
+    });
+  }
+
+  // one dispatch for norm + router product + choice (decode): against rmsnorm, matvec and route
+  for (const [name, spec, biased] of [
+    ['gpt-oss: router bias, top-k logits, E 32 K 4', specs[2][1], true],
+    ['minimax: sigmoid, selection bias, E 256 K 8 (threads per expert: 1)', specs[1][1], false],
+    ['E 9 K 3, no router bias', specs[3][1], false],
+  ] as [string, Partial<MoeSpec>, boolean][]) {
+    it(`routeNorm ${name}`, async () => {
+      const ctx = await testContext();
+      const r = rng(name.length * 7);
+      const E = spec.num_experts!;
+      const K = spec.num_experts_per_tok!;
+      const T = 2;
+      const D = 96;
+      const x = randArray(r, 4 + T * D, -2, 2);
+      const nw = randArray(r, D, 0.5, 1.5);
+      const W = randArray(r, E * D, -0.3, 0.3);
+      const b = biased ? randArray(r, E, -0.5, 0.5) : undefined;
+      const sel = spec.selection_bias ? randArray(r, E, -0.05, 0.05) : undefined;
+      const table = Uint32Array.from({ length: E }, (_, i) => 5 + 3 * i);
+      const ids = ctx.createBuffer(T * K * 4);
+      const wts = ctx.createBuffer(T * K * 4);
+      const slots = ctx.createBuffer(T * K * 4);
+      const h = ctx.createBuffer((4 + T * D) * 4);
+      await ctx.scoped('route norm', async () => {
+        const enc = ctx.encoder();
+        routeNorm(enc, {
+          moe: spec as MoeSpec, T, x: ctx.upload(x), xOffset: 4, D, norm: { w: ctx.upload(nw), eps: 1e-5 }, router: ctx.upload(W),
+          bias: b && { buffer: ctx.upload(new Float32Array([9, ...b])), offset: 1 }, selectionBias: sel && ctx.upload(sel),
+          ids, weights: wts, slots: { table: ctx.upload(table), out: slots }, h: { buffer: h, offset: 4 },
+        });
+        enc.submit();
+        const gotIds = await ctx.readU32(ids);
+        const gotW = await ctx.readF32(wts);
+        const gotS = await ctx.readU32(slots);
+        const gotH = (await ctx.readF32(h)).subarray(4);
+        for (let t = 0; t < T; t++) {
+          const hn = refRmsnorm(x, nw, 1e-5, 4 + t * D, D);
+          expectClose(gotH.subarray(t * D, (t + 1) * D), hn, `${name} token ${t} h`, { rtol: 1e-5 });
+          const ref = refRoute(spec as MoeSpec, refMatvec(W, hn, E, D, b), sel);
+          expectEqual(gotIds.subarray(t * K, (t + 1) * K), ref.experts, `${name} token ${t} experts`);
+          expectClose(gotW.subarray(t * K, (t + 1) * K), ref.weights, `${name} token ${t} weights`, { rtol: 1e-4 });
+          expectEqual(gotS.subarray(t * K, (t + 1) * K), ref.experts.map((e) => table[e]), `${name} token ${t} slots`);
         }
       });
     });

@@ -8,9 +8,18 @@
 // with e' < e}); an expert with rank < K is the rank-th choice. Threads k < K then compute the
 // weights and sum the K of them in k order, as the reference does.
 //
+// main_norm (decode): the router product too, so one dispatch replaces norm + matvec + route:
+//   h = x / sqrt(mean(x^2) + eps) * nw (written to H, the experts' input), logits = RW h (+ RB), RW an f32
+//   (E, D) matrix. Parallelized as WG / TPE experts at a time, TPE = WG / E' threads per expert
+//   (E' = E rounded up to a power of two, TPE >= 1) reading vec4 columns j, j + TPE, ...; the TPE
+//   partial sums meet in a workgroup tree. Then the top-k below, from the logits in workgroup
+//   memory.
+//
 // Bindings: 0 P, 1 L logits (T, l_tstride), 2 SB selection bias, 3 IDS (T, K) out, 4 WTS (T, K)
-//   out, 5 TABLE expert -> blob word offset (read when has_table), 6 SLOTS (T, K) out.
-// Dispatch: workgroup (WG, 1, 1); grid (T, 1). E <= MAX_E, K <= MAX_K.
+//   out, 5 TABLE expert -> blob word offset (read when has_table), 6 SLOTS (T, K) out;
+//   main_norm: 7 X (T, D) residual stream, 8 NW (D) norm weight, 9 RW (E, D), 10 RB (E) bias
+//   (has_rbias), 11 H (T, D) normed out.
+// Dispatch: workgroup (WG, 1, 1); grid (T, 1). E <= MAX_E, K <= MAX_K; main_norm: D % 4 == 0.
 
 override WG: u32 = 128u;
 const MAX_E: u32 = 1024u;
@@ -32,6 +41,14 @@ struct Params {
   has_table: u32,
   t_offset: u32,
   s_offset: u32,
+  // main_norm (vec4 units: d4 = D / 4, offsets / 4)
+  d4: u32,
+  x_offset4: u32,
+  h_offset4: u32,
+  rw_offset4: u32,
+  rb_offset: u32,
+  has_rbias: u32,
+  eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -41,7 +58,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> WTS: array<f32>;
 @group(0) @binding(5) var<storage, read> TABLE: array<u32>;
 @group(0) @binding(6) var<storage, read_write> SLOTS: array<u32>;
+@group(0) @binding(7) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> NW: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read> RW: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read> RB: array<f32>;
+@group(0) @binding(11) var<storage, read_write> H: array<vec4<f32>>;
 
+var<workgroup> lg: array<f32, MAX_E>; // the token's logits
 var<workgroup> keys: array<f32, MAX_E>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> sel: array<u32, MAX_K>;
@@ -64,23 +87,21 @@ fn reduce(i: u32, v: f32, is_max: bool) -> f32 {
   return r;
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
-  let t = wid.x;
-  let base = P.l_offset + t * P.l_tstride;
+// Top-k of the token's logits in lg (every thread calls it; ends with the outputs written).
+fn choose(t: u32, i: u32) {
   let E = P.experts;
   let K = P.k;
   var lm = NEG_BIG;
-  for (var e = i; e < E; e += WG) { lm = max(lm, L[base + e]); }
+  for (var e = i; e < E; e += WG) { lm = max(lm, lg[e]); }
   let m = reduce(i, lm, true);
   var ls = 0.0;
   if (P.softmax != 0u) {
-    for (var e = i; e < E; e += WG) { ls += exp(L[base + e] - m); }
+    for (var e = i; e < E; e += WG) { ls += exp(lg[e] - m); }
   }
   let sum = reduce(i, ls, false);
   let biased = P.has_sel_bias != 0u && P.topk_logits == 0u;
   for (var e = i; e < E; e += WG) {
-    let z = L[base + e];
+    let z = lg[e];
     var key = z;
     if (biased) {
       var p = 0.0;
@@ -101,10 +122,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   workgroupBarrier();
   if (i < K) {
-    let z = L[base + sel[i]];
+    let z = lg[sel[i]];
     var w = 0.0;
     if (P.topk_logits != 0u) {
-      let m1 = L[base + sel[0]];
+      let m1 = lg[sel[0]];
       if (P.softmax != 0u) { w = exp(z - m1); } else { w = sigmoid(z); }
     } else {
       if (P.softmax != 0u) { w = exp(z - m) / sum; } else { w = sigmoid(z); }
@@ -125,4 +146,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     WTS[out] = wsel[i] * (P.scaling / total);
     if (P.has_table != 0u) { SLOTS[P.s_offset + t * K + i] = TABLE[P.t_offset + sel[i]]; }
   }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
+  let t = wid.x;
+  let base = P.l_offset + t * P.l_tstride;
+  for (var e = i; e < P.experts; e += WG) { lg[e] = L[base + e]; }
+  workgroupBarrier();
+  choose(t, i);
+}
+
+@compute @workgroup_size(WG)
+fn main_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
+  let t = wid.x;
+  let E = P.experts;
+  let d4 = P.d4;
+  let x4 = P.x_offset4 + t * d4;
+  var ss = 0.0;
+  for (var j = i; j < d4; j += WG) { let v = X[x4 + j]; ss += dot(v, v); }
+  let inv = inverseSqrt(reduce(i, ss, false) / f32(4u * d4) + P.eps);
+  for (var j = i; j < d4; j += WG) { H[P.h_offset4 + t * d4 + j] = X[x4 + j] * inv * NW[j]; }
+  // TPE threads per expert (a power of two), WG / TPE experts per pass
+  var ep = 1u;
+  while (ep < E && ep < WG) { ep *= 2u; }
+  let tpe = WG / ep;
+  let part = i % tpe;
+  for (var e0 = 0u; e0 < E; e0 += ep) {
+    let e = e0 + i / tpe;
+    var acc = 0.0;
+    if (e < E) {
+      let row = P.rw_offset4 + e * d4;
+      for (var j = part; j < d4; j += tpe) { acc += dot(RW[row + j], X[x4 + j] * NW[j]); }
+    }
+    red[i] = acc * inv;
+    workgroupBarrier();
+    for (var s = tpe / 2u; s > 0u; s >>= 1u) {
+      if (part < s) { red[i] += red[i + s]; }
+      workgroupBarrier();
+    }
+    if (part == 0u && e < E) { lg[e] = red[i] + select(0.0, RB[P.rb_offset + e], P.has_rbias != 0u); }
+    workgroupBarrier();
+  }
+  choose(t, i);
 }

@@ -45,6 +45,77 @@ function pack(v: Partial<Record<(typeof FIELDS)[number], number>>): ArrayBuffer 
   return p.buffer;
 }
 
+/** main_norm's fields of route-fast.wgsl's Params (vec4 units for d4 and the offsets ending in 4). */
+interface NormFields {
+  d4: number;
+  x_offset4: number;
+  h_offset4: number;
+  rw_offset4: number;
+  rb_offset: number;
+  has_rbias: number;
+  eps: number;
+}
+
+/** route-fast.wgsl's Params (main_norm's fields 0 for main). */
+function fastParams(a: Omit<RouteArgs, 'logits'>, stride: number, n: Partial<NormFields> = {}): ArrayBuffer {
+  const out = a.outOffset ?? 0;
+  return new Params()
+    .u32(a.T).u32(a.moe.num_experts).u32(a.moe.num_experts_per_tok).bool(a.moe.scoring_func === 'softmax').bool(a.moe.score_over === 'topk_logits').bool(a.moe.norm_topk_prob)
+    .bool(!!a.selectionBias).f32(a.moe.routed_scaling_factor).u32(a.logitsOffset ?? 0).u32(stride).u32(out)
+    .bool(!!a.slots).u32(a.slots?.tableOffset ?? 0).u32(out)
+    .u32(n.d4 ?? 0).u32(n.x_offset4 ?? 0).u32(n.h_offset4 ?? 0).u32(n.rw_offset4 ?? 0).u32(n.rb_offset ?? 0).u32(n.has_rbias ?? 0).f32(n.eps ?? 0).buffer;
+}
+
+/** Threads of route-fast: one per expert up to 256 (each tree reduction costs log2(WG) barriers; gpt-oss has 32). */
+function fastWg(enc: GpuEncoder, E: number): number {
+  return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(E))), enc.ctx.limits.maxComputeInvocationsPerWorkgroup);
+}
+
+export interface RouteNormArgs extends Omit<RouteArgs, 'logits' | 'logitsOffset' | 'logitsStride' | 'variant'> {
+  /** residual stream (T, D) f32 at float xOffset */
+  x: BufferArg;
+  xOffset?: number;
+  D: number;
+  /** (D) f32 RMSNorm weight and epsilon */
+  norm: { w: BufferArg; eps: number };
+  /** (E, D) f32 router weight, its (E) bias at float offset */
+  router: BufferArg;
+  bias?: { buffer: BufferArg; offset?: number };
+  /** where the normed rows go (T, D) at float offset (the experts' input) */
+  h: { buffer: BufferArg; offset?: number };
+}
+
+/** Whether routeNorm runs here: 10 storage buffers per shader stage, D % 4 == 0, E <= 1024. */
+export function routeNormUsable(enc: GpuEncoder, a: { E: number; D: number }): boolean {
+  return enc.ctx.limits.maxStorageBuffersPerShaderStage >= 10 && a.D % 4 === 0 && a.E <= 1024;
+}
+
+/**
+ * Norm, router product and routing of T tokens in one dispatch (route-fast.wgsl main_norm):
+ * h = rmsnorm(x) (to `h`), logits = router h + bias, then `route`'s choice.
+ */
+export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
+  const E = a.moe.num_experts;
+  const K = a.moe.num_experts_per_tok;
+  const out = a.outOffset ?? 0;
+  const xOffset = a.xOffset ?? 0;
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('routeNorm', msg);
+  };
+  check(routeNormUsable(enc, { E, D: a.D }), `needs 10 storage buffers per stage, D % 4 == 0 (D ${a.D}) and E <= 1024 (E ${E})`);
+  check(K >= 1 && K <= Math.min(E, 64), `top-k ${K} outside [1, min(E, 64)]`);
+  check(xOffset % 4 === 0 && (a.h.offset ?? 0) % 4 === 0, 'x and h offsets must be multiples of 4');
+  check(bindingSize(a.x) >= (xOffset + a.T * a.D) * 4, 'x binding too small');
+  check(bindingSize(a.router) >= E * a.D * 4, `router binding smaller than ${E} x ${a.D} f32`);
+  check(bindingSize(a.ids) >= (out + a.T * K) * 4 && bindingSize(a.weights) >= (out + a.T * K) * 4, `ids/weights smaller than ${a.T} x ${K}`);
+  if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
+  const p = fastParams(a, E, { d4: a.D / 4, x_offset4: xOffset / 4, h_offset4: (a.h.offset ?? 0) / 4, rb_offset: a.bias?.offset ?? 0, has_rbias: +!!a.bias, eps: a.norm.eps });
+  // 256 threads: WG / E threads share each expert's product (the top-k's reductions cost 8 barriers)
+  const kernel = enc.ctx.pipelines.get(FAST, 'main_norm', { WG: Math.min(256, enc.ctx.limits.maxComputeInvocationsPerWorkgroup) });
+  const dummy = enc.ctx.dummy;
+  enc.dispatch(kernel, p, [null, a.selectionBias ?? dummy, a.ids, a.weights, a.slots?.table ?? dummy, a.slots?.out ?? writeSink(enc.ctx), a.x, a.norm.w, a.router, a.bias?.buffer ?? dummy, a.h.buffer], [a.T]);
+}
+
 /** Record the routing of T tokens. */
 export function route(enc: GpuEncoder, a: RouteArgs): void {
   const E = a.moe.num_experts;
@@ -64,12 +135,9 @@ export function route(enc: GpuEncoder, a: RouteArgs): void {
   const variant = a.variant ?? 'auto';
   const fast = (variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter)) && E <= 1024 && K <= 64;
   if (fast) {
-    const p = new Params()
-      .u32(a.T).u32(E).u32(K).bool(a.moe.scoring_func === 'softmax').bool(a.moe.score_over === 'topk_logits').bool(a.moe.norm_topk_prob)
-      .bool(!!a.selectionBias).f32(a.moe.routed_scaling_factor).u32(a.logitsOffset ?? 0).u32(stride).u32(out)
-      .bool(!!a.slots).u32(a.slots?.tableOffset ?? 0).u32(out).buffer;
+    const p = fastParams(a, stride);
     if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
-    const kernel = enc.ctx.pipelines.get(FAST, 'main', { WG: 128 });
+    const kernel = enc.ctx.pipelines.get(FAST, 'main', { WG: fastWg(enc, E) });
     enc.dispatch(kernel, p, [a.logits, a.selectionBias ?? enc.ctx.dummy, a.ids, a.weights, a.slots?.table ?? enc.ctx.dummy, a.slots?.out ?? writeSink(enc.ctx)], [a.T]);
     return;
   }

@@ -1,0 +1,97 @@
+// Decode geometry chosen end to end: the kernel sweep times each product alone, but a decode step
+// chains ~7 small products per layer whose launch, tail and cache effects the isolated timings
+// miss (two runs whose sweeps picked different geometries decoded gpt-oss at 234 and 262 tok/s).
+// Here each geometry slot the model's decode uses (the dense kind's small and large products, the
+// expert kind's products and its fused down + combine, the minimum group count) is tried in turn
+// with real greedy decode steps, keeping the fastest — coordinate descent, autotuner style.
+// A candidate whose greedy tokens differ from the starting geometry's is rejected as wrong.
+
+import type { QuantKind } from '../src/format/quant-layout.ts';
+import { matvecTuning, type FastGeometry } from '../src/kernels/matvec/matvec.ts';
+import type { GpuRunner } from '../src/model/gpu-runner.ts';
+
+type Slot = { name: string; get: () => unknown; set: (v: unknown) => void; candidates: unknown[] };
+
+const wide = (wg: number, rpt: number, pf: number, dq = 0, kx = 0): FastGeometry => ({ wg, rpt, unr: 1, dq, pf, kx, design: 'wide' });
+const unit = (wg: number, rpt: number, unr: number, dq = 0): FastGeometry => ({ wg, rpt, unr, dq, design: 'unit' });
+const sx = (wg: number, rpt: number, dq = 0): FastGeometry => ({ wg, rpt, unr: 1, dq, design: 'sx' });
+
+function geometries(kind: QuantKind, downSum: boolean): FastGeometry[] {
+  const dqs = kind === 'q4' || kind === 'mxfp4' ? [0, 1] : [0];
+  const out: FastGeometry[] = [];
+  for (const dq of dqs) {
+    for (const [wg, rpt] of [[64, 2], [64, 4], [128, 2], [128, 4], [256, 4], [256, 8]]) out.push(wide(wg, rpt, 1, dq, downSum ? 1 : 0));
+    out.push(wide(64, 2, 0, dq), unit(128, 2, 2, dq), unit(256, 4, 2, dq));
+    if (!downSum) out.push(sx(256, 4, dq), sx(128, 2, dq));
+  }
+  return out;
+}
+
+export interface DecodeTuneResult {
+  start_tok_s: number;
+  tok_s: number;
+  tried: { slot: string; geometry: string; tok_s: number | null }[];
+  chosen: Record<string, unknown>;
+}
+
+/**
+ * Tune matvecTuning for `r`'s decode in place. `kinds`: the dense and expert weight kinds;
+ * `large`: whether a product exceeds matvecTuning.smallBytes (the LM head).
+ */
+export async function tuneDecode(r: GpuRunner, prompt: number[], kinds: { dense: QuantKind; expert: QuantKind }, log: (s: string) => void, deadline: number): Promise<DecodeTuneResult> {
+  const t = matvecTuning;
+  const slot = (name: string, rec: Record<string, FastGeometry | undefined>, kind: QuantKind, downSum = false): Slot => ({
+    name,
+    get: () => rec[kind],
+    set: (v) => {
+      if (v === undefined) delete rec[kind];
+      else rec[kind] = v as FastGeometry;
+    },
+    candidates: geometries(kind, downSum),
+  });
+  const slots: Slot[] = [
+    slot(`small.${kinds.dense}`, t.small, kinds.dense),
+    slot(`byKind.${kinds.dense}`, t.byKind, kinds.dense),
+    slot(`small.${kinds.expert}`, t.small, kinds.expert),
+    slot(`downSum.${kinds.expert}`, t.downSum, kinds.expert, true),
+    { name: 'minGroups', get: () => t.minGroups, set: (v) => (t.minGroups = v as number), candidates: [132, 264, 528, 1056] },
+  ];
+  const tokens = 48;
+  const run = async (): Promise<{ tok_s: number; ids: number[] }> => {
+    let best = 0;
+    let ids: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      r.reset();
+      const times: number[] = [];
+      ids = await r.generateGreedy(prompt, tokens, { onToken: () => times.push(performance.now()) });
+      best = Math.max(best, (1000 * (tokens - 1)) / (times[times.length - 1] - times[0]));
+    }
+    return { tok_s: best, ids };
+  };
+  await run(); // pipelines
+  const start = await run();
+  const same = (ids: number[]) => ids.slice(0, 16).every((v, i) => v === start.ids[i]);
+  let bestTok = start.tok_s;
+  const tried: DecodeTuneResult['tried'] = [];
+  for (const s of slots) {
+    const keep = s.get();
+    let bestV = keep;
+    for (const c of s.candidates) {
+      if (performance.now() > deadline) break;
+      s.set(c);
+      let res: { tok_s: number; ids: number[] } | null = null;
+      try {
+        res = await run();
+      } catch (e) {
+        log(`    ${s.name} ${JSON.stringify(c)}: ${(e as Error).message}`);
+      }
+      const ok = !!res && same(res.ids);
+      tried.push({ slot: s.name, geometry: JSON.stringify(c), tok_s: ok ? res!.tok_s : null });
+      if (ok && res!.tok_s > bestTok * 1.02) [bestTok, bestV] = [res!.tok_s, c];
+    }
+    s.set(bestV);
+    log(`    ${s.name}: ${JSON.stringify(bestV ?? null)} (${bestTok.toFixed(1)} tok/s)`);
+  }
+  const chosen = Object.fromEntries(slots.map((s) => [s.name, s.get() ?? null]));
+  return { start_tok_s: start.tok_s, tok_s: bestTok, tried, chosen };
+}
