@@ -11,19 +11,21 @@
 // main_norm (decode): the router product too, so one dispatch replaces norm + matvec + route:
 //   h = x / sqrt(mean(x^2) + eps) * nw (written to H, the experts' input), logits = RW h (+ RB), RW an f32
 //   (E, D) matrix. Parallelized as WG / TPE experts at a time, TPE = WG / E' threads per expert
-//   (E' = E rounded up to a power of two, TPE >= 1) reading vec4 columns j, j + TPE, ...; the TPE
-//   partial sums meet in a workgroup tree. Then the top-k below, from the logits in workgroup
-//   memory.
+//   (E' = E rounded up to a power of two, TPE >= 1) reading vec4 columns j, j + TPE, ... against
+//   h staged in workgroup memory; the TPE partial sums meet in a workgroup tree. Then the top-k
+//   below, from the logits in workgroup memory.
 //
 // Bindings: 0 P, 1 L logits (T, l_tstride), 2 SB selection bias, 3 IDS (T, K) out, 4 WTS (T, K)
 //   out, 5 TABLE expert -> blob word offset (read when has_table), 6 SLOTS (T, K) out;
 //   main_norm: 7 X (T, D) residual stream, 8 NW (D) norm weight, 9 RW (E, D), 10 RB (E) bias
 //   (has_rbias), 11 H (T, D) normed out.
-// Dispatch: workgroup (WG, 1, 1); grid (T, 1). E <= MAX_E, K <= MAX_K; main_norm: D % 4 == 0.
+// Dispatch: workgroup (WG, 1, 1); grid (T, 1). E <= MAX_E, K <= MAX_K; main_norm: D % 4 == 0,
+//   D <= 4 MAX_D4.
 
 override WG: u32 = 128u;
 const MAX_E: u32 = 1024u;
 const MAX_K: u32 = 64u;
+const MAX_D4: u32 = 1024u; // main_norm: D <= 4096
 const NEG_BIG: f32 = -3.0e38;
 
 struct Params {
@@ -65,6 +67,7 @@ struct Params {
 @group(0) @binding(11) var<storage, read_write> H: array<vec4<f32>>;
 
 var<workgroup> lg: array<f32, MAX_E>; // the token's logits
+var<workgroup> xs: array<vec4<f32>, MAX_D4>; // main_norm: the token's normed x
 var<workgroup> keys: array<f32, MAX_E>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> sel: array<u32, MAX_K>;
@@ -166,20 +169,34 @@ fn main_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
   var ss = 0.0;
   for (var j = i; j < d4; j += WG) { let v = X[x4 + j]; ss += dot(v, v); }
   let inv = inverseSqrt(reduce(i, ss, false) / f32(4u * d4) + P.eps);
-  for (var j = i; j < d4; j += WG) { H[P.h_offset4 + t * d4 + j] = X[x4 + j] * inv * NW[j]; }
-  // TPE threads per expert (a power of two), WG / TPE experts per pass
+  for (var j = i; j < d4; j += WG) {
+    let v = X[x4 + j] * inv * NW[j];
+    xs[j] = v;
+    H[P.h_offset4 + t * d4 + j] = v;
+  }
+  workgroupBarrier();
+  // TPE threads per expert (a power of two), WG / TPE experts per pass; four weight loads in
+  // flight per thread (a lone workgroup reads the whole matrix: latency, not bandwidth, bounds it)
   var ep = 1u;
   while (ep < E && ep < WG) { ep *= 2u; }
   let tpe = WG / ep;
   let part = i % tpe;
   for (var e0 = 0u; e0 < E; e0 += ep) {
     let e = e0 + i / tpe;
-    var acc = 0.0;
+    var a = vec4<f32>(0.0);
     if (e < E) {
       let row = P.rw_offset4 + e * d4;
-      for (var j = part; j < d4; j += tpe) { acc += dot(RW[row + j], X[x4 + j] * NW[j]); }
+      var j = part;
+      for (; j + 3u * tpe < d4; j += 4u * tpe) {
+        let w0 = RW[row + j];
+        let w1 = RW[row + j + tpe];
+        let w2 = RW[row + j + 2u * tpe];
+        let w3 = RW[row + j + 3u * tpe];
+        a += vec4<f32>(dot(w0, xs[j]), dot(w1, xs[j + tpe]), dot(w2, xs[j + 2u * tpe]), dot(w3, xs[j + 3u * tpe]));
+      }
+      for (; j < d4; j += tpe) { a.x += dot(RW[row + j], xs[j]); }
     }
-    red[i] = acc * inv;
+    red[i] = (a.x + a.y) + (a.z + a.w);
     workgroupBarrier();
     for (var s = tpe / 2u; s > 0u; s >>= 1u) {
       if (part < s) { red[i] += red[i + s]; }

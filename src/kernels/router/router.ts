@@ -85,9 +85,10 @@ export interface RouteNormArgs extends Omit<RouteArgs, 'logits' | 'logitsOffset'
   h: { buffer: BufferArg; offset?: number };
 }
 
-/** Whether routeNorm runs here: 10 storage buffers per shader stage, D % 4 == 0, E <= 1024. */
+/** Whether routeNorm runs here: 10 storage buffers per stage and 32 KiB of workgroup memory, D % 4 == 0 and <= 4096, E <= 1024. */
 export function routeNormUsable(enc: GpuEncoder, a: { E: number; D: number }): boolean {
-  return enc.ctx.limits.maxStorageBuffersPerShaderStage >= 10 && a.D % 4 === 0 && a.E <= 1024;
+  const lim = enc.ctx.limits;
+  return lim.maxStorageBuffersPerShaderStage >= 10 && lim.maxComputeWorkgroupStorageSize >= 32768 && a.D % 4 === 0 && a.D <= 4096 && a.E <= 1024;
 }
 
 /**
@@ -102,7 +103,7 @@ export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
   const check = (ok: boolean, msg: string) => {
     if (!ok) throw new KernelShapeError('routeNorm', msg);
   };
-  check(routeNormUsable(enc, { E, D: a.D }), `needs 10 storage buffers per stage, D % 4 == 0 (D ${a.D}) and E <= 1024 (E ${E})`);
+  check(routeNormUsable(enc, { E, D: a.D }), `needs 10 storage buffers and 32 KiB of workgroup memory, D % 4 == 0 and <= 4096 (D ${a.D}), E <= 1024 (E ${E})`);
   check(K >= 1 && K <= Math.min(E, 64), `top-k ${K} outside [1, min(E, 64)]`);
   check(xOffset % 4 === 0 && (a.h.offset ?? 0) % 4 === 0, 'x and h offsets must be multiples of 4');
   check(bindingSize(a.x) >= (xOffset + a.T * a.D) * 4, 'x binding too small');
@@ -110,8 +111,9 @@ export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
   check(bindingSize(a.ids) >= (out + a.T * K) * 4 && bindingSize(a.weights) >= (out + a.T * K) * 4, `ids/weights smaller than ${a.T} x ${K}`);
   if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
   const p = fastParams(a, E, { d4: a.D / 4, x_offset4: xOffset / 4, h_offset4: (a.h.offset ?? 0) / 4, rb_offset: a.bias?.offset ?? 0, has_rbias: +!!a.bias, eps: a.norm.eps });
-  // 256 threads: WG / E threads share each expert's product (the top-k's reductions cost 8 barriers)
-  const kernel = enc.ctx.pipelines.get(FAST, 'main_norm', { WG: Math.min(256, enc.ctx.limits.maxComputeInvocationsPerWorkgroup) });
+  // as many threads as the device allows (up to 1024; workgroup memory: 16 KiB of h, 8 KiB of keys and logits, 4 B per thread)
+  const wg = Math.min(1024, enc.ctx.limits.maxComputeInvocationsPerWorkgroup, 2 ** Math.floor(Math.log2((enc.ctx.limits.maxComputeWorkgroupStorageSize - 25 * 1024) / 4)));
+  const kernel = enc.ctx.pipelines.get(FAST, 'main_norm', { WG: wg });
   const dummy = enc.ctx.dummy;
   enc.dispatch(kernel, p, [null, a.selectionBias ?? dummy, a.ids, a.weights, a.slots?.table ?? dummy, a.slots?.out ?? writeSink(enc.ctx), a.x, a.norm.w, a.router, a.bias?.buffer ?? dummy, a.h.buffer], [a.T]);
 }
