@@ -64,19 +64,20 @@ export const matvecTuning: FastGeometry & {
   rpt: 4,
   dq: 1,
   unr: 2,
-  // the H100 sweep of bench/results/2026-11-22-nvidia-h100-80gb-hbm3-round2-call1.json (the bench
-  // replaces these with its own measurements; other adapters use them until measured)
+  // the H100 run of bench/results/2026-11-22-nvidia-h100-80gb-hbm3-round3.json: the kernel sweep
+  // for large products, its decode geometry tuning (bench/decode-tune.ts) for small q8 / mxfp4 ones
+  // (the bench replaces these with its own measurements; other adapters use them until measured)
   byKind: {
-    f32: { wg: 256, rpt: 1, unr: 1, dq: 0, pf: 1, design: 'wide' },
-    f16: { wg: 256, rpt: 4, unr: 2, dq: 0, design: 'unit' },
+    f32: { wg: 256, rpt: 1, unr: 2, dq: 0, design: 'unit' },
+    f16: { wg: 256, rpt: 1, unr: 2, dq: 0, design: 'unit' },
     q8: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
-    q4: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 0, design: 'wide' },
-    mxfp4: { wg: 256, rpt: 2, unr: 4, dq: 1, design: 'unit' },
+    q4: { wg: 512, rpt: 8, unr: 1, dq: 0, pf: 1, design: 'wide' },
+    mxfp4: { wg: 512, rpt: 8, unr: 1, dq: 1, pf: 1, design: 'wide' },
   },
   small: {
-    mxfp4: { wg: 128, rpt: 2, unr: 2, dq: 1, design: 'unit' },
-    q4: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 0, design: 'wide' },
-    q8: { wg: 64, rpt: 2, unr: 1, dq: 0, pf: 1, design: 'wide' },
+    mxfp4: { wg: 256, rpt: 4, unr: 2, dq: 1, design: 'unit' },
+    q4: { wg: 64, rpt: 4, unr: 1, dq: 0, pf: 0, design: 'wide' },
+    q8: { wg: 128, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
   },
   downSum: {},
   smallBytes: 48 << 20,
@@ -105,7 +106,8 @@ function geometryFor(ctx: GpuContext, kind: QuantKind, sh: FastShape, entry: 'mv
   const g = (entry === 'down_sum' ? matvecTuning.downSum[kind] : undefined) ?? geometry(kind, matrixBytes(kind, rows, sh.cols) * problems * (sh.mats ?? 1));
   const tpr = fastTeamSize(ctx);
   const groups = (c: FastGeometry) => Math.ceil(rows / ((c.wg / tpr) * c.rpt)) * problems;
-  let c = g;
+  // within the device's workgroup size (the defaults come from a GPU that allows 1024 threads)
+  let c = g.wg > ctx.limits.maxComputeInvocationsPerWorkgroup ? { ...g, wg: 2 ** Math.floor(Math.log2(ctx.limits.maxComputeInvocationsPerWorkgroup)) } : g;
   for (const next of [{ rpt: 4 }, { rpt: 2 }, { rpt: 1 }, { rpt: 1, wg: 128 }, { rpt: 1, wg: 64 }]) {
     if (groups(c) >= matvecTuning.minGroups) break;
     const cand = { ...c, ...next };
