@@ -173,6 +173,8 @@ export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps:
         for (const wg of wides) for (const rpt of rpts) for (const pf of [0, 1]) out.push({ wg, rpt, unr: 1, dq, pf, design: 'wide' });
         for (const wg of quant(k) ? [128, 256] : [256]) for (const rpt of quant(k) ? [2, 4] : [1, 2, 4]) for (const unr of quant(k) ? [1, 4] : [2]) out.push({ wg, rpt, unr, dq, design: 'unit' });
         for (const [wg, rpt] of [[256, 2], [256, 4]]) out.push({ wg, rpt, unr: 1, dq, design: 'sx' });
+        // q4 through packed integer dots on x's digit planes (x-digits + matvec-dp)
+        if (k === 'q4' && dq === 0 && ctx.caps.packedDot) for (const [wg, rpt] of [[64, 2], [128, 2], [256, 2], [64, 4], [128, 4], [256, 4], [128, 3], [256, 6]]) out.push({ wg, rpt, unr: 1, dq, design: 'dp' });
       } else {
         for (const wg of [64, 128, 256]) for (const rpt of [1, 2, 4, 8]) for (const pf of [0, 1]) out.push({ wg, rpt, unr: 1, dq, pf, design: 'wide' });
         for (const wg of [64, 128]) for (const rpt of [1, 2]) for (const unr of [2, 4]) out.push({ wg, rpt, unr, dq, design: 'unit' });

@@ -32,6 +32,8 @@ export interface GpuCaps {
   fallbackAdapter: boolean;
   /** smallest subgroup the adapter may run compute with (0 without `subgroups` or when unknown) */
   subgroupMinSize: number;
+  /** WGSL's packed_4x8_integer_dot_product (dot4I8Packed) */
+  packedDot: boolean;
 }
 
 export interface GpuOptions {
@@ -70,6 +72,7 @@ export class GpuContext {
     readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string },
     fallbackAdapter: boolean,
     subgroupMinSize = 0,
+    packedDot = false,
   ) {
     this.queue = device.queue;
     const lim = device.limits;
@@ -83,6 +86,7 @@ export class GpuContext {
       timestampQuery: f.has('timestamp-query'),
       fallbackAdapter,
       subgroupMinSize: f.has('subgroups') ? subgroupMinSize : 0,
+      packedDot,
     };
     this.lost = device.lost.then((info) => {
       this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
@@ -221,5 +225,6 @@ export async function createGpuContext(opts: GpuOptions = {}): Promise<GpuContex
     { vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '' },
     fallback,
     (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
+    !!(gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
   );
 }

@@ -40,6 +40,8 @@ async function eachTuning(fn: (label: string) => Promise<void>, variant: 'fast' 
       { wg: 32, rpt: 6, unr: 1, design: 'wide', pf: 1 },
       { wg: 32, rpt: 2, unr: 1, design: 'wide', pf: 1, kx: 1 },
       { wg: 2048, rpt: 2, unr: 1, design: 'wide', pf: 1 }, // over every device's limit: shrunk to it
+      { wg: 64, rpt: 3, unr: 1, design: 'dp' }, // q4: packed integer dots on x's digit planes; others: wide
+      { wg: 32, rpt: 8, unr: 1, design: 'dp' },
     ] as const) {
       Object.assign(matvecTuning, { xc: undefined, pf: undefined, kx: undefined }, t);
       await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}${'pf' in t ? ` pf ${t.pf}` : ''}${'kx' in t ? ` kx ${t.kx}` : ''}`);

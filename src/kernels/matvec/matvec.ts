@@ -18,11 +18,15 @@ import code from './matvec.wgsl?raw';
 import fastCode from './matvec-fast.wgsl?raw';
 import sxCode from './matvec-sx.wgsl?raw';
 import wideCode from './matvec-wide.wgsl?raw';
+import dpCode from './matvec-dp.wgsl?raw';
+import digitsCode from './x-digits.wgsl?raw';
 
 const SRC = { label: 'matvec', code };
 const FAST_SRC = { label: 'matvec-fast', code: fastCode };
 const SX_SRC = { label: 'matvec-sx', code: sxCode };
 const WIDE_SRC = { label: 'matvec-wide', code: wideCode };
+const DP_SRC = { label: 'matvec-dp', code: dpCode };
+const DIGITS_SRC = { label: 'x-digits', code: digitsCode };
 export const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
 const WG = 64;
 
@@ -42,9 +46,11 @@ export interface FastGeometry {
   unr: number;
   /**
    * 'unit': matvec-fast.wgsl (a load per lane per unit); 'sx': matvec-sx.wgsl (x staged in
-   * workgroup memory, 16-byte weight loads); 'wide': matvec-wide.wgsl (16-byte units, x from memory)
+   * workgroup memory, 16-byte weight loads); 'wide': matvec-wide.wgsl (16-byte units, x from memory);
+   * 'dp': q4 products (mv) through packed integer dot products against x's digit planes
+   * (x-digits.wgsl + matvec-dp.wgsl; 'wide' for everything else)
    */
-  design?: 'unit' | 'sx' | 'wide';
+  design?: 'unit' | 'sx' | 'wide' | 'dp';
   /** sx: x floats staged per chunk (default: what the device's workgroup memory allows, <= 8192) */
   xc?: number;
   /** wide: 1 = load the next unit before decoding this one */
@@ -71,7 +77,7 @@ export const matvecTuning: FastGeometry & {
     f32: { wg: 256, rpt: 1, unr: 2, dq: 0, design: 'unit' },
     f16: { wg: 256, rpt: 1, unr: 2, dq: 0, design: 'unit' },
     q8: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
-    q4: { wg: 512, rpt: 8, unr: 1, dq: 0, pf: 1, design: 'wide' },
+    q4: { wg: 64, rpt: 4, unr: 1, dq: 0, design: 'dp' }, // without packed dots: the wide design at this geometry
     mxfp4: { wg: 512, rpt: 8, unr: 1, dq: 1, pf: 1, design: 'wide' },
   },
   small: {
@@ -173,7 +179,7 @@ export function fastKernel(
   const tpr = fastTeamSize(ctx);
   const rowsPerGroup = (g.wg / tpr) * g.rpt;
   const dq = (kind === 'mxfp4' || kind === 'q4') && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
-  if (g.design === 'wide') {
+  if (g.design === 'wide' || g.design === 'dp') {
     const kx = entry === 'down_sum' && g.kx === 1 && (sh.mats ?? 1) <= 16 ? (sh.mats ?? 1) : 0;
     return { kernel: ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx }), rowsPerGroup };
   }
@@ -308,6 +314,7 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
     if (!a.norm.out) enc.ctx.pool.release(bufferOf(out.buffer)); // only live between the two dispatches above
     return;
   }
+  if (useFast && a.kind === 'q4' && !a.slots && enc.ctx.caps.packedDot && matvecDp(enc, a, problems, xStride, xDiv)) return;
   if (useFast) {
     const r = a.residual;
     const params = packFastParams({
@@ -419,4 +426,30 @@ export interface MatmulArgs extends Omit<MatvecArgs, 'problems' | 'slots' | 'xDi
 /** Prefill: Y (T, rows) = X (T, cols) W^T (+ b), each decoded weight shared by 4 tokens. */
 export function matmul(enc: GpuEncoder, a: MatmulArgs): void {
   matvec(enc, { ...a, problems: a.T });
+}
+
+/**
+ * The 'dp' design for a q4 product when its geometry asks for it: x (normed first when `a.norm`)
+ * to digit planes in a scratch buffer, then the product (two dispatches). False: not taken.
+ */
+function matvecDp(enc: GpuEncoder, a: MatvecArgs, problems: number, xStride: number, xDiv: number): boolean {
+  const ctx = enc.ctx;
+  const wOffset = a.wOffset ?? 0;
+  const g = geometryFor(ctx, 'q4', { rows: a.rows, cols: a.cols, problems });
+  if (g.design !== 'dp' || bindingSize(a.w) < Math.ceil((wOffset + matrixBytes('q4', a.rows, a.cols)) / 16) * 16) return false;
+  const tpr = fastTeamSize(ctx);
+  const G = a.cols / 32;
+  const nx = Math.ceil(problems / xDiv);
+  const xd = ctx.pool.acquire(nx * G * 7 * 16, GPUBufferUsage.STORAGE, 'x-digits');
+  const digits = new Params().u32(a.cols).u32(a.xOffset ?? 0).u32(xStride).u32(0).bool(!!a.norm).f32(a.norm?.eps ?? 0).bool(!!a.norm?.out).u32(a.norm?.out?.offset ?? 0).buffer;
+  enc.dispatch(ctx.pipelines.get(DIGITS_SRC, 'main', { WG: 64 }), digits, [a.x, a.norm?.w ?? ctx.dummy, xd, a.norm?.out?.buffer ?? writeSink(ctx)], [Math.ceil((4 * G) / 64), nx]);
+  const r = a.residual;
+  const yOffset = a.yOffset ?? 0;
+  const params = new Params()
+    .u32(a.rows).u32(a.cols).u32(wOffset / 16).u32(0).u32(xDiv).u32(yOffset).u32(a.yStride ?? a.rows).u32(a.bias?.offset ?? 0).bool(!!a.bias)
+    .u32(r ? (r.from ? 2 : 1) : 0).f32(r?.alpha ?? 1).f32(r?.beta ?? 1).u32(r?.fromOffset ?? yOffset).buffer;
+  const kernel = ctx.pipelines.get(DP_SRC, 'main', { WG: g.wg, TPR: tpr, RPT: g.rpt });
+  enc.dispatch(kernel, params, [a.w, xd, a.bias?.buffer ?? ctx.dummy, a.y, r?.from ?? ctx.dummy], [Math.ceil(a.rows / ((g.wg / tpr) * g.rpt)), problems]);
+  ctx.pool.release(xd); // only live between the two dispatches above
+  return true;
 }
