@@ -187,6 +187,7 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
       // teacher-forced random tokens: a random model's greedy output repeats one token, which would
       // route every step to the same experts and hide the misses real text causes
       const forced = rand(sz.streamDecode + 1, V, 9);
+      (globalThis as { gc?: () => void }).gc?.(); // as for decode: the resident runs left GBs of garbage
       let before = s.expertCacheStats();
       let t = 0;
       let ms = 0;
