@@ -58,10 +58,10 @@ type Log = (s: string) => void;
 
 const rand = (n: number, V: number, seed: number) => Array.from({ length: n }, (_, i) => (Math.imul(i + 1, 2654435761) ^ seed) >>> 0).map((x) => x % V);
 
-async function decode(r: GpuRunner, prompt: number[], n: number): Promise<DecodeResult> {
+async function decode(r: GpuRunner, prompt: number[], n: number, collect = true): Promise<DecodeResult> {
   r.reset();
   // a full collection now rather than during the run (node --expose-gc; the synthetic experts are GBs of host buffers)
-  (globalThis as { gc?: () => void }).gc?.();
+  if (collect) (globalThis as { gc?: () => void }).gc?.();
   const times: number[] = [];
   let dispatches = 0;
   let submits = 0;
@@ -128,7 +128,7 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
       r.variant = v;
       // warm-up: pipelines, then ~0.5 s of decoding (the GPU's clocks ramp up under load)
       await decode(r, prompt, 4);
-      for (const t0 = performance.now(); !small && v !== 'simple' && performance.now() - t0 < 500; ) await decode(r, prompt, 16);
+      for (const t0 = performance.now(); !small && v !== 'simple' && performance.now() - t0 < 500; ) await decode(r, prompt, 16, false); // no GC pauses: keep the GPU busy
       // the best of five runs (host hiccups — a GC pause, a late event — cost whole tokens); all are kept
       const runs: DecodeResult[] = [];
       for (let k = 0; k < (v === 'simple' || small ? 1 : 5); k++) runs.push(await decode(r, prompt, v === 'simple' ? Math.min(16, sz.decode) : sz.decode)); // the slow baseline: fewer tokens

@@ -28,7 +28,6 @@ struct Params {
   rows: u32,
   cols: u32,
   w_offset4: u32,
-  xd_offset4: u32,
   x_div: u32,
   y_offset: u32,
   y_stride: u32,
@@ -103,7 +102,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let p = wid.y;
   let G = P.cols / 32u;
   let sbase = P.w_offset4 * 4u + P.rows * G * 4u; // word of the first scale
-  let xrec = P.xd_offset4 + (p / P.x_div) * G * 7u;
+  let xrec = (p / P.x_div) * G * 7u;
   var a = vec4<f32>(0.0);
   var b = vec4<f32>(0.0);
   for (var u = lane; u < G; u += TPR) {
@@ -123,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
     if (r >= P.rows) { continue; }
-    var v = select(pick(a, i), pick(b, i - 4u), i >= 4u);
+    var v = select(pick(a, i & 3u), pick(b, i & 3u), i >= 4u);
     if (P.has_bias != 0u) { v += B[P.b_offset + r]; }
     let yo = P.y_offset + p * P.y_stride + r;
     switch P.res_mode {

@@ -174,8 +174,8 @@ export function fastKernel(
   sh: FastShape,
   norm = false,
   vec4Tail = true,
+  g = geometryFor(ctx, kind, sh, entry),
 ): { kernel: Kernel; rowsPerGroup: number } {
-  const g = geometryFor(ctx, kind, sh, entry);
   const tpr = fastTeamSize(ctx);
   const rowsPerGroup = (g.wg / tpr) * g.rpt;
   const dq = (kind === 'mxfp4' || kind === 'q4') && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
@@ -314,8 +314,11 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
     if (!a.norm.out) enc.ctx.pool.release(bufferOf(out.buffer)); // only live between the two dispatches above
     return;
   }
-  if (useFast && a.kind === 'q4' && !a.slots && enc.ctx.caps.packedDot && matvecDp(enc, a, problems, xStride, xDiv)) return;
   if (useFast) {
+    const tail = !!a.slots || bindingSize(a.w) >= Math.ceil((wOffset + matrixBytes(a.kind, a.rows, a.cols)) / 16) * 16;
+    const shape = { rows: a.rows, cols: a.cols, problems };
+    const g = geometryFor(enc.ctx, a.kind, shape);
+    if (g.design === 'dp' && a.kind === 'q4' && !a.slots && tail && enc.ctx.caps.packedDot) return matvecDp(enc, a, g, problems, xStride, xDiv);
     const r = a.residual;
     const params = packFastParams({
       rows: a.rows, cols: a.cols, problems, w_offset: wOffset / 4, x_offset: xOffset, x_stride: xStride, x_div: xDiv,
@@ -324,9 +327,7 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
       h_offset: r?.fromOffset ?? yOffset,
       norm_eps: a.norm?.eps ?? 0, write_h: +!!a.norm?.out, hout_offset: a.norm?.out?.offset ?? 0,
     });
-    const tail = !!a.slots || bindingSize(a.w) >= Math.ceil((wOffset + matrixBytes(a.kind, a.rows, a.cols)) / 16) * 16;
-    const shape = { rows: a.rows, cols: a.cols, problems };
-    const { kernel, rowsPerGroup } = fastKernel(enc.ctx, a.kind, 'mv', shape, !!a.norm, tail);
+    const { kernel, rowsPerGroup } = fastKernel(enc.ctx, a.kind, 'mv', shape, !!a.norm, tail, g);
     const buffers = [a.w, a.x, a.bias?.buffer ?? dummy, a.slots?.buffer ?? dummy, a.y, r?.from ?? dummy, null, a.norm?.w ?? dummy, a.norm?.out?.buffer ?? writeSink(enc.ctx)];
     enc.dispatch(kernel, params, buffers, [Math.ceil(a.rows / rowsPerGroup), problems]);
     return;
@@ -429,27 +430,23 @@ export function matmul(enc: GpuEncoder, a: MatmulArgs): void {
 }
 
 /**
- * The 'dp' design for a q4 product when its geometry asks for it: x (normed first when `a.norm`)
- * to digit planes in a scratch buffer, then the product (two dispatches). False: not taken.
+ * The 'dp' design of a q4 product (geometry `g`): x (normed first when `a.norm`) to digit planes in
+ * a scratch buffer, then the product (two dispatches).
  */
-function matvecDp(enc: GpuEncoder, a: MatvecArgs, problems: number, xStride: number, xDiv: number): boolean {
+function matvecDp(enc: GpuEncoder, a: MatvecArgs, g: FastGeometry, problems: number, xStride: number, xDiv: number): void {
   const ctx = enc.ctx;
-  const wOffset = a.wOffset ?? 0;
-  const g = geometryFor(ctx, 'q4', { rows: a.rows, cols: a.cols, problems });
-  if (g.design !== 'dp' || bindingSize(a.w) < Math.ceil((wOffset + matrixBytes('q4', a.rows, a.cols)) / 16) * 16) return false;
   const tpr = fastTeamSize(ctx);
   const G = a.cols / 32;
   const nx = Math.ceil(problems / xDiv);
   const xd = ctx.pool.acquire(nx * G * 7 * 16, GPUBufferUsage.STORAGE, 'x-digits');
-  const digits = new Params().u32(a.cols).u32(a.xOffset ?? 0).u32(xStride).u32(0).bool(!!a.norm).f32(a.norm?.eps ?? 0).bool(!!a.norm?.out).u32(a.norm?.out?.offset ?? 0).buffer;
+  const digits = new Params().u32(a.cols).u32(a.xOffset ?? 0).u32(xStride).bool(!!a.norm).f32(a.norm?.eps ?? 0).bool(!!a.norm?.out).u32(a.norm?.out?.offset ?? 0).buffer;
   enc.dispatch(ctx.pipelines.get(DIGITS_SRC, 'main', { WG: 64 }), digits, [a.x, a.norm?.w ?? ctx.dummy, xd, a.norm?.out?.buffer ?? writeSink(ctx)], [Math.ceil((4 * G) / 64), nx]);
   const r = a.residual;
   const yOffset = a.yOffset ?? 0;
   const params = new Params()
-    .u32(a.rows).u32(a.cols).u32(wOffset / 16).u32(0).u32(xDiv).u32(yOffset).u32(a.yStride ?? a.rows).u32(a.bias?.offset ?? 0).bool(!!a.bias)
+    .u32(a.rows).u32(a.cols).u32((a.wOffset ?? 0) / 16).u32(xDiv).u32(yOffset).u32(a.yStride ?? a.rows).u32(a.bias?.offset ?? 0).bool(!!a.bias)
     .u32(r ? (r.from ? 2 : 1) : 0).f32(r?.alpha ?? 1).f32(r?.beta ?? 1).u32(r?.fromOffset ?? yOffset).buffer;
   const kernel = ctx.pipelines.get(DP_SRC, 'main', { WG: g.wg, TPR: tpr, RPT: g.rpt });
   enc.dispatch(kernel, params, [a.w, xd, a.bias?.buffer ?? ctx.dummy, a.y, r?.from ?? ctx.dummy], [Math.ceil(a.rows / ((g.wg / tpr) * g.rpt)), problems]);
   ctx.pool.release(xd); // only live between the two dispatches above
-  return true;
 }

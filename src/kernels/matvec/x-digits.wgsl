@@ -15,7 +15,7 @@
 // reduces its row's sum of squares (a tree in workgroup memory). WG is a multiple of 4.
 //
 // Bindings: 0 P, 1 X (rows, x_stride) f32 at x_offset, 2 NW (cols) norm weight, 3 XD records
-//   (rows, cols / 32, 7) vec4 at out_offset4, 4 H (rows, cols) normed rows at h_offset (write_h).
+//   (rows, cols / 32, 7) vec4, 4 H (rows, cols) normed rows at h_offset (write_h).
 // Dispatch: grid (ceil(4 cols / 32 / WG), rows). cols % 32 == 0.
 
 override WG: u32 = 64u;
@@ -24,7 +24,6 @@ struct Params {
   cols: u32,
   x_offset: u32,
   x_stride: u32,
-  out_offset4: u32,
   has_norm: u32,
   eps: f32,
   write_h: u32,
@@ -46,14 +45,12 @@ fn xval(xb: u32, c: u32) -> f32 {
   return X[xb + c];
 }
 
-// The digit (0 = d0, 1 = d1, 2 = d2) of v as a byte.
-fn digit(v: i32, k: u32) -> u32 {
+// v's digits (d0, d1, d2) as bytes.
+fn digits(v: i32) -> vec3<u32> {
   let d2 = (v << 24u) >> 24u;
-  if (k == 2u) { return u32(d2) & 0xffu; }
   let v1 = (v - d2) >> 8u;
   let d1 = (v1 << 24u) >> 24u;
-  if (k == 1u) { return u32(d1) & 0xffu; }
-  return u32((v1 - d1) >> 8u) & 0xffu;
+  return vec3<u32>(bitcast<vec3<u32>>(vec3<i32>((v1 - d1) >> 8u, d1, d2)) & vec3<u32>(0xffu));
 }
 
 @compute @workgroup_size(WG)
@@ -94,14 +91,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   sum = (part[q].y + part[q + 1u].y) + (part[q + 2u].y + part[q + 3u].y);
   let s = mx / 8323072.0; // 127 * 2^16
   let rs = select(0.0, 1.0 / s, mx > 0.0);
-  let rec = P.out_offset4 + (row * G + g) * 7u;
+  let rec = (row * G + g) * 7u;
   var even = vec3<u32>(0u);
   var odd = vec3<u32>(0u);
   for (var e = 0u; e < 8u; e++) {
     let xv = vals[e];
     if (P.write_h != 0u) { H[P.h_offset + row * P.cols + c0 + 8u * j + e] = xv; }
     let v = clamp(i32(round(xv * rs)), -8323072, 8323072);
-    let d = vec3<u32>(digit(v, 0u), digit(v, 1u), digit(v, 2u)) << vec3<u32>(8u * (e / 2u));
+    let d = digits(v) << vec3<u32>(8u * (e / 2u));
     if (e % 2u == 0u) { even |= d; } else { odd |= d; }
   }
   for (var k = 0u; k < 3u; k++) {
