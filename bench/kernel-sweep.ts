@@ -9,7 +9,7 @@ import { dequantizeMatrix } from '../src/format/quant.ts';
 import { QUANT_KINDS, matrixBytes, type QuantKind } from '../src/format/quant-layout.ts';
 import { matvec as refMatvec } from '../src/reference/ops.ts';
 import { fastMatvecPlan, matvec, matvecTuning, type FastGeometry, type MatvecVariant } from '../src/kernels/matvec/matvec.ts';
-import { matmulTiled, matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
+import { matmulTiled, matmulTuning, type TileGeometry } from '../src/kernels/matvec/matmul-tiled.ts';
 import { Rand, randomPacked } from './synthetic.ts';
 import { bestMicros, gpuMicros } from './timing.ts';
 
@@ -93,16 +93,30 @@ export interface MatmulRow {
   TFLOPs: number;
 }
 
-/** Prefill matmul (T tokens x one matrix): simple (tile 4 tokens) and tiled shapes, TFLOP/s. */
-export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: string) => void, deadline: number): Promise<{ rows: MatmulRow[]; best: { bt: number; br: number } | null }> {
+/** Tile geometries the sweep tries, by tokens per tile. */
+const MATMUL_CANDIDATES: [number, TileGeometry][] = [
+  [64, { tm: 8, ny: 8, nx: 16 }],
+  [64, { tm: 8, ny: 8, nx: 16, pf: 1 }],
+  [64, { tm: 8, ny: 8, nx: 32 }],
+  [64, { tm: 8, ny: 8, nx: 32, pf: 1 }],
+  [64, { tm: 4, ny: 16, nx: 16 }],
+  [64, { tm: 4, ny: 16, nx: 16, pf: 1 }],
+  [128, { tm: 8, ny: 16, nx: 16 }],
+  [128, { tm: 8, ny: 16, nx: 16, pf: 1 }],
+];
+
+/**
+ * Prefill matmul (T tokens x one matrix): simple (tile 4 tokens) and tiled geometries, TFLOP/s.
+ * `best`: the fastest q4 geometry per tile size and the faster tile size for dense products.
+ */
+export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: string) => void, deadline: number): Promise<{ rows: MatmulRow[]; best: Pick<typeof matmulTuning, 'bt' | 'geometry'> | null }> {
   const out: MatmulRow[] = [];
-  const saved = { ...matmulTuning };
+  const saved = { bt: matmulTuning.bt, geometry: { ...matmulTuning.geometry } };
   const T = small ? 32 : 512;
   const [rows, cols] = small ? [64, 64] : [2880, 2880];
-  let best: { bt: number; br: number } | null = null;
-  let bestUs = Infinity;
+  const bestBy = new Map<number, { geo: TileGeometry; us: number }>();
   try {
-    for (const kind of ['q4', 'mxfp4', 'q8'] as QuantKind[]) {
+    for (const kind of ['q8', 'q4', 'mxfp4'] as QuantKind[]) {
       const rand = new Rand(3);
       const w = ctx.upload(randomPacked(kind, rows, cols, 1, rand));
       const x = ctx.upload(Float32Array.from({ length: T * cols }, () => rand.f()));
@@ -110,23 +124,30 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
       const flops = 2 * T * rows * cols;
       const add = (variant: string, us: number) => {
         out.push({ kind, variant, T, rows, cols, us, TFLOPs: flops / us / 1e6 });
-        log(`  matmul ${kind.padEnd(6)} ${variant.padEnd(16)} T=${T} ${rows}x${cols}: ${us.toFixed(0)} us, ${(flops / us / 1e6).toFixed(2)} TFLOP/s`);
+        log(`  matmul ${kind.padEnd(6)} ${variant.padEnd(22)} T=${T} ${rows}x${cols}: ${us.toFixed(0)} us, ${(flops / us / 1e6).toFixed(2)} TFLOP/s`);
       };
       add('simple tile4', (await gpuMicros(ctx, (e) => matvec(e, { kind, rows, cols, w, x, y, problems: T, variant: 'simple' }), 2)).us);
-      const shapes = small ? [[16, 64]] : [[64, 64], [32, 64], [64, 32], [16, 64], [32, 128], [16, 128]];
-      for (const [bt, br] of shapes) {
+      const cands = small ? MATMUL_CANDIDATES.filter(([bt]) => bt <= T) : MATMUL_CANDIDATES;
+      for (const [bt, geo] of cands) {
         if (performance.now() > deadline) break;
-        Object.assign(matmulTuning, { bt, br });
-        const us = (await gpuMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5)).us;
-        add(`tiled ${bt}x${br}`, us);
-        if (kind === 'q4' && us < bestUs) [best, bestUs] = [{ bt, br }, us];
+        matmulTuning.bt = bt;
+        matmulTuning.geometry = { ...saved.geometry, [bt]: geo };
+        // the better of two timings: a GPU fresh from idle has shown whole seconds at lower speed
+        const us = await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5);
+        add(`tiled ${bt} tm${geo.tm} ny${geo.ny} nx${geo.nx}${geo.pf ? ' pf' : ''}`, us);
+        const cur = bestBy.get(bt);
+        if (kind === 'q4' && (!cur || us < cur.us)) bestBy.set(bt, { geo, us });
       }
       [w, x, y].forEach((b) => b.destroy());
     }
   } finally {
     Object.assign(matmulTuning, saved);
   }
-  return { rows: out, best };
+  if (!bestBy.size) return { rows: out, best: null };
+  const geometry = { ...saved.geometry };
+  for (const [bt, { geo }] of bestBy) geometry[bt] = geo;
+  const bt = [...bestBy].sort((p, q) => p[1].us - q[1].us)[0][0];
+  return { rows: out, best: { bt, geometry } };
 }
 
 export interface SweepResult {

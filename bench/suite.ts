@@ -22,7 +22,7 @@ import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry } from './model-bench.ts';
 import { headline, readmeTable } from './report.ts';
 
-export const usage = 'the full suite (default): ceilings, kernels, models, torch peer [--scale --models --sections --out --time-limit]';
+export const usage = 'the full suite (default): ceilings, kernels, models, torch peer [--scale --models --sections --out --time-limit --variants --budgets --tune]';
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);
@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   await nodeGpu(['disable-dawn-features=timestamp_quantization']);
   const ctx = await createGpuContext({ gpu: await findGpu() });
   const small = (arg(argv, 'scale') ?? (ctx.caps.fallbackAdapter ? 'tiny' : 'real')) === 'tiny';
-  const sections = new Set((arg(argv, 'sections') ?? 'ceilings,kernels,models,torch').split(','));
+  const sections = new Set((arg(argv, 'sections') ?? 'ceilings,kernels,matmul,models,torch').split(','));
   const shapes = JSON.parse(readFileSync('bench/shapes.json', 'utf8')) as Record<string, ShapeEntry>;
   const models = (arg(argv, 'models') ?? Object.keys(shapes).join(',')).split(',').filter((m) => shapes[m]);
   const info = ctx.adapterInfo;
@@ -49,6 +49,12 @@ export async function run(argv: string[]): Promise<number> {
   const sizes: BenchSizes = small
     ? { prompt: 8, decode: 6, prefill: 24, streamDecode: 3, budgets: [0.5, 0.25], variants: ['simple', 'auto'], profile: true }
     : { prompt: 32, decode: 64, prefill: 512, streamDecode: 16, budgets: [0.5, 0.25], variants: ['simple', 'auto'], profile: true };
+  // narrower runs for exploring one thing: --variants auto --budgets none --tune 0|prefill
+  const variants = arg(argv, 'variants');
+  if (variants) sizes.variants = variants.split(',') as BenchSizes['variants'];
+  const budgets = arg(argv, 'budgets');
+  if (budgets) sizes.budgets = budgets === 'none' ? [] : budgets.split(',').map(Number);
+  const tune = ({ '0': 'none', prefill: 'prefill' } as const)[arg(argv, 'tune') ?? ''] ?? 'all';
   const adapter = await (await findGpu()).requestAdapter({ powerPreference: 'high-performance' });
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
@@ -116,8 +122,11 @@ export async function run(argv: string[]): Promise<number> {
       matvecTuning.downSum = ds.chosen;
     }
     log(`engine matvec geometry: ${JSON.stringify(matvecTuning)}`);
+  });
+
+  await section('matmul', 40, async () => {
     const mm = await sweepMatmul(ctx, small, log, Math.min(deadline, performance.now() + 40_000));
-    (result.kernels as Record<string, unknown>).matmul = mm;
+    result.kernels = { ...(result.kernels as object | undefined), matmul: mm };
     if (mm.best) Object.assign(matmulTuning, mm.best);
     log(`engine matmul tile: ${JSON.stringify(matmulTuning)}`);
   });
@@ -131,7 +140,7 @@ export async function run(argv: string[]): Promise<number> {
         continue;
       }
       try {
-        const { out } = await benchModel(ctx, name, shapes[name], small, sizes, log, deadline, name === models[0]);
+        const { out } = await benchModel(ctx, name, shapes[name], small, sizes, log, deadline, name === models[0] ? tune : 'none');
         modelResults[name] = out;
         const entry = shapes[name];
         if (!small && entry.full_layers > (entry.config.num_hidden_layers as number) && performance.now() < deadline) {

@@ -7,17 +7,27 @@ import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import { expectClose, expectEqual, randArray, randInt, rng, testContext } from '../testing/harness.ts';
-import { groupedDown, groupedGateUp, matmulTiled, matmulTuning, moePlan, planWords } from './matmul-tiled.ts';
+import { groupedDown, groupedGateUp, matmulTiled, matmulTuning, moePlan, planWords, type TileGeometry } from './matmul-tiled.ts';
 
 describe('matmul tiled', () => {
+  // tiles of 16 (4 tokens a thread), 64 (8), 128, 64 with 4 tokens a thread, 32 with 8; register
+  // prefetch where the kind and geometry allow it (q8, q4 and mxfp4 here; at least two column
+  // groups so that a prefetched group is used)
+  const GEOS: [number, TileGeometry][] = [
+    [16, { tm: 4, ny: 4, nx: 16 }],
+    [64, { tm: 8, ny: 8, nx: 16 }],
+    [128, { tm: 4, ny: 32, nx: 8, pf: 1 }],
+    [64, { tm: 4, ny: 16, nx: 8, pf: 1 }],
+    [32, { tm: 8, ny: 4, nx: 16, pf: 1 }],
+  ];
   QUANT_KINDS.forEach((kind, ki) => {
-    const bt = ki % 2 ? 64 : 16;
-    it(`${kind}: random T, rows, bias, residual, offsets; tiles of ${bt} tokens`, async () => {
+    const [bt, geo] = GEOS[ki % GEOS.length];
+    it(`${kind}: random T, rows, bias, residual, offsets; tiles of ${bt} tokens (${geo.tm} a thread, ${geo.nx} x ${geo.ny} threads)`, async () => {
       const ctx = await testContext();
       const r = rng(300 + kind.charCodeAt(0) * 3 + kind.length);
       const rows = randInt(r, 1, 90);
-      const cols = 32 * randInt(r, 1, 4);
-      const T = randInt(r, 1, 40);
+      const cols = 32 * randInt(r, 2, 4);
+      const T = bt <= 16 ? randInt(r, 1, 40) : randInt(r, bt / 2 + 1, bt + 40); // tiles of bt (a partial one likely)
       const bytes = quantizeMatrix(kind, randArray(r, rows * cols), rows, cols);
       const W = dequantizeMatrix(kind, bytes, rows, cols);
       const xs = randArray(r, 4 + T * cols);
@@ -28,9 +38,10 @@ describe('matmul tiled', () => {
         const v = refMatvec(W, xs.subarray(4 + t * cols, 4 + (t + 1) * cols), rows, cols, bias);
         for (let i = 0; i < rows; i++) want[t * rows + i] = 0.5 * y0[t * rows + i] + 2 * v[i];
       }
-      const saved = { ...matmulTuning };
+      const saved = { bt: matmulTuning.bt, geometry: matmulTuning.geometry };
       try {
         matmulTuning.bt = bt;
+        matmulTuning.geometry = { ...saved.geometry, [bt]: geo };
         const y = ctx.upload(y0);
         await ctx.scoped(`matmul ${kind}`, async () => {
           const enc = ctx.encoder();
@@ -45,12 +56,12 @@ describe('matmul tiled', () => {
   });
 
   const ACTS: ExpertActivation[] = [{ kind: 'swiglu' }, { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 }];
-  for (const [kind, biases, act, bt] of [
-    ['q4', false, ACTS[0], 16],
-    ['mxfp4', true, ACTS[1], 32],
-    ['q8', true, ACTS[0], 64],
-  ] as [QuantKind, boolean, ExpertActivation, number][]) {
-    it(`grouped experts (${kind}, biases ${biases}, tile ${bt}): plan, gate_up and down match the reference`, async () => {
+  for (const [kind, biases, act, bt, geo] of [
+    ['q4', false, ACTS[0], 16, { tm: 4, ny: 4, nx: 16 }],
+    ['mxfp4', true, ACTS[1], 32, { tm: 8, ny: 4, nx: 16, pf: 1 }],
+    ['q8', true, ACTS[0], 64, { tm: 8, ny: 8, nx: 16, pf: 1 }],
+  ] as [QuantKind, boolean, ExpertActivation, number, TileGeometry][]) {
+    it(`grouped experts (${kind}, biases ${biases}, tile ${bt}, prefetch ${geo.pf ?? 0}): plan, gate_up and down match the reference`, async () => {
       const ctx = await testContext();
       const r = rng(kind.length * 11 + bt);
       const D = 64;
@@ -107,6 +118,8 @@ describe('matmul tiled', () => {
       const order = ctx.createBuffer(n * 4);
       const ea = ctx.createBuffer(n * I * 4);
       const ey = ctx.createBuffer(n * D * 4);
+      const saved = matmulTuning.geometry;
+      matmulTuning.geometry = { ...saved, [bt]: geo };
       await ctx.scoped('grouped', async () => {
         const enc = ctx.encoder();
         moePlan(enc, { n, E, bt, ids: ctx.upload(ids), plan, order });
@@ -123,6 +136,8 @@ describe('matmul tiled', () => {
         for (let e = 0; e < E; e++) for (let i = pl[E + e]; i < pl[E + e] + counts[e]; i++) expectEqual([ids[ord[i]]], [e], `pair ${i} sorted under expert ${e}`);
         expectClose(await ctx.readF32(ea), wantA, `gate_up ${kind}`);
         expectClose(await ctx.readF32(ey), wantY, `down ${kind}`);
+      }).finally(() => {
+        matmulTuning.geometry = saved;
       });
     });
   }

@@ -22,9 +22,6 @@ const BK = 32;
 /** experts the plan kernel handles (its workgroup arrays) */
 export const PLAN_MAX_EXPERTS = 1024;
 
-/** Tile shape: BT tokens x BR rows (multiples of 4; (BT / 4) (BR / 4) threads). */
-export const matmulTuning = { bt: 64, br: 64 };
-
 interface Fields {
   rows: number; cols: number; tokens: number; w_offset: number; x_offset: number; x_stride: number;
   y_offset: number; y_stride: number; b_offset: number; has_bias: number; res_mode: number; alpha: number;
@@ -47,17 +44,61 @@ function pack(v: Partial<Fields>): ArrayBuffer {
   return p.buffer;
 }
 
-/** Workgroup bytes of one tile configuration (the kernels declare both W tiles). */
-function tileBytes(bt: number, br: number): number {
-  return (BK * bt + 2 * BK * br) * 4 + 2 * bt * 4 + 16;
+/** Thread layout of a tile: nx threads along rows, ny along tokens, tm (4 or 8) tokens per thread. */
+export interface TileGeometry {
+  tm: 4 | 8;
+  ny: number;
+  nx: number;
+  /** 1: prefetch the next column group into registers while this one computes (where it fits) */
+  pf?: 0 | 1;
 }
 
-/** The tile shape to use: `bt` tokens (default from matmulTuning) within the device's workgroup limits. */
-export function tileShape(ctx: GpuContext, bt = matmulTuning.bt): { bt: number; br: number } {
-  let br = matmulTuning.br;
+const WORDS_PER_GROUP: Record<QuantKind, number> = { f32: 32, f16: 16, q8: 8, q4: 4, mxfp4: 4 };
+
+/**
+ * Tile geometry by tokens per tile (bt = tm ny; a tile covers 8 nx rows of one matrix, or 4 nx of
+ * gate and of up); `bt`, the largest tile the dense products use: a smaller one where the grid
+ * would have fewer than `minTiles` workgroups (a GPU with many cores idles on a short grid) or
+ * the run has fewer tokens; `grouped`: the experts' tile (0: by tokens per expert, groupedTile).
+ */
+export const matmulTuning: { bt: number; minTiles: number; grouped: number; geometry: Record<number, TileGeometry> } = {
+  bt: 128,
+  minTiles: 0,
+  grouped: 0,
+  geometry: {
+    16: { tm: 4, ny: 4, nx: 16 },
+    32: { tm: 8, ny: 4, nx: 16 },
+    64: { tm: 8, ny: 8, nx: 32, pf: 1 },
+    128: { tm: 8, ny: 16, nx: 16, pf: 1 },
+  },
+};
+
+/** Workgroup bytes of one tile configuration. */
+function tileBytes(bt: number, nx: number): number {
+  return (BK * bt + BK * 8 * nx) * 4 + 2 * bt * 4 + 16;
+}
+
+export interface TileShape extends TileGeometry {
+  /** tokens per tile */
+  bt: number;
+  /** rows per tile of a single matrix (gate_up: half of it of each) */
+  rows: number;
+}
+
+/** The tile to use for `bt` tokens per tile (default matmulTuning.bt), within the device's workgroup limits. */
+export function tileShape(ctx: GpuContext, bt = matmulTuning.bt): TileShape {
+  const geo = matmulTuning.geometry[bt];
+  if (!geo || geo.tm * geo.ny !== bt) throw new KernelShapeError('matmulTiled', `no tile geometry for ${bt} tokens per tile (matmulTuning.geometry)`);
+  let { nx } = geo;
   const lim = ctx.limits;
-  while (br > 8 && (tileBytes(bt, br) > lim.maxComputeWorkgroupStorageSize || (bt * br) / 16 > lim.maxComputeInvocationsPerWorkgroup)) br /= 2;
-  return { bt, br };
+  while (nx > 1 && (tileBytes(bt, nx) > lim.maxComputeWorkgroupStorageSize || nx * geo.ny > lim.maxComputeInvocationsPerWorkgroup)) nx /= 2;
+  return { ...geo, nx, bt, rows: 8 * nx };
+}
+
+function overrides(kind: QuantKind, t: TileShape): Record<string, number> {
+  // prefetch holds at most one X task (2 tm <= nx) and two W tasks (words per group <= ny) per thread
+  const pf = t.pf === 1 && 2 * t.tm <= t.nx && WORDS_PER_GROUP[kind] <= t.ny ? 1 : 0;
+  return { KIND: KIND_ID[kind], NX: t.nx, NY: t.ny, TM: t.tm, PF: pf };
 }
 
 /** Whether the tiled kernels apply: cols a multiple of 32, x offsets and strides multiples of 4. */
@@ -96,16 +137,27 @@ export function matmulTiled(enc: GpuEncoder, a: MatmulTiledArgs): void {
   check(wOffset % 4 === 0, 'wOffset must be a multiple of 4');
   check(bindingSize(a.x) >= (xOffset + (a.T - 1) * xStride + a.cols) * 4, 'x binding too small');
   check(bindingSize(a.y) >= (yOffset + (a.T - 1) * yStride + a.rows) * 4, 'y binding too small');
-  const { bt, br } = tileShape(enc.ctx, Math.min(matmulTuning.bt, a.T <= 16 ? 16 : a.T <= 32 ? 32 : 64));
+  const t = denseTile(enc.ctx, a.rows, a.T);
   const r = a.residual;
   const params = pack({
     rows: a.rows, cols: a.cols, tokens: a.T, w_offset: wOffset / 4, x_offset: xOffset, x_stride: xStride,
     y_offset: yOffset, y_stride: yStride, b_offset: a.bias?.offset ?? 0, has_bias: +!!a.bias,
     res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1, h_offset: r?.fromOffset ?? yOffset,
   });
-  const kernel = enc.ctx.pipelines.get(SRC, 'mm', { KIND: KIND_ID[a.kind], BT: bt, BR: br });
+  const kernel = enc.ctx.pipelines.get(SRC, 'mm', overrides(a.kind, t));
   const dummy = enc.ctx.dummy;
-  enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy], [Math.ceil(a.rows / br), Math.ceil(a.T / bt)]);
+  enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy], [Math.ceil(a.rows / t.rows), Math.ceil(a.T / t.bt)]);
+}
+
+/** The dense products' tile for rows x T (matmulTuning.bt, minTiles). */
+export function denseTile(ctx: GpuContext, rows: number, T: number): TileShape {
+  let bt = Math.min(matmulTuning.bt, T <= 16 ? 16 : T <= 32 ? 32 : T <= 64 ? 64 : 128);
+  let t = tileShape(ctx, bt);
+  while (bt > 16 && Math.ceil(rows / t.rows) * Math.ceil(T / bt) < matmulTuning.minTiles) {
+    bt /= 2;
+    t = tileShape(ctx, bt);
+  }
+  return t;
 }
 
 /** u32 entries of the plan buffer for E experts and n problems at tile size bt. */
@@ -168,7 +220,7 @@ export interface GroupedGateUpArgs extends GroupedCommon {
 export function groupedGateUp(enc: GpuEncoder, a: GroupedGateUpArgs): void {
   const L = a.layout;
   const [I, D] = L.gate.shape;
-  const { br } = tileShape(enc.ctx, a.bt);
+  const t = tileShape(enc.ctx, a.bt);
   const act = a.activation;
   const clamped = act.kind === 'clamped_swiglu';
   if (!tiledUsable({ cols: D, xOffset: a.xOffset })) throw new KernelShapeError('groupedGateUp', 'D must be a multiple of 32');
@@ -177,8 +229,8 @@ export function groupedGateUp(enc: GpuEncoder, a: GroupedGateUpArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: I, has_bias: +!!L.gate_bias, b_offset: (L.gate_bias?.offset ?? 0) / 4, b2_offset: (L.up_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0, act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
-  const kernel = enc.ctx.pipelines.get(SRC, 'grouped_gate_up', { KIND: KIND_ID[L.gate.quant], BT: a.bt, BR: br });
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(I / br), Math.ceil(a.n / a.bt) + a.E]);
+  const kernel = enc.ctx.pipelines.get(SRC, 'grouped_gate_up', overrides(L.gate.quant, t));
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(I / (t.rows / 2)), Math.ceil(a.n / a.bt) + a.E]);
 }
 
 export interface GroupedDownArgs extends GroupedCommon {
@@ -193,19 +245,20 @@ export interface GroupedDownArgs extends GroupedCommon {
 export function groupedDown(enc: GpuEncoder, a: GroupedDownArgs): void {
   const L = a.layout;
   const [D, I] = L.down.shape;
-  const { br } = tileShape(enc.ctx, a.bt);
+  const t = tileShape(enc.ctx, a.bt);
   if (!tiledUsable({ cols: I, xOffset: a.xOffset })) throw new KernelShapeError('groupedDown', 'I must be a multiple of 32');
   const params = pack({
     rows: D, cols: I, tokens: a.n, w_offset: L.down.offset / 4, x_offset: a.xOffset ?? 0, x_stride: I,
     y_offset: a.outOffset ?? 0, y_stride: D, has_bias: +!!L.down_bias, b_offset: (L.down_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0,
   });
-  const kernel = enc.ctx.pipelines.get(SRC, 'grouped_down', { KIND: KIND_ID[L.down.quant], BT: a.bt, BR: br });
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(D / br), Math.ceil(a.n / a.bt) + a.E]);
+  const kernel = enc.ctx.pipelines.get(SRC, 'grouped_down', overrides(L.down.quant, t));
+  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(D / t.rows), Math.ceil(a.n / a.bt) + a.E]);
 }
 
-/** Tokens per tile for grouped experts: about the average tokens an expert gets, 16..64. */
+/** Tokens per tile for grouped experts: about the average tokens an expert gets, 16..128. */
 export function groupedTile(n: number, E: number): number {
+  if (matmulTuning.grouped) return matmulTuning.grouped;
   const avg = n / E;
-  return avg <= 20 ? 16 : avg <= 40 ? 32 : 64;
+  return avg <= 20 ? 16 : avg <= 40 ? 32 : avg <= 96 ? 64 : 128;
 }

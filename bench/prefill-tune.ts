@@ -1,0 +1,54 @@
+// Prefill tiles chosen end to end, like decode-tune.ts for decode: the matmul sweep times one
+// 2880 x 2880 product, but a prefill runs grouped expert tiles whose fill depends on how many
+// tokens each expert gets, and dense products whose grids may be shorter than the GPU is wide.
+// Each knob (the experts' tile size, the dense products' tile size and minimum workgroup count)
+// is tried in turn with whole prefills of the bench prompt, keeping the fastest.
+
+import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
+import type { GpuRunner } from '../src/model/gpu-runner.ts';
+
+export interface PrefillTuneResult {
+  start_tok_s: number;
+  tok_s: number;
+  tried: { knob: string; value: number; tok_s: number }[];
+  chosen: { grouped: number; bt: number; minTiles: number };
+}
+
+/** Tune matmulTuning.grouped, .bt and .minTiles for `r`'s prefill of `prompt` in place. */
+export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: string) => void, deadline: number): Promise<PrefillTuneResult> {
+  const time = async (): Promise<number> => {
+    let best = 0;
+    for (let k = 0; k < 3; k++) {
+      // the first run of a new tile compiles its pipelines: best of three
+      r.reset();
+      const t0 = performance.now();
+      await r.forward(prompt);
+      best = Math.max(best, (prompt.length / (performance.now() - t0)) * 1000);
+    }
+    return best;
+  };
+  const tried: PrefillTuneResult['tried'] = [];
+  const start = await time();
+  let bestTok = start;
+  const knobs: ['grouped' | 'bt' | 'minTiles', number[]][] = [
+    ['grouped', [0, 32, 64, 128]],
+    ['bt', [64, 128]],
+    ['minTiles', [0, 132, 264, 528]],
+  ];
+  for (const [knob, values] of knobs) {
+    const keep = matmulTuning[knob];
+    let bestValue = keep;
+    for (const v of values) {
+      if (v === keep || performance.now() > deadline) continue;
+      matmulTuning[knob] = v;
+      const tok = await time();
+      tried.push({ knob, value: v, tok_s: tok });
+      log(`    prefill ${knob} ${v}: ${tok.toFixed(0)} tok/s`);
+      if (tok > bestTok) [bestTok, bestValue] = [tok, v];
+    }
+    matmulTuning[knob] = bestValue;
+  }
+  const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt, minTiles: matmulTuning.minTiles };
+  log(`  prefill tiles: ${start.toFixed(0)} -> ${bestTok.toFixed(0)} tok/s with ${JSON.stringify(chosen)}`);
+  return { start_tok_s: start, tok_s: bestTok, tried, chosen };
+}
