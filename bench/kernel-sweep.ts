@@ -107,7 +107,7 @@ const MATMUL_CANDIDATES: [number, TileGeometry][] = [
 
 /**
  * Prefill matmul (T tokens x one matrix): simple (tile 4 tokens) and tiled geometries, TFLOP/s.
- * `best`: the fastest q4 geometry per tile size and the faster tile size for dense products.
+ * `best`: the fastest q8 geometry per tile size and the faster tile size for dense products.
  */
 export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: string) => void, deadline: number): Promise<{ rows: MatmulRow[]; best: Pick<typeof matmulTuning, 'bt' | 'geometry'> | null }> {
   const out: MatmulRow[] = [];
@@ -136,7 +136,7 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
         const us = await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5);
         add(`tiled ${bt} tm${geo.tm} ny${geo.ny} nx${geo.nx}${geo.pf ? ' pf' : ''}`, us);
         const cur = bestBy.get(bt);
-        if (kind === 'q4' && (!cur || us < cur.us)) bestBy.set(bt, { geo, us });
+        if (kind === 'q8' && (!cur || us < cur.us)) bestBy.set(bt, { geo, us }); // q8: measured first (see README: an H100 fresh from idle has slowed seconds into this sweep), and the bench models' dense kind
       }
       [w, x, y].forEach((b) => b.destroy());
     }
