@@ -9,6 +9,7 @@
 import type { QuantKind } from '../src/format/quant-layout.ts';
 import { matvecTuning, type FastGeometry } from '../src/kernels/matvec/matvec.ts';
 import type { GpuRunner } from '../src/model/gpu-runner.ts';
+import { routeTuning } from '../src/kernels/router/router.ts';
 
 type Slot = { name: string; get: () => unknown; set: (v: unknown) => void; candidates: unknown[] };
 
@@ -55,6 +56,8 @@ export async function tuneDecode(r: GpuRunner, prompt: number[], kinds: { dense:
     slot(`small.${kinds.expert}`, t.small, kinds.expert),
     slot(`downSum.${kinds.expert}`, t.downSum, kinds.expert, true),
     { name: 'minGroups', get: () => t.minGroups, set: (v) => (t.minGroups = v as number), candidates: [132, 264, 528, 1056] },
+    { name: 'route.split', get: () => routeTuning.split, set: (v) => (routeTuning.split = v as boolean), candidates: [true, false] },
+    { name: 'route.rowWg', get: () => routeTuning.rowWg, set: (v) => (routeTuning.rowWg = v as number), candidates: [64, 128, 256, 512] },
   ];
   const tokens = 48;
   const run = async (): Promise<{ tok_s: number; ids: number[] }> => {

@@ -21,7 +21,7 @@ import { ATTENTION_DECODE_POS_WORD, attention, attentionDecode, attentionDecodeU
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
 import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
-import { route, routeNorm, routeNormUsable } from '../kernels/router/router.ts';
+import { route, routeNorm, routeNormUsable, routeTuning } from '../kernels/router/router.ts';
 import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
 import { matmulTiled, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
 import { recordExperts, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
@@ -166,7 +166,7 @@ export class GpuForward extends ForwardBuffers {
   private tapeKey(T: number, banned?: { buffer: GPUBuffer; count: number }): string | null {
     if (!this.replay || T !== 1 || this.logRoutes) return null;
     const b = banned ? `${this.ctx.idOf(banned.buffer)}:${banned.count}` : '-';
-    return `${this.variant}|${b}|${this.ctx.idOf(this.logits)}|${JSON.stringify(matvecTuning)}`;
+    return `${this.variant}|${b}|${this.ctx.idOf(this.logits)}|${JSON.stringify(matvecTuning)}|${JSON.stringify(routeTuning)}`;
   }
 
   /**
@@ -398,7 +398,7 @@ export class GpuForward extends ForwardBuffers {
     const choice = { moe: m, T, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts, slots };
     if (this.fusedNorm(T) && lw.router!.quant === 'f32' && routeNormUsable(enc, { E: m.num_experts, D: this.D })) {
       // decode: post-attention norm (to h), router product and choice in one dispatch
-      routeNorm(enc, { ...choice, x: this.x, D: this.D, norm: { w: lw.post_norm!.buffer, eps }, router: bindTensor(lw.router!), bias: floatArg(lw.router_bias), h: { buffer: this.h } });
+      routeNorm(enc, { ...choice, x: this.x, D: this.D, norm: { w: lw.post_norm!.buffer, eps }, router: bindTensor(lw.router!), bias: floatArg(lw.router_bias), h: { buffer: this.h }, logits: this.rlog });
     } else {
       // post-attention norm: fused into the router product for decode (which writes h), else its own pass
       const fused = this.fusedNorm(T);

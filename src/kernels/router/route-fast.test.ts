@@ -6,7 +6,7 @@ import { route as refRoute } from '../../reference/moe.ts';
 import { matvec as refMatvec, rmsnorm as refRmsnorm } from '../../reference/ops.ts';
 import type { MoeSpec } from '../../format/spec.ts';
 import { expectClose, expectEqual, randArray, rng, testContext } from '../testing/harness.ts';
-import { route, routeNorm } from './router.ts';
+import { route, routeNorm, routeTuning } from './router.ts';
 
 function separated(r: () => number, E: number): Float32Array {
   const perm = Array.from({ length: E }, (_, i) => i);
@@ -62,18 +62,24 @@ describe('route fast variant', () => {
   }
 
   // one dispatch for norm + router product + choice (decode): against rmsnorm, matvec and route
-  for (const [name, spec, biased] of [
-    ['gpt-oss: router bias, top-k logits, E 32 K 4', specs[2][1], true],
-    ['minimax: sigmoid, selection bias, E 256 K 8 (threads per expert: 1)', specs[1][1], false],
-    ['E 9 K 3, no router bias', specs[3][1], false],
-  ] as [string, Partial<MoeSpec>, boolean][]) {
+  // (D 544: each thread's columns run through the eight-load loop and the tail); 'split': with a
+  // logits scratch, router-logits (a workgroup per expert row) then route-fast main
+  for (const [name, spec, biased, wg] of [
+    ['gpt-oss: router bias, top-k logits, E 32 K 4', specs[2][1], true, 1024],
+    ['gpt-oss, 64 threads (2 per expert)', specs[2][1], true, 64],
+    ['minimax: sigmoid, selection bias, E 256 K 8 (threads per expert: 1)', specs[1][1], false, 1024],
+    ['E 9 K 3, no router bias', specs[3][1], false, 1024],
+    ['gpt-oss, split', specs[2][1], true, 'split'],
+    ['minimax, split', specs[1][1], false, 'split'],
+  ] as [string, Partial<MoeSpec>, boolean, number | 'split'][]) {
     it(`routeNorm ${name}`, async () => {
+      const saved = routeTuning.wg;
       const ctx = await testContext();
       const r = rng(name.length * 7);
       const E = spec.num_experts!;
       const K = spec.num_experts_per_tok!;
       const T = 2;
-      const D = 96;
+      const D = 544;
       const x = randArray(r, 4 + T * D, -2, 2);
       const nw = randArray(r, D, 0.5, 1.5);
       const W = randArray(r, E * D, -0.3, 0.3);
@@ -84,12 +90,14 @@ describe('route fast variant', () => {
       const wts = ctx.createBuffer(T * K * 4);
       const slots = ctx.createBuffer(T * K * 4);
       const h = ctx.createBuffer((4 + T * D) * 4);
+      if (wg !== 'split') routeTuning.wg = wg;
       await ctx.scoped('route norm', async () => {
         const enc = ctx.encoder();
         routeNorm(enc, {
           moe: spec as MoeSpec, T, x: ctx.upload(x), xOffset: 4, D, norm: { w: ctx.upload(nw), eps: 1e-5 }, router: ctx.upload(W),
           bias: b && { buffer: ctx.upload(new Float32Array([9, ...b])), offset: 1 }, selectionBias: sel && ctx.upload(sel),
           ids, weights: wts, slots: { table: ctx.upload(table), out: slots }, h: { buffer: h, offset: 4 },
+          logits: wg === 'split' ? ctx.createBuffer(T * E * 4) : undefined,
         });
         enc.submit();
         const gotIds = await ctx.readU32(ids);
@@ -104,6 +112,8 @@ describe('route fast variant', () => {
           expectClose(gotW.subarray(t * K, (t + 1) * K), ref.weights, `${name} token ${t} weights`, { rtol: 1e-4 });
           expectEqual(gotS.subarray(t * K, (t + 1) * K), ref.experts.map((e) => table[e]), `${name} token ${t} slots`);
         }
+      }).finally(() => {
+        routeTuning.wg = saved;
       });
     });
   }

@@ -3,7 +3,8 @@
 // instead of one thread, plus expert_slots' table lookup, in one dispatch.
 //
 // How it parallelizes: threads stride over the E experts; the logits' max and the softmax sum
-// come from workgroup tree reductions; each expert's key goes to workgroup memory and each
+// come from ONE workgroup tree over the first N threads (N = E rounded up to a power of two, at
+// most WG), combining (max, sum of exp(l - max)) pairs as online softmax does; each expert's key goes to workgroup memory and each
 // thread counts, for its experts, how many keys rank above (rank = #{e' : key' > key, or equal
 // with e' < e}); an expert with rank < K is the rank-th choice. Threads k < K then compute the
 // weights and sum the K of them in k order, as the reference does.
@@ -12,8 +13,11 @@
 //   h = x / sqrt(mean(x^2) + eps) * nw (written to H, the experts' input), logits = RW h (+ RB), RW an f32
 //   (E, D) matrix. Parallelized as WG / TPE experts at a time, TPE = WG / E' threads per expert
 //   (E' = E rounded up to a power of two, TPE >= 1) reading vec4 columns j, j + TPE, ... against
-//   h staged in workgroup memory; the TPE partial sums meet in a workgroup tree. Then the top-k
-//   below, from the logits in workgroup memory.
+//   x staged in workgroup memory. The norm is linear outside the product (RW h = inv RW (x nw),
+//   inv = 1 / sqrt(mean(x^2) + eps)), so each expert's TPE threads also sum x^2 over the columns
+//   they read and both partial sums meet in one workgroup tree: the norm costs no reduction of its
+//   own (a lone workgroup's time goes to barriers and memory latency, not arithmetic). Then the
+//   top-k below, from the logits in workgroup memory.
 //
 // Bindings: 0 P, 1 L logits (T, l_tstride), 2 SB selection bias, 3 IDS (T, K) out, 4 WTS (T, K)
 //   out, 5 TABLE expert -> blob word offset (read when has_table), 6 SLOTS (T, K) out;
@@ -69,7 +73,8 @@ struct Params {
 var<workgroup> lg: array<f32, MAX_E>; // the token's logits
 var<workgroup> xs: array<vec4<f32>, MAX_D4>; // main_norm: the token's normed x
 var<workgroup> keys: array<f32, MAX_E>;
-var<workgroup> red: array<f32, WG>;
+var<workgroup> red: array<vec2<f32>, WG>;
+var<workgroup> norm_inv: f32;
 var<workgroup> sel: array<u32, MAX_K>;
 var<workgroup> wsel: array<f32, MAX_K>;
 
@@ -78,11 +83,19 @@ fn sigmoid(x: f32) -> f32 {
   return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
 }
 
-fn reduce(i: u32, v: f32, is_max: bool) -> f32 {
+// (max, sum of exp(l - max)) of two parts, as one.
+fn combine_ms(p: vec2<f32>, q: vec2<f32>) -> vec2<f32> {
+  let m = max(p.x, q.x);
+  return vec2<f32>(m, p.y * exp(p.x - m) + q.y * exp(q.x - m));
+}
+
+// Tree over the first n threads (n a power of two <= WG) of their (max, sum) pairs; every thread
+// gets the total.
+fn reduce_ms(i: u32, v: vec2<f32>, n: u32) -> vec2<f32> {
   red[i] = v;
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (i < s) { red[i] = select(red[i] + red[i + s], max(red[i], red[i + s]), is_max); }
+  for (var s = n / 2u; s > 0u; s >>= 1u) {
+    if (i < s) { red[i] = combine_ms(red[i], red[i + s]); }
     workgroupBarrier();
   }
   let r = red[0];
@@ -90,18 +103,22 @@ fn reduce(i: u32, v: f32, is_max: bool) -> f32 {
   return r;
 }
 
+// E rounded up to a power of two, at most WG.
+fn pow2_experts() -> u32 {
+  var n = 1u;
+  while (n < P.experts && n < WG) { n *= 2u; }
+  return n;
+}
+
 // Top-k of the token's logits in lg (every thread calls it; ends with the outputs written).
 fn choose(t: u32, i: u32) {
   let E = P.experts;
   let K = P.k;
-  var lm = NEG_BIG;
-  for (var e = i; e < E; e += WG) { lm = max(lm, lg[e]); }
-  let m = reduce(i, lm, true);
-  var ls = 0.0;
-  if (P.softmax != 0u) {
-    for (var e = i; e < E; e += WG) { ls += exp(lg[e] - m); }
-  }
-  let sum = reduce(i, ls, false);
+  var ms = vec2<f32>(NEG_BIG, 0.0);
+  for (var e = i; e < E; e += WG) { ms = combine_ms(ms, vec2<f32>(lg[e], 1.0)); }
+  ms = reduce_ms(i, ms, pow2_experts());
+  let m = ms.x;
+  let sum = ms.y; // (used only with softmax)
   let biased = P.has_sel_bias != 0u && P.topk_logits == 0u;
   for (var e = i; e < E; e += WG) {
     let z = lg[e];
@@ -160,50 +177,68 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   choose(t, i);
 }
 
+// main_norm: column quad j of x nw, and of x^2 summed.
+fn xn(j: u32) -> vec4<f32> {
+  return xs[j] * NW[j];
+}
+
+fn sq(j: u32) -> f32 {
+  let v = xs[j];
+  return dot(v, v);
+}
+
 @compute @workgroup_size(WG)
 fn main_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
   let t = wid.x;
   let E = P.experts;
   let d4 = P.d4;
   let x4 = P.x_offset4 + t * d4;
-  var ss = 0.0;
-  for (var j = i; j < d4; j += WG) { let v = X[x4 + j]; ss += dot(v, v); }
-  let inv = inverseSqrt(reduce(i, ss, false) / f32(4u * d4) + P.eps);
-  for (var j = i; j < d4; j += WG) {
-    let v = X[x4 + j] * inv * NW[j];
-    xs[j] = v;
-    H[P.h_offset4 + t * d4 + j] = v;
-  }
+  for (var j = i; j < d4; j += WG) { xs[j] = X[x4 + j]; }
   workgroupBarrier();
-  // TPE threads per expert (a power of two), WG / TPE experts per pass; four weight loads in
+  // TPE threads per expert (a power of two), WG / TPE experts per pass; eight weight loads in
   // flight per thread (a lone workgroup reads the whole matrix: latency, not bandwidth, bounds it)
-  var ep = 1u;
-  while (ep < E && ep < WG) { ep *= 2u; }
+  let ep = pow2_experts();
   let tpe = WG / ep;
   let part = i % tpe;
   for (var e0 = 0u; e0 < E; e0 += ep) {
     let e = e0 + i / tpe;
-    var a = vec4<f32>(0.0);
+    var a = vec4<f32>(0.0); // RW (x nw), partial
+    var q = vec4<f32>(0.0); // x^2, partial
     if (e < E) {
       let row = P.rw_offset4 + e * d4;
       var j = part;
-      for (; j + 3u * tpe < d4; j += 4u * tpe) {
+      for (; j + 7u * tpe < d4; j += 8u * tpe) {
         let w0 = RW[row + j];
         let w1 = RW[row + j + tpe];
         let w2 = RW[row + j + 2u * tpe];
         let w3 = RW[row + j + 3u * tpe];
-        a += vec4<f32>(dot(w0, xs[j]), dot(w1, xs[j + tpe]), dot(w2, xs[j + 2u * tpe]), dot(w3, xs[j + 3u * tpe]));
+        let w4 = RW[row + j + 4u * tpe];
+        let w5 = RW[row + j + 5u * tpe];
+        let w6 = RW[row + j + 6u * tpe];
+        let w7 = RW[row + j + 7u * tpe];
+        a += vec4<f32>(dot(w0, xn(j)), dot(w1, xn(j + tpe)), dot(w2, xn(j + 2u * tpe)), dot(w3, xn(j + 3u * tpe)));
+        a += vec4<f32>(dot(w4, xn(j + 4u * tpe)), dot(w5, xn(j + 5u * tpe)), dot(w6, xn(j + 6u * tpe)), dot(w7, xn(j + 7u * tpe)));
+        for (var u = 0u; u < 8u; u++) { q.x += sq(j + u * tpe); }
       }
-      for (; j < d4; j += tpe) { a.x += dot(RW[row + j], xs[j]); }
+      for (; j < d4; j += tpe) {
+        a.x += dot(RW[row + j], xn(j));
+        q.y += sq(j);
+      }
     }
-    red[i] = (a.x + a.y) + (a.z + a.w);
+    red[i] = vec2<f32>((a.x + a.y) + (a.z + a.w), (q.x + q.y) + (q.z + q.w));
     workgroupBarrier();
     for (var s = tpe / 2u; s > 0u; s >>= 1u) {
       if (part < s) { red[i] += red[i + s]; }
       workgroupBarrier();
     }
-    if (part == 0u && e < E) { lg[e] = red[i] + select(0.0, RB[P.rb_offset + e], P.has_rbias != 0u); }
+    if (part == 0u && e < E) {
+      let inv = inverseSqrt(red[i].y / f32(4u * d4) + P.eps);
+      lg[e] = red[i].x * inv + select(0.0, RB[P.rb_offset + e], P.has_rbias != 0u);
+      if (e == 0u) { norm_inv = inv; }
+    }
     workgroupBarrier();
   }
+  let inv = norm_inv;
+  for (var j = i; j < d4; j += WG) { H[P.h_offset4 + t * d4 + j] = xs[j] * inv * NW[j]; }
   choose(t, i);
 }

@@ -9,9 +9,11 @@ import type { MoeSpec } from '../../format/spec.ts';
 import { writeSink } from '../matvec/matvec.ts';
 import code from './router.wgsl?raw';
 import fastCode from './route-fast.wgsl?raw';
+import logitsCode from './router-logits.wgsl?raw';
 
 const SRC = { label: 'router', code };
 const FAST = { label: 'route-fast', code: fastCode };
+const LOGITS = { label: 'router-logits', code: logitsCode };
 const WG = 64;
 
 export interface RouteArgs {
@@ -83,6 +85,8 @@ export interface RouteNormArgs extends Omit<RouteArgs, 'logits' | 'logitsOffset'
   bias?: { buffer: BufferArg; offset?: number };
   /** where the normed rows go (T, D) at float offset (the experts' input) */
   h: { buffer: BufferArg; offset?: number };
+  /** (T, E) f32 scratch for the split form (routeTuning.split): router-logits, then route-fast main */
+  logits?: BufferArg;
 }
 
 /** Whether routeNorm runs here: 10 storage buffers per stage and 32 KiB of workgroup memory, D % 4 == 0 and <= 4096, E <= 1024. */
@@ -90,6 +94,13 @@ export function routeNormUsable(enc: GpuEncoder, a: { E: number; D: number }): b
   const lim = enc.ctx.limits;
   return lim.maxStorageBuffersPerShaderStage >= 10 && lim.maxComputeWorkgroupStorageSize >= 32768 && a.D % 4 === 0 && a.D <= 4096 && a.E <= 1024;
 }
+
+/**
+ * How routeNorm runs, tuned by the bench: `split` (where the caller gives a logits scratch) as
+ * router-logits (a workgroup per expert row, `rowWg` threads) + route-fast main, else one
+ * main_norm workgroup of up to `wg` threads (the device's limits may cut either).
+ */
+export const routeTuning = { wg: 1024, split: true, rowWg: 256 };
 
 /**
  * Norm, router product and routing of T tokens in one dispatch (route-fast.wgsl main_norm):
@@ -112,10 +123,20 @@ export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
   if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
   const p = fastParams(a, E, { d4: a.D / 4, x_offset4: xOffset / 4, h_offset4: (a.h.offset ?? 0) / 4, rb_offset: a.bias?.offset ?? 0, has_rbias: +!!a.bias, eps: a.norm.eps });
   // as many threads as the device allows (up to 1024; workgroup memory: 16 KiB of h, 8 KiB of keys and logits, 4 B per thread)
-  const wg = Math.min(1024, enc.ctx.limits.maxComputeInvocationsPerWorkgroup, 2 ** Math.floor(Math.log2((enc.ctx.limits.maxComputeWorkgroupStorageSize - 25 * 1024) / 4)));
-  const kernel = enc.ctx.pipelines.get(FAST, 'main_norm', { WG: wg });
   const dummy = enc.ctx.dummy;
-  enc.dispatch(kernel, p, [null, a.selectionBias ?? dummy, a.ids, a.weights, a.slots?.table ?? dummy, a.slots?.out ?? writeSink(enc.ctx), a.x, a.norm.w, a.router, a.bias?.buffer ?? dummy, a.h.buffer], [a.T]);
+  const outs = [a.ids, a.weights, a.slots?.table ?? dummy, a.slots?.out ?? writeSink(enc.ctx)];
+  if (routeTuning.split && a.logits) {
+    check(bindingSize(a.logits) >= a.T * E * 4, `logits scratch smaller than ${a.T} x ${E}`);
+    const lp = new Params().u32(a.D / 4).u32(xOffset / 4).u32((a.h.offset ?? 0) / 4).u32(0).u32(a.bias?.offset ?? 0).bool(!!a.bias).f32(a.norm.eps).u32(0).u32(E).buffer;
+    const rowWg = Math.min(routeTuning.rowWg, enc.ctx.limits.maxComputeInvocationsPerWorkgroup);
+    enc.dispatch(enc.ctx.pipelines.get(LOGITS, 'main', { WG: rowWg }), lp, [a.x, a.norm.w, a.router, a.bias?.buffer ?? dummy, a.logits, a.h.buffer], [E, a.T]);
+    const rp = fastParams({ ...a, logitsOffset: 0 }, E);
+    enc.dispatch(enc.ctx.pipelines.get(FAST, 'main', { WG: fastWg(enc, E) }), rp, [a.logits, a.selectionBias ?? dummy, ...outs], [a.T]);
+    return;
+  }
+  const wg = Math.min(routeTuning.wg, enc.ctx.limits.maxComputeInvocationsPerWorkgroup, 2 ** Math.floor(Math.log2((enc.ctx.limits.maxComputeWorkgroupStorageSize - 25 * 1024) / 4)));
+  const kernel = enc.ctx.pipelines.get(FAST, 'main_norm', { WG: wg });
+  enc.dispatch(kernel, p, [null, a.selectionBias ?? dummy, ...outs, a.x, a.norm.w, a.router, a.bias?.buffer ?? dummy, a.h.buffer], [a.T]);
 }
 
 /** Record the routing of T tokens. */
