@@ -23,13 +23,13 @@ import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
 import { route, routeNorm, routeNormUsable, routeTuning } from '../kernels/router/router.ts';
 import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
-import { matmulTiled, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
+import { matmulTiled, matmulTiledQkv, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
 import { recordExperts, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
 import { argmax } from '../kernels/argmax/argmax.ts';
 import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 import type { ExpertCache } from '../experts/cache.ts';
 import type { ExpertLayout } from '../format/quant-layout.ts';
-import { bindTensor, floatArg, type GpuTensor, type GpuWeights } from './gpu-weights.ts';
+import { bindTensor, floatArg, qkvTiledArgs, type GpuTensor, type GpuWeights } from './gpu-weights.ts';
 import { ForwardBuffers } from './gpu-buffers.ts';
 
 
@@ -313,9 +313,12 @@ export class GpuForward extends ForwardBuffers {
       this.decodeAttention(enc, L, { q: this.qkv, k: this.qkv, v: this.qkv, kOffset: k.yOffset, vOffset: v.yOffset });
       return;
     }
-    this.linear(enc, lw.q_proj!, xin, this.q, T, lw.q_bias, 0, nrm && { ...nrm, out: { buffer: this.h } });
-    this.linear(enc, lw.k_proj!, xin, this.k, T, lw.k_bias, 0, nrm);
-    this.linear(enc, lw.v_proj!, xin, this.v, T, lw.v_bias, 0, nrm);
+    if (!nrm && lw.qkv && this.tiled(T, D)) matmulTiledQkv(enc, { ...qkvTiledArgs(lw), cols: D, T, x: xin, ys: [this.q, this.k, this.v] });
+    else {
+      this.linear(enc, lw.q_proj!, xin, this.q, T, lw.q_bias, 0, nrm && { ...nrm, out: { buffer: this.h } });
+      this.linear(enc, lw.k_proj!, xin, this.k, T, lw.k_bias, 0, nrm);
+      this.linear(enc, lw.v_proj!, xin, this.v, T, lw.v_bias, 0, nrm);
+    }
     if (ls.qk_norm === 'whole_projection') {
       rmsnorm(enc, { T, n: qw, eps, y: this.q, w: lw.q_norm!.buffer, variant: this.kv });
       rmsnorm(enc, { T, n: kw, eps, y: this.k, w: lw.k_norm!.buffer, variant: this.kv });

@@ -2,6 +2,7 @@
 // per tensor in its packed layout (src/format/quant-layout.ts), plus per-layer constants the
 // kernels read (lightning decay rates).
 
+import type { MatmulQkvArgs } from '../kernels/matvec/matmul-tiled.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { BufferArg } from '../gpu/encoder.ts';
 import { alignUp, type PackedModel, type PackedTensor, type QuantKind } from '../format/quant-layout.ts';
@@ -26,6 +27,16 @@ export function floatArg(t: GpuTensor | undefined): { buffer: GPUBuffer; offset:
 export function bindTensor(t: GpuTensor): BufferArg {
   if (t.offset === undefined) return t.buffer;
   return { buffer: t.buffer, offset: t.offset, size: Math.min(alignUp(t.bytes!, 16), t.buffer.size - t.offset) };
+}
+
+/** matmulTiledQkv's weight and bias arguments for a layer whose q, k, v are packed (lw.qkv). */
+export function qkvTiledArgs(lw: GpuLayer): Pick<MatmulQkvArgs, 'kind' | 'w' | 'wOffsets' | 'rows' | 'bias'> {
+  const [q, k, v] = [lw.q_proj!, lw.k_proj!, lw.v_proj!];
+  const b = lw.q_bias && lw.k_bias && lw.v_bias ? [lw.q_bias, lw.k_bias, lw.v_bias] : null;
+  return {
+    kind: q.quant, w: q.buffer, wOffsets: [q.offset ?? 0, k.offset ?? 0, v.offset ?? 0], rows: [q.shape[0], k.shape[0], v.shape[0]],
+    bias: b ? { buffer: b[0].buffer, offsets: [(b[0].offset ?? 0) / 4, (b[1].offset ?? 0) / 4, (b[2].offset ?? 0) / 4] } : undefined,
+  };
 }
 
 /**

@@ -7,7 +7,7 @@ import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import { expectClose, expectEqual, randArray, randInt, rng, testContext } from '../testing/harness.ts';
-import { groupedDown, groupedGateUp, matmulTiled, matmulTuning, moePlan, planWords, type TileGeometry } from './matmul-tiled.ts';
+import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords, type TileGeometry } from './matmul-tiled.ts';
 
 describe('matmul tiled', () => {
   // tiles of 16 (4 tokens a thread), 64 (8), 128, 64 with 4 tokens a thread, 32 with 8; register
@@ -54,6 +54,47 @@ describe('matmul tiled', () => {
       }
     });
   });
+
+  for (const [kind, rows, biased] of [
+    ['q8', [150, 40, 24], true],
+    ['mxfp4', [64, 200, 8], false],
+  ] as [QuantKind, [number, number, number], boolean][]) {
+    it(`q, k, v in one dispatch (${kind}, rows ${rows.join('/')}, biases ${biased}) equal three products`, async () => {
+      const ctx = await testContext();
+      const r = rng(rows[0] + rows[1]);
+      const cols = 96;
+      const T = randInt(r, 5, 70);
+      const packed = rows.map((n) => quantizeMatrix(kind, randArray(r, n * cols), n, cols));
+      const offsets = [0, 0, 0] as [number, number, number];
+      let at = 0;
+      packed.forEach((b, m) => {
+        offsets[m] = at;
+        at += Math.ceil(b.byteLength / 256) * 256;
+      });
+      const all = new Uint8Array(at);
+      packed.forEach((b, m) => all.set(b, offsets[m]));
+      const biases = rows.map((n) => randArray(r, n));
+      const bOffsets = [3, 3 + rows[0] + 5, 3 + rows[0] + rows[1] + 10] as [number, number, number];
+      const bAll = new Float32Array(bOffsets[2] + rows[2]);
+      biases.forEach((b, m) => bAll.set(b, bOffsets[m]));
+      const xs = randArray(r, 8 + T * cols);
+      const ys = rows.map((n) => ctx.createBuffer(T * n * 4)) as [GPUBuffer, GPUBuffer, GPUBuffer];
+      await ctx.scoped(`qkv ${kind}`, async () => {
+        const enc = ctx.encoder();
+        matmulTiledQkv(enc, {
+          kind, cols, T, w: ctx.upload(all), wOffsets: offsets, rows, x: ctx.upload(xs), xOffset: 8, ys,
+          bias: biased ? { buffer: ctx.upload(bAll), offsets: bOffsets } : undefined,
+        });
+        enc.submit();
+        for (let m = 0; m < 3; m++) {
+          const W = dequantizeMatrix(kind, packed[m], rows[m], cols);
+          const want = new Float32Array(T * rows[m]);
+          for (let t = 0; t < T; t++) want.set(refMatvec(W, xs.subarray(8 + t * cols, 8 + (t + 1) * cols), rows[m], cols, biased ? biases[m] : undefined), t * rows[m]);
+          expectClose(await ctx.readF32(ys[m]), want, `${kind} matrix ${m} T=${T}`);
+        }
+      });
+    });
+  }
 
   const ACTS: ExpertActivation[] = [{ kind: 'swiglu' }, { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 }];
   for (const [kind, biases, act, bt, geo] of [

@@ -26,12 +26,13 @@ interface Fields {
   rows: number; cols: number; tokens: number; w_offset: number; x_offset: number; x_stride: number;
   y_offset: number; y_stride: number; b_offset: number; has_bias: number; res_mode: number; alpha: number;
   beta: number; h_offset: number; w2_offset: number; b2_offset: number; experts: number; k_experts: number;
-  slot_offset: number; act: number; act_alpha: number; act_limit: number;
+  slot_offset: number; act: number; act_alpha: number; act_limit: number; rows2: number; rows3: number;
+  w3_offset: number; b3_offset: number;
 }
 const ORDER: (keyof Fields)[] = [
   'rows', 'cols', 'tokens', 'w_offset', 'x_offset', 'x_stride', 'y_offset', 'y_stride', 'b_offset', 'has_bias',
   'res_mode', 'alpha', 'beta', 'h_offset', 'w2_offset', 'b2_offset', 'experts', 'k_experts', 'slot_offset', 'act',
-  'act_alpha', 'act_limit',
+  'act_alpha', 'act_limit', 'rows2', 'rows3', 'w3_offset', 'b3_offset',
 ];
 const FLOATS = new Set<keyof Fields>(['alpha', 'beta', 'act_alpha', 'act_limit']);
 
@@ -158,6 +159,46 @@ export function denseTile(ctx: GpuContext, rows: number, T: number): TileShape {
     t = tileShape(ctx, bt);
   }
   return t;
+}
+
+export interface MatmulQkvArgs {
+  kind: QuantKind;
+  cols: number;
+  T: number;
+  /** the buffer holding q, k and v, each in its layout at a byte offset (multiple of 4) */
+  w: GPUBuffer;
+  wOffsets: [number, number, number];
+  rows: [number, number, number];
+  x: BufferArg;
+  xOffset?: number;
+  xStride?: number;
+  /** outputs (T, rows[m]) at offset 0 */
+  ys: [BufferArg, BufferArg, BufferArg];
+  /** the buffer holding the three biases, at float offsets */
+  bias?: { buffer: GPUBuffer; offsets: [number, number, number] };
+}
+
+/** Record q, k, v = X Wq^T, X Wk^T, X Wv^T (+ biases) for T tokens in one dispatch (mm_qkv). */
+export function matmulTiledQkv(enc: GpuEncoder, a: MatmulQkvArgs): void {
+  const check = (ok: boolean, msg: string) => {
+    if (!ok) throw new KernelShapeError('matmulTiledQkv', msg);
+  };
+  const xStride = a.xStride ?? a.cols;
+  const xOffset = a.xOffset ?? 0;
+  check(tiledUsable({ cols: a.cols, xOffset, xStride }), 'needs cols % 32 == 0 and x offset/stride % 4 == 0');
+  check(a.wOffsets.every((o) => o % 4 === 0), 'weight offsets must be multiples of 4');
+  check(bindingSize(a.x) >= (xOffset + (a.T - 1) * xStride + a.cols) * 4, 'x binding too small');
+  a.ys.forEach((y, m) => check(bindingSize(y) >= a.T * a.rows[m] * 4, `output ${m} binding too small`));
+  const t = denseTile(enc.ctx, a.rows[0] + a.rows[1] + a.rows[2], a.T);
+  const b = a.bias?.offsets ?? [0, 0, 0];
+  const params = pack({
+    rows: a.rows[0], rows2: a.rows[1], rows3: a.rows[2], cols: a.cols, tokens: a.T, x_offset: xOffset, x_stride: xStride,
+    w_offset: a.wOffsets[0] / 4, w2_offset: a.wOffsets[1] / 4, w3_offset: a.wOffsets[2] / 4,
+    has_bias: +!!a.bias, b_offset: b[0], b2_offset: b[1], b3_offset: b[2],
+  });
+  const kernel = enc.ctx.pipelines.get(SRC, 'mm_qkv', overrides(a.kind, t));
+  const tiles = a.rows.reduce((n, r) => n + Math.ceil(r / t.rows), 0);
+  enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? enc.ctx.dummy, a.ys[0], null, null, null, null, a.ys[1], a.ys[2]], [tiles, Math.ceil(a.T / t.bt)]);
 }
 
 /** u32 entries of the plan buffer for E experts and n problems at tile size bt. */

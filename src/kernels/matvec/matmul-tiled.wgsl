@@ -1,6 +1,6 @@
 // matmul-tiled: Y (tokens, rows) = X (tokens, cols) W^T for prefill, with W in any quant-layout.ts
 // kind, tiled through workgroup memory so each decoded weight serves BT tokens and each x value
-// a tile's rows. Three entry points share the tile loop:
+// a tile's rows. Four entry points share the tile loop:
 //   mm              dense: all tokens read one matrix (+ bias, + the residual epilogue of
 //                   matvec-fast.wgsl: res_mode 1 Y = alpha Y + beta v, 2 Y = alpha H + beta v)
 //   grouped_gate_up experts: a tile is BT problems of ONE expert (from moe-plan), gate and up
@@ -31,6 +31,7 @@
 //   6 PLAN: array<u32>      moe-plan output (grouped)
 //   7 ORDER: array<u32>     problems by expert (grouped)
 //   8 S: array<u32>         per-problem slot word offsets (grouped)
+//   9 Y2, 10 Y3: array<f32> k and v outputs (mm_qkv; Y is q's)
 // Dispatch: mm grid (ceil(rows / 8 NX), ceil(tokens / BT)); grouped grid (ceil(rows / R),
 //   ceil(n / BT) + E) with R = 4 NX (gate_up) or 8 NX (down) — a workgroup past the plan's tile
 //   count returns at once.
@@ -68,6 +69,10 @@ struct Params {
   act: u32,
   act_alpha: f32,
   act_limit: f32,
+  rows2: u32,
+  rows3: u32,
+  w3_offset: u32,
+  b3_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -79,6 +84,10 @@ struct Params {
 @group(0) @binding(6) var<storage, read> PLAN: array<u32>;
 @group(0) @binding(7) var<storage, read> ORDER: array<u32>;
 @group(0) @binding(8) var<storage, read> S: array<u32>;
+@group(0) @binding(9) var<storage, read_write> Y2: array<f32>;
+@group(0) @binding(10) var<storage, read_write> Y3: array<f32>;
+
+var<private> ROWS: u32; // rows of the matrix this workgroup multiplies (P.rows but in mm_qkv)
 
 var<workgroup> xs: array<vec4<f32>, BK * BT / 4u>; // xs[k BT/4 + i] = tokens 4i..4i+3 at column k
 var<workgroup> ws: array<vec4<f32>, BK * QS>; // ws[k QS + q] = row quad q at column k
@@ -102,7 +111,7 @@ fn wpg() -> u32 {
 // Index of the word holding the scale of row r, group g (any valid index for f32 / f16).
 fn scale_index(mat: u32, r: u32, g: u32, G: u32) -> u32 {
   let i = r * G + g;
-  let sbase = mat + P.rows * G * wpg();
+  let sbase = mat + ROWS * G * wpg();
   switch KIND {
     case 0u, 1u: { return mat; }
     case 4u: { return sbase + i / 4u; }
@@ -153,7 +162,7 @@ fn w_task(task: u32, mat: u32, mat2: u32, r0: u32, dual: bool) -> WTask {
 struct WRaw { u: vec4<u32>, s: vec4<u32> }
 
 fn w_row(t: WTask, j: u32) -> u32 {
-  return min(t.rb + j, P.rows - 1u);
+  return min(t.rb + j, ROWS - 1u);
 }
 
 fn fetch_w(t: WTask, g: u32) -> WRaw {
@@ -307,10 +316,8 @@ fn sigmoid(x: f32) -> f32 {
   return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
 }
 
-@compute @workgroup_size(THREADS)
-fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let r0 = wid.x * 8u * NX;
-  let t0 = wid.y * BT;
+// Stage the x rows of tokens t0 .. t0 + BT (mm, mm_qkv).
+fn stage_tokens(t0: u32, lid: u32) {
   for (var t = lid; t < BT; t += THREADS) {
     let tok = t0 + t;
     prob[t] = tok;
@@ -318,6 +325,14 @@ fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
   }
   if (lid == 0u) { tile_info[2] = min(BT, P.tokens - t0); }
   workgroupBarrier();
+}
+
+@compute @workgroup_size(THREADS)
+fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ROWS = P.rows;
+  let r0 = wid.x * 8u * NX;
+  let t0 = wid.y * BT;
+  stage_tokens(t0, lid);
   let acc = tile_loop(P.w_offset, 0u, r0, lid, false);
   let tx = lid % NX;
   let ty = lid / NX;
@@ -336,6 +351,47 @@ fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
           case 1u: { Y[yo] = P.alpha * Y[yo] + P.beta * v; }
           case 2u: { Y[yo] = P.alpha * H[P.h_offset + tok * P.y_stride + r] + P.beta * v; }
           default: { Y[yo] = v; }
+        }
+      }
+    }
+  }
+}
+
+// q, k and v in one dispatch (three matrices of one buffer, biases of one buffer, three outputs
+// (T, rows_m) at offset 0): the grid's x runs over the row tiles of q, then k, then v. As three
+// dispatches, each waited for the one before, and k and v (512 rows for gpt-oss) filled a few
+// dozen workgroups of a GPU with 132 cores.
+@compute @workgroup_size(THREADS)
+fn mm_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let R = 8u * NX;
+  let n0 = (P.rows + R - 1u) / R;
+  let n1 = (P.rows2 + R - 1u) / R;
+  let m = select(select(0u, 1u, wid.x >= n0), 2u, wid.x >= n0 + n1);
+  let tile = wid.x - select(select(0u, n0, m == 1u), n0 + n1, m == 2u);
+  let w = select(select(P.w_offset, P.w2_offset, m == 1u), P.w3_offset, m == 2u);
+  let b = select(select(P.b_offset, P.b2_offset, m == 1u), P.b3_offset, m == 2u);
+  ROWS = select(select(P.rows, P.rows2, m == 1u), P.rows3, m == 2u);
+  let r0 = tile * R;
+  let t0 = wid.y * BT;
+  stage_tokens(t0, lid);
+  let acc = tile_loop(w, 0u, r0, lid, false);
+  let tx = lid % NX;
+  let ty = lid / NX;
+  for (var i = 0u; i < TM; i++) {
+    let tok = t0 + TM * ty + i;
+    if (tok >= P.tokens) { continue; }
+    for (var q = 0u; q < 2u; q++) {
+      let v4 = acc_at(acc, i, q);
+      for (var j = 0u; j < 4u; j++) {
+        let r = r0 + 4u * (q * NX + tx) + j;
+        if (r >= ROWS) { continue; }
+        var v = v4[j];
+        if (P.has_bias != 0u) { v += B[b + r]; }
+        let yo = tok * ROWS + r;
+        switch m {
+          case 0u: { Y[yo] = v; }
+          case 1u: { Y2[yo] = v; }
+          default: { Y3[yo] = v; }
         }
       }
     }
@@ -373,6 +429,7 @@ fn stage_group(tile: u32, lid: u32, x_of_token: bool) -> bool {
 
 @compute @workgroup_size(THREADS)
 fn grouped_gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ROWS = P.rows;
   let r0 = wid.x * 4u * NX;
   if (!stage_group(wid.y, lid, true)) { return; }
   let slot = tile_info[1];
@@ -408,6 +465,7 @@ fn grouped_gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
 
 @compute @workgroup_size(THREADS)
 fn grouped_down(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ROWS = P.rows;
   let r0 = wid.x * 8u * NX;
   if (!stage_group(wid.y, lid, false)) { return; }
   let slot = tile_info[1];
