@@ -15,7 +15,7 @@ interface ModelOut {
   bytes_per_token: { total: number };
   variants?: Record<string, { decode: DecodeResult; prefill: { tok_s: number } }>;
   streaming?: StreamResult[];
-  extrapolated?: { decode_tok_s: number; prefill_tok_s: number };
+  extrapolated?: { decode_tok_s: number | null; prefill_tok_s: number };
 }
 
 const HEADLINE_MODEL = 'gpt-oss-20b';

@@ -154,7 +154,8 @@ export async function run(argv: string[]): Promise<number> {
           out.extrapolated = {
             per_layer_decode_ms: perLayer,
             per_layer_prefill_ms: perLayerPrefill,
-            decode_tok_s: 1000 / (two.decode_ms + (full - 2) * perLayer),
+            // null where the per-layer time is below the noise (the 2-layer run not faster)
+            decode_tok_s: perLayer > 0 ? 1000 / (two.decode_ms + (full - 2) * perLayer) : null,
             prefill_tok_s: (sizes.prefill * 1000) / (two.prefill_ms + (full - 2) * perLayerPrefill),
           };
           log(`  ${name} extrapolated to ${full} layers: ${JSON.stringify(out.extrapolated)}`);
