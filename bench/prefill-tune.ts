@@ -1,8 +1,9 @@
 // Prefill tiles chosen end to end, like decode-tune.ts for decode: the matmul sweep times one
 // 2880 x 2880 product, but a prefill runs grouped expert tiles whose fill depends on how many
 // tokens each expert gets, and dense products whose grids may be shorter than the GPU is wide.
-// Each knob (the experts' tile size, the dense products' tile size and minimum workgroup count)
-// is tried in turn with whole prefills of the bench prompt, keeping the fastest.
+// Each knob (the experts' tile size, the dense products' tile size) is tried in turn with whole
+// prefills of the bench prompt, keeping the fastest. (Smaller dense tiles wherever a grid is
+// shorter than the GPU is wide lost in every H100 run and are not a knob.)
 
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import type { GpuRunner } from '../src/model/gpu-runner.ts';
@@ -11,10 +12,10 @@ export interface PrefillTuneResult {
   start_tok_s: number;
   tok_s: number;
   tried: { knob: string; value: number; tok_s: number }[];
-  chosen: { grouped: number; bt: number; minTiles: number };
+  chosen: { grouped: number; bt: number };
 }
 
-/** Tune matmulTuning.grouped, .bt and .minTiles for `r`'s prefill of `prompt` in place. */
+/** Tune matmulTuning.grouped and .bt for `r`'s prefill of `prompt` in place. */
 export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: string) => void, deadline: number): Promise<PrefillTuneResult> {
   const time = async (): Promise<number> => {
     let best = 0;
@@ -30,10 +31,9 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   const tried: PrefillTuneResult['tried'] = [];
   const start = await time();
   let bestTok = start;
-  const knobs: ['grouped' | 'bt' | 'minTiles', number[]][] = [
+  const knobs: ['grouped' | 'bt', number[]][] = [
     ['grouped', [0, 32, 64, 128]],
     ['bt', [64, 128]],
-    ['minTiles', [0, 132, 264, 528]],
   ];
   for (const [knob, values] of knobs) {
     const keep = matmulTuning[knob];
@@ -48,7 +48,7 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     }
     matmulTuning[knob] = bestValue;
   }
-  const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt, minTiles: matmulTuning.minTiles };
+  const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt };
   log(`  prefill tiles: ${start.toFixed(0)} -> ${bestTok.toFixed(0)} tok/s with ${JSON.stringify(chosen)}`);
   return { start_tok_s: start, tok_s: bestTok, tried, chosen };
 }

@@ -313,7 +313,7 @@ export class GpuForward extends ForwardBuffers {
       this.decodeAttention(enc, L, { q: this.qkv, k: this.qkv, v: this.qkv, kOffset: k.yOffset, vOffset: v.yOffset });
       return;
     }
-    if (!nrm && lw.qkv && this.tiled(T, D)) matmulTiledQkv(enc, { ...qkvTiledArgs(lw), cols: D, T, x: xin, ys: [this.q, this.k, this.v] });
+    if (!nrm && lw.qkv && this.tiled(T, D)) matmulTiledQkv(enc, { ...qkvTiledArgs(lw, lw.qkv), cols: D, T, x: xin, ys: [this.q, this.k, this.v] });
     else {
       this.linear(enc, lw.q_proj!, xin, this.q, T, lw.q_bias, 0, nrm && { ...nrm, out: { buffer: this.h } });
       this.linear(enc, lw.k_proj!, xin, this.k, T, lw.k_bias, 0, nrm);
@@ -400,7 +400,7 @@ export class GpuForward extends ForwardBuffers {
     const slots = this.experts.resident ? { table: this.experts.table!, tableOffset: L * m.num_experts, out: this.slots } : undefined;
     const choice = { moe: m, T, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts, slots };
     if (this.fusedNorm(T) && lw.router!.quant === 'f32' && routeNormUsable(enc, { E: m.num_experts, D: this.D })) {
-      // decode: post-attention norm (to h), router product and choice in one dispatch
+      // decode: post-attention norm (to h), router product and choice (routeNorm: the router read by a workgroup per expert)
       routeNorm(enc, { ...choice, x: this.x, D: this.D, norm: { w: lw.post_norm!.buffer, eps }, router: bindTensor(lw.router!), bias: floatArg(lw.router_bias), h: { buffer: this.h }, logits: this.rlog });
     } else {
       // post-attention norm: fused into the router product for decode (which writes h), else its own pass

@@ -18,24 +18,23 @@ export interface GpuTensor {
   bytes?: number;
 }
 
-/** The binding of a tensor: the whole buffer, or its range (16-byte padded) when it shares one. */
 /** A bias or vector tensor as matvec's bias argument: its buffer and float offset. */
 export function floatArg(t: GpuTensor | undefined): { buffer: GPUBuffer; offset: number } | undefined {
   return t && { buffer: t.buffer, offset: (t.offset ?? 0) / 4 };
 }
 
+/** The binding of a tensor: the whole buffer, or its range (16-byte padded) when it shares one. */
 export function bindTensor(t: GpuTensor): BufferArg {
   if (t.offset === undefined) return t.buffer;
   return { buffer: t.buffer, offset: t.offset, size: Math.min(alignUp(t.bytes!, 16), t.buffer.size - t.offset) };
 }
 
-/** matmulTiledQkv's weight and bias arguments for a layer whose q, k, v are packed (lw.qkv). */
-export function qkvTiledArgs(lw: GpuLayer): Pick<MatmulQkvArgs, 'kind' | 'w' | 'wOffsets' | 'rows' | 'bias'> {
-  const [q, k, v] = [lw.q_proj!, lw.k_proj!, lw.v_proj!];
-  const b = lw.q_bias && lw.k_bias && lw.v_bias ? [lw.q_bias, lw.k_bias, lw.v_bias] : null;
+/** matmulTiledQkv's weight and bias arguments for a layer whose q, k, v are packed (`qkv`'s table). */
+export function qkvTiledArgs(lw: GpuLayer, pack: QkvPack): Pick<MatmulQkvArgs, 'kind' | 'w' | 'wOffsets' | 'rows' | 'bias'> {
+  const [q, k, v] = pack.mats;
   return {
-    kind: q.quant, w: q.buffer, wOffsets: [q.offset ?? 0, k.offset ?? 0, v.offset ?? 0], rows: [q.shape[0], k.shape[0], v.shape[0]],
-    bias: b ? { buffer: b[0].buffer, offsets: [(b[0].offset ?? 0) / 4, (b[1].offset ?? 0) / 4, (b[2].offset ?? 0) / 4] } : undefined,
+    kind: lw.q_proj!.quant, w: lw.q_proj!.buffer, wOffsets: [q.wOffset * 4, k.wOffset * 4, v.wOffset * 4], rows: [q.rows, k.rows, v.rows],
+    bias: lw.q_bias && { buffer: lw.q_bias.buffer, offsets: [q.biasOffset, k.biasOffset, v.biasOffset] },
   };
 }
 

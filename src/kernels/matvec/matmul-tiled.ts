@@ -58,13 +58,11 @@ const WORDS_PER_GROUP: Record<QuantKind, number> = { f32: 32, f16: 16, q8: 8, q4
 
 /**
  * Tile geometry by tokens per tile (bt = tm ny; a tile covers 8 nx rows of one matrix, or 4 nx of
- * gate and of up); `bt`, the largest tile the dense products use: a smaller one where the grid
- * would have fewer than `minTiles` workgroups (a GPU with many cores idles on a short grid) or
- * the run has fewer tokens; `grouped`: the experts' tile (0: by tokens per expert, groupedTile).
+ * gate and of up); `bt`, the largest tile the dense products use (a run of fewer tokens, less);
+ * `grouped`: the experts' tile (0: by tokens per expert, groupedTile).
  */
-export const matmulTuning: { bt: number; minTiles: number; grouped: number; geometry: Record<number, TileGeometry> } = {
+export const matmulTuning: { bt: number; grouped: number; geometry: Record<number, TileGeometry> } = {
   bt: 128,
-  minTiles: 0,
   grouped: 0,
   geometry: {
     16: { tm: 4, ny: 4, nx: 16 },
@@ -138,7 +136,7 @@ export function matmulTiled(enc: GpuEncoder, a: MatmulTiledArgs): void {
   check(wOffset % 4 === 0, 'wOffset must be a multiple of 4');
   check(bindingSize(a.x) >= (xOffset + (a.T - 1) * xStride + a.cols) * 4, 'x binding too small');
   check(bindingSize(a.y) >= (yOffset + (a.T - 1) * yStride + a.rows) * 4, 'y binding too small');
-  const t = denseTile(enc.ctx, a.rows, a.T);
+  const t = denseTile(enc.ctx, a.T);
   const r = a.residual;
   const params = pack({
     rows: a.rows, cols: a.cols, tokens: a.T, w_offset: wOffset / 4, x_offset: xOffset, x_stride: xStride,
@@ -150,15 +148,9 @@ export function matmulTiled(enc: GpuEncoder, a: MatmulTiledArgs): void {
   enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy], [Math.ceil(a.rows / t.rows), Math.ceil(a.T / t.bt)]);
 }
 
-/** The dense products' tile for rows x T (matmulTuning.bt, minTiles). */
-export function denseTile(ctx: GpuContext, rows: number, T: number): TileShape {
-  let bt = Math.min(matmulTuning.bt, T <= 16 ? 16 : T <= 32 ? 32 : T <= 64 ? 64 : 128);
-  let t = tileShape(ctx, bt);
-  while (bt > 16 && Math.ceil(rows / t.rows) * Math.ceil(T / bt) < matmulTuning.minTiles) {
-    bt /= 2;
-    t = tileShape(ctx, bt);
-  }
-  return t;
+/** The dense products' tile for T tokens: matmulTuning.bt, or the smallest of 16 / 32 / 64 that holds them. */
+function denseTile(ctx: GpuContext, T: number): TileShape {
+  return tileShape(ctx, Math.min(matmulTuning.bt, T <= 16 ? 16 : T <= 32 ? 32 : T <= 64 ? 64 : 128));
 }
 
 export interface MatmulQkvArgs {
@@ -189,7 +181,7 @@ export function matmulTiledQkv(enc: GpuEncoder, a: MatmulQkvArgs): void {
   check(a.wOffsets.every((o) => o % 4 === 0), 'weight offsets must be multiples of 4');
   check(bindingSize(a.x) >= (xOffset + (a.T - 1) * xStride + a.cols) * 4, 'x binding too small');
   a.ys.forEach((y, m) => check(bindingSize(y) >= a.T * a.rows[m] * 4, `output ${m} binding too small`));
-  const t = denseTile(enc.ctx, a.rows[0] + a.rows[1] + a.rows[2], a.T);
+  const t = denseTile(enc.ctx, a.T);
   const b = a.bias?.offsets ?? [0, 0, 0];
   const params = pack({
     rows: a.rows[0], rows2: a.rows[1], rows3: a.rows[2], cols: a.cols, tokens: a.T, x_offset: xOffset, x_stride: xStride,

@@ -92,8 +92,8 @@ var<private> ROWS: u32; // rows of the matrix this workgroup multiplies (P.rows 
 var<workgroup> xs: array<vec4<f32>, BK * BT / 4u>; // xs[k BT/4 + i] = tokens 4i..4i+3 at column k
 var<workgroup> ws: array<vec4<f32>, BK * QS>; // ws[k QS + q] = row quad q at column k
 var<workgroup> xrow: array<u32, BT>; // vec4 index of each tile token's x row (0xffffffff: none)
-var<workgroup> prob: array<u32, BT>; // problem (grouped) or token (mm) of each tile row
-var<workgroup> tile_info: array<u32, 3>; // expert, slot, live tokens (the first ones of the tile)
+var<workgroup> prob: array<u32, BT>; // problem of each tile row (grouped)
+var<workgroup> tile_info: array<u32, 2>; // expert slot (grouped), live tokens (the first ones of the tile)
 
 const MAGIC: u32 = 0x4B000000u;
 const MAGIC_F: f32 = 8388608.0;
@@ -267,7 +267,7 @@ fn tile_loop(mat: u32, mat2: u32, r0: u32, lid: u32, dual: bool) -> Acc {
   var acc = Acc(z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z);
   let G = P.cols / BK;
   let xq = (TM / 4u) * ty;
-  let busy = TM * ty < tile_info[2];
+  let busy = TM * ty < tile_info[1];
   var pre: Pref;
   if (PF != 0u) { pre = prefetch(mat, mat2, r0, 0u, lid, dual); }
   for (var g = 0u; g < G; g++) {
@@ -320,10 +320,9 @@ fn sigmoid(x: f32) -> f32 {
 fn stage_tokens(t0: u32, lid: u32) {
   for (var t = lid; t < BT; t += THREADS) {
     let tok = t0 + t;
-    prob[t] = tok;
     xrow[t] = select(NONE, (P.x_offset + tok * P.x_stride) / 4u, tok < P.tokens);
   }
-  if (lid == 0u) { tile_info[2] = min(BT, P.tokens - t0); }
+  if (lid == 0u) { tile_info[1] = min(BT, P.tokens - t0); }
   workgroupBarrier();
 }
 
@@ -419,9 +418,8 @@ fn stage_group(tile: u32, lid: u32, x_of_token: bool) -> bool {
     }
   }
   if (lid == 0u) {
-    tile_info[0] = e;
-    tile_info[1] = S[P.slot_offset + ORDER[PLAN[E + e]]];
-    tile_info[2] = live;
+    tile_info[0] = S[P.slot_offset + ORDER[PLAN[E + e]]];
+    tile_info[1] = live;
   }
   workgroupBarrier();
   return true;
@@ -432,7 +430,7 @@ fn grouped_gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
   ROWS = P.rows;
   let r0 = wid.x * 4u * NX;
   if (!stage_group(wid.y, lid, true)) { return; }
-  let slot = tile_info[1];
+  let slot = tile_info[0];
   let acc = tile_loop(P.w_offset + slot, P.w2_offset + slot, r0, lid, true);
   let tx = lid % NX;
   let ty = lid / NX;
@@ -468,7 +466,7 @@ fn grouped_down(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   ROWS = P.rows;
   let r0 = wid.x * 8u * NX;
   if (!stage_group(wid.y, lid, false)) { return; }
-  let slot = tile_info[1];
+  let slot = tile_info[0];
   let acc = tile_loop(P.w_offset + slot, 0u, r0, lid, false);
   let tx = lid % NX;
   let ty = lid / NX;

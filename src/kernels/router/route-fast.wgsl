@@ -4,10 +4,11 @@
 //
 // How it parallelizes: threads stride over the E experts; the logits' max and the softmax sum
 // come from ONE workgroup tree over the first N threads (N = E rounded up to a power of two, at
-// most WG), combining (max, sum of exp(l - max)) pairs as online softmax does; each expert's key goes to workgroup memory and each
-// thread counts, for its experts, how many keys rank above (rank = #{e' : key' > key, or equal
-// with e' < e}); an expert with rank < K is the rank-th choice. Threads k < K then compute the
-// weights and sum the K of them in k order, as the reference does.
+// most WG), combining (max, sum of exp(l - max)) pairs as online softmax does; each expert's key
+// goes to workgroup memory and each thread counts, for its experts, how many keys rank above
+// (rank = #{e' : key' > key, or equal with e' < e}); an expert with rank < K is the rank-th
+// choice. Threads k < K then compute the weights and sum the K of them in k order, as the
+// reference does.
 //
 // main_norm (decode): the router product too, so one dispatch replaces norm + matvec + route:
 //   h = x / sqrt(mean(x^2) + eps) * nw (written to H, the experts' input), logits = RW h (+ RB), RW an f32
@@ -71,7 +72,7 @@ struct Params {
 @group(0) @binding(11) var<storage, read_write> H: array<vec4<f32>>;
 
 var<workgroup> lg: array<f32, MAX_E>; // the token's logits
-var<workgroup> xs: array<vec4<f32>, MAX_D4>; // main_norm: the token's normed x
+var<workgroup> xs: array<vec4<f32>, MAX_D4>; // main_norm: the token's x
 var<workgroup> keys: array<f32, MAX_E>;
 var<workgroup> red: array<vec2<f32>, WG>;
 var<workgroup> norm_inv: f32;

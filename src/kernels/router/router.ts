@@ -103,8 +103,9 @@ export function routeNormUsable(enc: GpuEncoder, a: { E: number; D: number }): b
 export const routeTuning = { wg: 1024, split: true, rowWg: 256 };
 
 /**
- * Norm, router product and routing of T tokens in one dispatch (route-fast.wgsl main_norm):
- * h = rmsnorm(x) (to `h`), logits = router h + bias, then `route`'s choice.
+ * Norm, router product and routing of T tokens: h = rmsnorm(x) (to `h`), logits = router h + bias,
+ * then `route`'s choice — as router-logits.wgsl + route-fast.wgsl main where `logits` scratch is
+ * given and routeTuning.split, else in one dispatch (route-fast.wgsl main_norm).
  */
 export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
   const E = a.moe.num_experts;
@@ -121,8 +122,6 @@ export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
   check(bindingSize(a.router) >= E * a.D * 4, `router binding smaller than ${E} x ${a.D} f32`);
   check(bindingSize(a.ids) >= (out + a.T * K) * 4 && bindingSize(a.weights) >= (out + a.T * K) * 4, `ids/weights smaller than ${a.T} x ${K}`);
   if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
-  const p = fastParams(a, E, { d4: a.D / 4, x_offset4: xOffset / 4, h_offset4: (a.h.offset ?? 0) / 4, rb_offset: a.bias?.offset ?? 0, has_rbias: +!!a.bias, eps: a.norm.eps });
-  // as many threads as the device allows (up to 1024; workgroup memory: 16 KiB of h, 8 KiB of keys and logits, 4 B per thread)
   const dummy = enc.ctx.dummy;
   const outs = [a.ids, a.weights, a.slots?.table ?? dummy, a.slots?.out ?? writeSink(enc.ctx)];
   if (routeTuning.split && a.logits) {
@@ -134,7 +133,9 @@ export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
     enc.dispatch(enc.ctx.pipelines.get(FAST, 'main', { WG: fastWg(enc, E) }), rp, [a.logits, a.selectionBias ?? dummy, ...outs], [a.T]);
     return;
   }
-  const wg = Math.min(routeTuning.wg, enc.ctx.limits.maxComputeInvocationsPerWorkgroup, 2 ** Math.floor(Math.log2((enc.ctx.limits.maxComputeWorkgroupStorageSize - 25 * 1024) / 4)));
+  const p = fastParams(a, E, { d4: a.D / 4, x_offset4: xOffset / 4, h_offset4: (a.h.offset ?? 0) / 4, rb_offset: a.bias?.offset ?? 0, has_rbias: +!!a.bias, eps: a.norm.eps });
+  // as many threads as the device allows (up to routeTuning.wg; workgroup memory: 16 KiB of x, 8 KiB of keys and logits, 8 B per thread)
+  const wg = Math.min(routeTuning.wg, enc.ctx.limits.maxComputeInvocationsPerWorkgroup, 2 ** Math.floor(Math.log2((enc.ctx.limits.maxComputeWorkgroupStorageSize - 25 * 1024) / 8)));
   const kernel = enc.ctx.pipelines.get(FAST, 'main_norm', { WG: wg });
   enc.dispatch(kernel, p, [null, a.selectionBias ?? dummy, ...outs, a.x, a.norm.w, a.router, a.bias?.buffer ?? dummy, a.h.buffer], [a.T]);
 }
