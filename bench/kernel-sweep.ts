@@ -10,6 +10,7 @@ import { QUANT_KINDS, matrixBytes, type QuantKind } from '../src/format/quant-la
 import { matvec as refMatvec } from '../src/reference/ops.ts';
 import { fastMatvecPlan, matvec, matvecTuning, type FastGeometry, type MatvecVariant } from '../src/kernels/matvec/matvec.ts';
 import { matmulTiled, matmulTuning, type TileGeometry } from '../src/kernels/matvec/matmul-tiled.ts';
+import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
 import { Rand, randomPacked } from './synthetic.ts';
 import { bestMicros, gpuMicros } from './timing.ts';
 
@@ -112,6 +113,7 @@ const MATMUL_CANDIDATES: [number, TileGeometry][] = [
 export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: string) => void, deadline: number): Promise<{ rows: MatmulRow[]; best: Pick<typeof matmulTuning, 'bt' | 'geometry'> | null }> {
   const out: MatmulRow[] = [];
   const saved = { bt: matmulTuning.bt, geometry: { ...matmulTuning.geometry } };
+  const savedDp = { digits: dpTuning.digits, nx: { ...dpTuning.nx } };
   const T = small ? 32 : 512;
   const [rows, cols] = small ? [64, 64] : [2880, 2880];
   const bestBy = new Map<number, { geo: TileGeometry; us: number }>();
@@ -127,6 +129,16 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
         log(`  matmul ${kind.padEnd(6)} ${variant.padEnd(22)} T=${T} ${rows}x${cols}: ${us.toFixed(0)} us, ${(flops / us / 1e6).toFixed(2)} TFLOP/s`);
       };
       add('simple tile4', (await gpuMicros(ctx, (e) => matvec(e, { kind, rows, cols, w, x, y, problems: T, variant: 'simple' }), 2)).us);
+      // packed integer products (matmul-dp.wgsl; its x-digits pass included), then the f32 tiles
+      for (const digits of ctx.caps.packedDot ? ([2, 1] as const) : []) {
+        for (const [bt, nx] of small ? [[32, 8]] : [[64, 16], [64, 32], [128, 8], [128, 16]]) {
+          if (performance.now() > deadline) break;
+          Object.assign(dpTuning, { digits, nx: { ...savedDp.nx, [bt]: nx } });
+          matmulTuning.bt = bt;
+          add(`dp${digits} ${bt} nx${nx}`, await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5));
+        }
+      }
+      dpTuning.digits = 0;
       const cands = small ? MATMUL_CANDIDATES.filter(([bt]) => bt <= T) : MATMUL_CANDIDATES;
       for (const [bt, geo] of cands) {
         if (performance.now() > deadline) break;
@@ -142,6 +154,7 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
     }
   } finally {
     Object.assign(matmulTuning, saved);
+    Object.assign(dpTuning, savedDp);
   }
   if (!bestBy.size) return { rows: out, best: null };
   const geometry = { ...saved.geometry };

@@ -3,16 +3,21 @@
 // tokens each expert gets, and dense products whose grids may be shorter than the GPU is wide.
 // Each knob (the experts' tile size, the dense products' tile size) is tried in turn with whole
 // prefills of the bench prompt, keeping the fastest. (Smaller dense tiles wherever a grid is
-// shorter than the GPU is wide lost in every H100 run and are not a knob.)
+// shorter than the GPU is wide lost in every H100 run and are not a knob.) With packed integer
+// products (matmul-dp.wgsl) the threads along rows of its tiles are a knob too; its digit planes
+// are a precision setting, not a knob: the other settings are timed and reported, not chosen.
 
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
+import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
 import type { GpuRunner } from '../src/model/gpu-runner.ts';
 
 export interface PrefillTuneResult {
   start_tok_s: number;
   tok_s: number;
   tried: { knob: string; value: number; tok_s: number }[];
-  chosen: { grouped: number; bt: number };
+  chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; digits: number };
+  /** prefill tok/s at each digit setting (0: f32 products), the chosen tiles otherwise */
+  by_digits: Record<number, number>;
 }
 
 /** Tune matmulTuning.grouped and .bt for `r`'s prefill of `prompt` in place. */
@@ -31,6 +36,19 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   const tried: PrefillTuneResult['tried'] = [];
   const start = await time();
   let bestTok = start;
+  if (dpTuning.digits) {
+    const keep = { ...dpTuning.nx };
+    let bestNx = keep;
+    for (const nx of [8, 16]) {
+      if (performance.now() > deadline) break;
+      dpTuning.nx = Object.fromEntries(Object.keys(keep).map((bt) => [bt, nx]));
+      const tok = await time();
+      tried.push({ knob: 'dp_nx', value: nx, tok_s: tok });
+      log(`    prefill dp nx ${nx}: ${tok.toFixed(0)} tok/s`);
+      if (tok > bestTok) [bestTok, bestNx] = [tok, dpTuning.nx];
+    }
+    dpTuning.nx = bestNx;
+  }
   const knobs: ['grouped' | 'bt', number[]][] = [
     ['grouped', [0, 32, 64, 128]],
     ['bt', [64, 128]],
@@ -48,7 +66,16 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     }
     matmulTuning[knob] = bestValue;
   }
-  const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt };
+  const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt, dp_nx: { ...dpTuning.nx }, digits: dpTuning.digits };
   log(`  prefill tiles: ${start.toFixed(0)} -> ${bestTok.toFixed(0)} tok/s with ${JSON.stringify(chosen)}`);
-  return { start_tok_s: start, tok_s: bestTok, tried, chosen };
+  const by_digits: Record<number, number> = { [dpTuning.digits]: bestTok };
+  const setting = dpTuning.digits;
+  for (const d of [0, 1, 2] as const) {
+    if (d === setting || performance.now() > deadline) continue;
+    dpTuning.digits = d;
+    by_digits[d] = await time();
+    log(`    prefill with ${d} digit planes${d ? '' : ' (f32 products)'}: ${by_digits[d].toFixed(0)} tok/s`);
+  }
+  dpTuning.digits = setting;
+  return { start_tok_s: start, tok_s: bestTok, tried, chosen, by_digits };
 }

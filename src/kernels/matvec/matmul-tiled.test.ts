@@ -1,13 +1,28 @@
 // Tiled prefill matmul and the grouped expert GEMM (with the GPU plan) against the CPU reference.
 
-import { describe, it } from 'vitest';
+import { describe, it as vitestIt } from 'vitest';
 import { matvec as refMatvec } from '../../reference/ops.ts';
 import { activate } from '../../reference/moe.ts';
 import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
-import { expectClose, expectEqual, randArray, randInt, rng, testContext } from '../testing/harness.ts';
+import { expectClose, expectEqual, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
 import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords, type TileGeometry } from './matmul-tiled.ts';
+import { dpTuning } from './matmul-dp.ts';
+
+// These cover the f32 kernel (matmul-tiled.wgsl) for every kind; matmul-dp.test.ts the packed
+// integer one that q8 / q4 / mxfp4 take by default where the device has packed dot products.
+function it(name: string, fn: () => Promise<void>): void {
+  vitestIt(name, async () => {
+    const saved = dpTuning.digits;
+    dpTuning.digits = 0;
+    try {
+      await fn();
+    } finally {
+      dpTuning.digits = saved;
+    }
+  });
+}
 
 describe('matmul tiled', () => {
   // tiles of 16 (4 tokens a thread), 64 (8), 128, 64 with 4 tokens a thread, 32 with 8; register
@@ -28,7 +43,7 @@ describe('matmul tiled', () => {
       const rows = randInt(r, 1, 90);
       const cols = 32 * randInt(r, 2, 4);
       const T = bt <= 16 ? randInt(r, 1, 40) : randInt(r, bt / 2 + 1, bt + 40); // tiles of bt (a partial one likely)
-      const bytes = quantizeMatrix(kind, randArray(r, rows * cols), rows, cols);
+      const bytes = quantizeMatrix(kind, randWeights(r, rows * cols), rows, cols);
       const W = dequantizeMatrix(kind, bytes, rows, cols);
       const xs = randArray(r, 4 + T * cols);
       const bias = randArray(r, rows);
@@ -64,7 +79,7 @@ describe('matmul tiled', () => {
       const r = rng(rows[0] + rows[1]);
       const cols = 96;
       const T = randInt(r, 5, 70);
-      const packed = rows.map((n) => quantizeMatrix(kind, randArray(r, n * cols), n, cols));
+      const packed = rows.map((n) => quantizeMatrix(kind, randWeights(r, n * cols), n, cols));
       const offsets = [0, 0, 0] as [number, number, number];
       let at = 0;
       packed.forEach((b, m) => {
@@ -118,7 +133,7 @@ describe('matmul tiled', () => {
         const base = slotOf[e] * layout.bytes;
         const q = (sec: 'gate' | 'up' | 'down') => {
           const [rr, cc] = layout[sec].shape;
-          const b = quantizeMatrix(kind, randArray(r, rr * cc), rr, cc);
+          const b = quantizeMatrix(kind, randWeights(r, rr * cc), rr, cc);
           cache.set(b, base + layout[sec].offset);
           return dequantizeMatrix(kind, b, rr, cc);
         };

@@ -13,6 +13,7 @@ import { Params } from '../../gpu/params.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import type { ExpertLayout, QuantKind } from '../../format/quant-layout.ts';
 import { KIND_ID, type MatvecResidual } from './matvec.ts';
+import { dpKernel, dpRoute, xDigitRows } from './matmul-dp.ts';
 import code from './matmul-tiled.wgsl?raw';
 import planCode from './moe-plan.wgsl?raw';
 
@@ -143,8 +144,15 @@ export function matmulTiled(enc: GpuEncoder, a: MatmulTiledArgs): void {
     y_offset: yOffset, y_stride: yStride, b_offset: a.bias?.offset ?? 0, has_bias: +!!a.bias,
     res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1, h_offset: r?.fromOffset ?? yOffset,
   });
-  const kernel = enc.ctx.pipelines.get(SRC, 'mm', overrides(a.kind, t));
   const dummy = enc.ctx.dummy;
+  const dp = dpRoute(enc.ctx, a.kind, t.bt, a.T);
+  if (dp) {
+    const xd = xDigitRows(enc, a.x, xOffset, xStride, a.cols, a.T);
+    enc.dispatch(dpKernel(enc.ctx, 'mm', a.kind, dp), params, [a.w, xd, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy], [Math.ceil(a.rows / dp.rows), Math.ceil(a.T / dp.bt)]);
+    enc.ctx.pool.release(xd); // only live between the two dispatches
+    return;
+  }
+  const kernel = enc.ctx.pipelines.get(SRC, 'mm', overrides(a.kind, t));
   enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy], [Math.ceil(a.rows / t.rows), Math.ceil(a.T / t.bt)]);
 }
 
@@ -188,6 +196,14 @@ export function matmulTiledQkv(enc: GpuEncoder, a: MatmulQkvArgs): void {
     w_offset: a.wOffsets[0] / 4, w2_offset: a.wOffsets[1] / 4, w3_offset: a.wOffsets[2] / 4,
     has_bias: +!!a.bias, b_offset: b[0], b2_offset: b[1], b3_offset: b[2],
   });
+  const dp = dpRoute(enc.ctx, a.kind, t.bt, a.T);
+  if (dp) {
+    const xd = xDigitRows(enc, a.x, xOffset, xStride, a.cols, a.T);
+    const tiles = a.rows.reduce((n, r) => n + Math.ceil(r / dp.rows), 0);
+    enc.dispatch(dpKernel(enc.ctx, 'mm_qkv', a.kind, dp), params, [a.w, xd, a.bias?.buffer ?? enc.ctx.dummy, a.ys[0], null, null, null, null, a.ys[1], a.ys[2]], [tiles, Math.ceil(a.T / dp.bt)]);
+    enc.ctx.pool.release(xd);
+    return;
+  }
   const kernel = enc.ctx.pipelines.get(SRC, 'mm_qkv', overrides(a.kind, t));
   const tiles = a.rows.reduce((n, r) => n + Math.ceil(r / t.rows), 0);
   enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? enc.ctx.dummy, a.ys[0], null, null, null, null, a.ys[1], a.ys[2]], [tiles, Math.ceil(a.T / t.bt)]);
@@ -262,6 +278,13 @@ export function groupedGateUp(enc: GpuEncoder, a: GroupedGateUpArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: I, has_bias: +!!L.gate_bias, b_offset: (L.gate_bias?.offset ?? 0) / 4, b2_offset: (L.up_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0, act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
+  const dp = dpRoute(enc.ctx, L.gate.quant, a.bt, a.n / a.K);
+  if (dp) {
+    const xd = xDigitRows(enc, a.x, a.xOffset ?? 0, D, D, a.n / a.K);
+    enc.dispatch(dpKernel(enc.ctx, 'grouped_gate_up', L.gate.quant, dp), params, [a.arena, xd, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(I / (dp.rows / 2)), Math.ceil(a.n / a.bt) + a.E]);
+    enc.ctx.pool.release(xd);
+    return;
+  }
   const kernel = enc.ctx.pipelines.get(SRC, 'grouped_gate_up', overrides(L.gate.quant, t));
   enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(I / (t.rows / 2)), Math.ceil(a.n / a.bt) + a.E]);
 }
@@ -285,6 +308,13 @@ export function groupedDown(enc: GpuEncoder, a: GroupedDownArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: D, has_bias: +!!L.down_bias, b_offset: (L.down_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0,
   });
+  const dp = dpRoute(enc.ctx, L.down.quant, a.bt, a.n);
+  if (dp) {
+    const xd = xDigitRows(enc, a.x, a.xOffset ?? 0, I, I, a.n);
+    enc.dispatch(dpKernel(enc.ctx, 'grouped_down', L.down.quant, dp), params, [a.arena, xd, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(D / dp.rows), Math.ceil(a.n / a.bt) + a.E]);
+    enc.ctx.pool.release(xd);
+    return;
+  }
   const kernel = enc.ctx.pipelines.get(SRC, 'grouped_down', overrides(L.down.quant, t));
   enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(D / t.rows), Math.ceil(a.n / a.bt) + a.E]);
 }

@@ -21,6 +21,19 @@ export function randArray(r: () => number, n: number, lo = -1, hi = 1): Float32A
   return a;
 }
 
+/**
+ * Random weights in 32-value groups whose magnitudes span a factor of 2, so that every quantized
+ * code occurs (uniform [-1, 1] in every group never reaches mxfp4's largest code, 6 times the scale).
+ */
+export function randWeights(r: () => number, n: number): Float32Array {
+  const v = randArray(r, n);
+  for (let i = 0; i < n; i += 32) {
+    const f = 1 + r();
+    for (let j = i; j < Math.min(n, i + 32); j++) v[j] *= f;
+  }
+  return v;
+}
+
 /** Integer in [lo, hi]. */
 export function randInt(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));

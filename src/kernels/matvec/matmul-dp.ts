@@ -1,0 +1,75 @@
+// The packed-integer form of the prefill products (matmul-dp.wgsl): x rows become digit records
+// (x-digits.wgsl) in a pooled scratch buffer, then the tile kernel multiplies them with the q8 / q4
+// / mxfp4 codes as signed bytes. matmul-tiled.ts routes here when dpRoute says so; see the .wgsl
+// header for the math and the precision of 1 or 2 digit planes.
+
+import type { BufferArg, GpuEncoder } from '../../gpu/encoder.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import type { QuantKind } from '../../format/quant-layout.ts';
+import { Params } from '../../gpu/params.ts';
+import type { Kernel } from '../../gpu/pipelines.ts';
+import { KIND_ID, writeSink } from './matvec.ts';
+import code from './matmul-dp.wgsl?raw';
+import digitsCode from './x-digits.wgsl?raw';
+
+const SRC = { label: 'matmul-dp', code };
+const DIGITS_SRC = { label: 'x-digits', code: digitsCode };
+/** u32 words of one row's digit record per 32 columns (7 vec4) */
+const RECORD_WORDS = 28;
+
+/**
+ * digits: planes of x the products use (0: the f32 kernel, matmul-tiled.wgsl; 1: 8-bit x per
+ * 32-column group; 2: x to 2^-16 of its group's largest value); nx: threads along rows by tokens
+ * per tile (a tile is bt = (4 / digits) ny tokens by 8 nx rows).
+ */
+export const dpTuning: { digits: 0 | 1 | 2; nx: Record<number, number> } = {
+  digits: 2,
+  nx: { 16: 16, 32: 8, 64: 8, 128: 8 },
+};
+
+const KINDS = new Set<QuantKind>(['q8', 'q4', 'mxfp4']);
+
+export interface DpShape {
+  bt: number;
+  nx: number;
+  ny: number;
+  /** rows per tile of a single matrix (gate_up: half of it of each) */
+  rows: number;
+}
+
+/**
+ * The packed-integer tile for `kind` at `bt` tokens per tile with `xRows` x rows to quantize, or
+ * null where the f32 kernel runs (no packed dot products, f32 / f16 weights, digits 0).
+ */
+export function dpRoute(ctx: GpuContext, kind: QuantKind, bt: number, xRows: number): DpShape | null {
+  if (!dpTuning.digits || !ctx.caps.packedDot || !KINDS.has(kind)) return null;
+  if (xRows > ctx.limits.maxComputeWorkgroupsPerDimension) return null;
+  let nx = dpTuning.nx[bt] ?? 16;
+  const ny = (bt * dpTuning.digits) / 4;
+  const lim = ctx.limits;
+  // workgroup bytes: two buffers of digit words, token scales, weight words and row scales; tokens
+  const bytes = (n: number) => 288 * ny + 576 * n + 8 * bt + 8;
+  const fits = (n: number) => n * ny <= lim.maxComputeInvocationsPerWorkgroup && bytes(n) <= lim.maxComputeWorkgroupStorageSize;
+  while (nx > 4 && !fits(nx)) nx /= 2;
+  // at least 4 threads along rows: the kernel's prefetch holds at most two tasks of each kind
+  if (nx < 4 || !Number.isInteger(ny) || !fits(nx)) return null;
+  return { bt, nx, ny, rows: 8 * nx };
+}
+
+/** The dp pipeline of an entry point (mm, mm_qkv, grouped_gate_up, grouped_down). */
+export function dpKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: DpShape): Kernel {
+  return ctx.pipelines.get(SRC, entry, { KIND: KIND_ID[kind], NX: s.nx, NY: s.ny, D: dpTuning.digits });
+}
+
+/**
+ * Record the digit records of `rows` x rows (cols each, at xOffset, xStride apart) into a pooled
+ * buffer; the caller releases it after its product is recorded.
+ */
+export function xDigitRows(enc: GpuEncoder, x: BufferArg, xOffset: number, xStride: number, cols: number, rows: number): GPUBuffer {
+  const ctx = enc.ctx;
+  const G = cols / 32;
+  const xd = ctx.pool.acquire(rows * G * RECORD_WORDS * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'x-digits');
+  const params = new Params().u32(cols).u32(xOffset).u32(xStride).bool(false).f32(0).bool(false).u32(0).buffer;
+  enc.dispatch(ctx.pipelines.get(DIGITS_SRC, 'main', { WG: 64 }), params, [x, ctx.dummy, xd, writeSink(ctx)], [Math.ceil((4 * G) / 64), rows]);
+  return xd;
+}
