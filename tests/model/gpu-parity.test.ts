@@ -8,6 +8,7 @@ import { packInMemory, packedWeights } from '../../src/format/pack.ts';
 import type { PackedModel, QuantKind } from '../../src/format/quant-layout.ts';
 import { createGpuContext, type GpuContext } from '../../src/gpu/device.ts';
 import { GpuRunner } from '../../src/model/gpu-runner.ts';
+import { dpTuning } from '../../src/kernels/matvec/matmul-dp.ts';
 import type { ModelRunner } from '../../src/model/runner.ts';
 import { ReferenceModel } from '../../src/reference/forward.ts';
 import { nodeDir } from '../../src/store/node-dir.ts';
@@ -59,7 +60,9 @@ describe('GPU forward vs HF (f32 weights)', () => {
 });
 
 // The quantized path adds no error beyond the codec: 1e-5 relative (issue 3), far inside the
-// 1e-3 the WebGPU issue asks of q4/q8.
+// 1e-3 the WebGPU issue asks of q4/q8 — with prefill products in f32 (dpTuning.digits 0). The
+// default prefill multiplies x as two 8-bit digit planes per 32 values (matmul-dp.wgsl: x to 2^-16
+// of its group's largest value, finer than f16 activations): within 3e-4 (~8e-5 measured).
 describe('GPU q8/q4 equals the CPU reference on the same packed weights', () => {
   for (const [name, quant, dense] of [
     ['minimax_m2', 'q4', 'q8'],
@@ -69,16 +72,21 @@ describe('GPU q8/q4 equals the CPU reference on the same packed weights', () => 
     ['olmoe', 'q8', 'q8'],
     ['mixtral', 'q4', 'q8'],
   ] as [string, QuantKind, QuantKind][]) {
-    it(`${name} experts ${quant}, dense ${dense}: within 1e-5 relative`, async () => {
+    it(`${name} experts ${quant}, dense ${dense}: within 1e-5 relative (f32 prefill products), 3e-4 (2 digit planes)`, async () => {
       const exp = expected(name);
       const pm = await packed(name, quant, dense);
       const ref = await ReferenceModel.load(packedWeights(pm));
       const want = ref.forward(ref.newState(64), exp.tokens);
-      const r = await GpuRunner.create(pm, { ctx: await gpu(), maxLen: 64, maxChunk: 40 });
-      try {
-        expect(relError(await r.forward(exp.tokens, true), want)).toBeLessThan(1e-5);
-      } finally {
-        r.dispose();
+      const saved = dpTuning.digits;
+      for (const [digits, tol] of [[0, 1e-5], [2, 3e-4]] as const) {
+        dpTuning.digits = digits;
+        const r = await GpuRunner.create(pm, { ctx: await gpu(), maxLen: 64, maxChunk: 40 });
+        try {
+          expect(relError(await r.forward(exp.tokens, true), want), `${digits} digit planes`).toBeLessThan(tol);
+        } finally {
+          r.dispose();
+          dpTuning.digits = saved;
+        }
       }
     });
   }

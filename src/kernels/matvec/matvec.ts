@@ -302,7 +302,10 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
   const variant = a.variant ?? 'auto';
   const fastOk = fastMatvecPlan(enc.ctx, { cols: a.cols, wOffset, xOffset, xStride });
   if (variant === 'fast') check(fastOk, 'fast variant needs subgroups, cols % 32 == 0 and xOffset, xStride % 4 == 0');
-  const useFast = variant === 'fast' || (variant === 'auto' && fastOk && (!!a.slots || problems <= 8));
+  // many problems: the simple kernel's 4-token tiles reuse each weight 4 times, unless the matrix
+  // is small enough to stay in L2 across problems (routers in prefill: 32-256 rows)
+  const inL2 = matrixBytes(a.kind, a.rows, a.cols) <= 4 << 20;
+  const useFast = variant === 'fast' || (variant === 'auto' && fastOk && (!!a.slots || problems <= 8 || inL2));
   const dummy = enc.ctx.dummy;
   const nx = Math.ceil(problems / xDiv); // x rows
   if (a.norm) check(xStride === a.cols && !a.slots, 'norm needs contiguous x rows (xStride = cols) and no slots');
