@@ -113,7 +113,7 @@ const MATMUL_CANDIDATES: [number, TileGeometry][] = [
 export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: string) => void, deadline: number): Promise<{ rows: MatmulRow[]; best: Pick<typeof matmulTuning, 'bt' | 'geometry'> | null }> {
   const out: MatmulRow[] = [];
   const saved = { bt: matmulTuning.bt, geometry: { ...matmulTuning.geometry } };
-  const savedDp = { digits: dpTuning.digits, nx: { ...dpTuning.nx } };
+  const savedDp = { digits: dpTuning.digits, slots: dpTuning.slots, nx: { ...dpTuning.nx } };
   const T = small ? 32 : 512;
   const [rows, cols] = small ? [64, 64] : [2880, 2880];
   const bestBy = new Map<number, { geo: TileGeometry; us: number }>();
@@ -131,11 +131,11 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
       add('simple tile4', (await gpuMicros(ctx, (e) => matvec(e, { kind, rows, cols, w, x, y, problems: T, variant: 'simple' }), 2)).us);
       // packed integer products (matmul-dp.wgsl; its x-digits pass included), then the f32 tiles
       for (const digits of ctx.caps.packedDot ? ([2, 1] as const) : []) {
-        for (const [bt, nx] of small ? [[32, 8]] : [[64, 16], [64, 32], [128, 8], [128, 16]]) {
+        for (const [bt, nx, slots] of small ? [[32, 8, 4]] : ([[64, 8, 4], [64, 16, 4], [64, 8, 8], [64, 16, 8], [128, 8, 4], [128, 8, 8], [128, 16, 8]] as const)) {
           if (performance.now() > deadline) break;
-          Object.assign(dpTuning, { digits, nx: { ...savedDp.nx, [bt]: nx } });
+          Object.assign(dpTuning, { digits, slots, nx: { ...savedDp.nx, [bt]: nx } });
           matmulTuning.bt = bt;
-          add(`dp${digits} ${bt} nx${nx}`, await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5));
+          add(`dp${digits} ${bt} nx${nx} sl${slots}`, await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5));
         }
       }
       dpTuning.digits = 0;

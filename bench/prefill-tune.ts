@@ -4,7 +4,7 @@
 // Each knob (the experts' tile size, the dense products' tile size) is tried in turn with whole
 // prefills of the bench prompt, keeping the fastest. (Smaller dense tiles wherever a grid is
 // shorter than the GPU is wide lost in every H100 run and are not a knob.) With packed integer
-// products (matmul-dp.wgsl) the threads along rows of its tiles are a knob too; its digit planes
+// products (matmul-dp.wgsl) its slots a thread and threads along rows are knobs too; its digit planes
 // are a precision setting, not a knob: the other settings are timed and reported, not chosen.
 
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
@@ -15,7 +15,7 @@ export interface PrefillTuneResult {
   start_tok_s: number;
   tok_s: number;
   tried: { knob: string; value: number; tok_s: number }[];
-  chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; digits: number };
+  chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; dp_slots: number; digits: number };
   /** prefill tok/s at each digit setting (0: f32 products), the chosen tiles otherwise */
   by_digits: Record<number, number>;
 }
@@ -37,6 +37,17 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   const start = await time();
   let bestTok = start;
   if (dpTuning.digits) {
+    const keepSlots = dpTuning.slots;
+    let bestSlots = keepSlots;
+    for (const slots of [4, 8] as const) {
+      if (slots === keepSlots || performance.now() > deadline) continue;
+      dpTuning.slots = slots;
+      const tok = await time();
+      tried.push({ knob: 'dp_slots', value: slots, tok_s: tok });
+      log(`    prefill dp slots ${slots}: ${tok.toFixed(0)} tok/s`);
+      if (tok > bestTok) [bestTok, bestSlots] = [tok, slots];
+    }
+    dpTuning.slots = bestSlots;
     const keep = { ...dpTuning.nx };
     let bestNx = keep;
     for (const nx of [8, 16]) {
@@ -66,7 +77,7 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     }
     matmulTuning[knob] = bestValue;
   }
-  const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt, dp_nx: { ...dpTuning.nx }, digits: dpTuning.digits };
+  const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt, dp_nx: { ...dpTuning.nx }, dp_slots: dpTuning.slots, digits: dpTuning.digits };
   log(`  prefill tiles: ${start.toFixed(0)} -> ${bestTok.toFixed(0)} tok/s with ${JSON.stringify(chosen)}`);
   const by_digits: Record<number, number> = { [dpTuning.digits]: bestTok };
   const setting = dpTuning.digits;

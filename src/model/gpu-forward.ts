@@ -255,11 +255,11 @@ export class GpuForward extends ForwardBuffers {
     return enc;
   }
 
-  /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight. */
+  /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight; under 512 rows (routers) per token, as a tiled grid would be a few workgroups. */
   private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0, norm?: MatvecNorm): void {
     const [rows, cols] = W.shape;
     const a = { kind: W.quant, rows, cols, w: bindTensor(W), x, xOffset, y, bias: floatArg(bias) };
-    if (!norm && this.tiled(T, cols, xOffset)) matmulTiled(enc, { ...a, T });
+    if (!norm && rows >= 512 && this.tiled(T, cols, xOffset)) matmulTiled(enc, { ...a, T });
     else matvec(enc, { ...a, problems: T, variant: this.mv, norm });
   }
 

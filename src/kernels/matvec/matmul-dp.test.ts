@@ -49,19 +49,19 @@ function rowsOf(W: Float32Array, x: Float32Array, T: number, rows: number, cols:
   return y;
 }
 
-/** Run fn with `digits` planes, skipping (with a note) where the device has no packed dot products. */
-async function withDigits(digits: 1 | 2, fn: (ctx: GpuContext) => Promise<void>): Promise<void> {
+/** Run fn with `digits` planes and `slots` a thread, skipping (with a note) where the device has no packed dot products. */
+async function withDigits(digits: 1 | 2, slots: 4 | 8, fn: (ctx: GpuContext) => Promise<void>): Promise<void> {
   const ctx = await testContext();
   if (!ctx.caps.packedDot) {
     console.warn('matmul-dp: no packed_4x8_integer_dot_product on this device; the f32 kernel runs instead');
     return;
   }
-  const saved = dpTuning.digits;
-  dpTuning.digits = digits;
+  const saved = { digits: dpTuning.digits, slots: dpTuning.slots };
+  Object.assign(dpTuning, { digits, slots });
   try {
     await fn(ctx);
   } finally {
-    dpTuning.digits = saved;
+    Object.assign(dpTuning, saved);
   }
 }
 
@@ -70,15 +70,16 @@ const LOOSE = { 1: { rtol: 2e-2, atol: 1e-5 }, 2: { rtol: 2e-4, atol: 1e-6 } };
 const EXACT = { rtol: 2e-5, atol: 1e-6 };
 
 describe('matmul dp (packed integer prefill products)', () => {
-  for (const [kind, digits, bt] of [
-    ['q8', 2, 64],
-    ['q4', 1, 128],
-    ['mxfp4', 2, 16],
-    ['q4', 2, 32],
-    ['mxfp4', 1, 64],
-  ] as [QuantKind, 1 | 2, number][]) {
-    it(`${kind}, ${digits} digit plane(s), tiles of ${bt}: random T, rows, bias, residual, offsets`, () =>
-      withDigits(digits, async (ctx) => {
+  for (const [kind, digits, bt, slots] of [
+    ['q8', 2, 64, 8],
+    ['q4', 1, 128, 8],
+    ['mxfp4', 2, 16, 4],
+    ['q4', 2, 32, 4],
+    ['mxfp4', 1, 64, 8],
+    ['q8', 1, 32, 4],
+  ] as [QuantKind, 1 | 2, number, 4 | 8][]) {
+    it(`${kind}, ${digits} digit plane(s), ${slots} slots a thread, tiles of ${bt}: random T, rows, bias, residual, offsets`, () =>
+      withDigits(digits, slots, async (ctx) => {
         const r = rng(700 + kind.length * 13 + digits * 5 + bt);
         const rows = randInt(r, 1, 150);
         const cols = 32 * randInt(r, 2, 5);
@@ -91,7 +92,7 @@ describe('matmul dp (packed integer prefill products)', () => {
         const saved = matmulTuning.bt;
         try {
           matmulTuning.bt = bt;
-          if (!dpRoute(ctx, kind, bt, T)) throw new Error('the packed-integer route was not taken');
+          if (dpRoute(ctx, kind, bt, T)?.sl !== slots) throw new Error(`the packed-integer route with ${slots} slots was not taken`);
           const x = ctx.upload(xs);
           const xq = await digitX(ctx, x, 4, T, cols, digits);
           const y = ctx.upload(y0);
@@ -108,8 +109,8 @@ describe('matmul dp (packed integer prefill products)', () => {
       }));
   }
 
-  it('q, k, v in one dispatch (q8, 2 planes) equal three products', () =>
-    withDigits(2, async (ctx) => {
+  it('q, k, v in one dispatch (q8, 2 planes, 8 slots) equal three products', () =>
+    withDigits(2, 8, async (ctx) => {
       const r = rng(77);
       const cols = 96;
       const rows: [number, number, number] = [150, 40, 24];
@@ -139,13 +140,14 @@ describe('matmul dp (packed integer prefill products)', () => {
     }));
 
   const ACT: ExpertActivation = { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 };
-  for (const [kind, digits, bt] of [
-    ['mxfp4', 2, 32],
-    ['q4', 1, 16],
-    ['q8', 2, 64],
-  ] as [QuantKind, 1 | 2, number][]) {
-    it(`grouped experts (${kind}, ${digits} plane(s), tile ${bt}): gate_up and down match the reference`, () =>
-      withDigits(digits, async (ctx) => {
+  for (const [kind, digits, bt, slots] of [
+    ['mxfp4', 2, 32, 8],
+    ['q4', 1, 16, 4],
+    ['q8', 2, 64, 8],
+    ['q4', 1, 64, 8],
+  ] as [QuantKind, 1 | 2, number, 4 | 8][]) {
+    it(`grouped experts (${kind}, ${digits} plane(s), ${slots} slots, tile ${bt}): gate_up and down match the reference`, () =>
+      withDigits(digits, slots, async (ctx) => {
         const r = rng(kind.length * 29 + bt + digits);
         const [D, I, E, K, T] = [64, 96, 5, 2, 37];
         const layout = expertLayout(kind, D, I, true);

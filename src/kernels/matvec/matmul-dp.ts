@@ -20,10 +20,12 @@ const RECORD_WORDS = 28;
 /**
  * digits: planes of x the products use (0: the f32 kernel, matmul-tiled.wgsl; 1: 8-bit x per
  * 32-column group; 2: x to 2^-16 of its group's largest value); nx: threads along rows by tokens
- * per tile (a tile is bt = (4 / digits) ny tokens by 8 nx rows).
+ * per tile; slots: (token, digit plane) pairs a thread multiplies with its 8 rows (a tile is
+ * bt = (slots / digits) ny tokens by 8 nx rows).
  */
-export const dpTuning: { digits: 0 | 1 | 2; nx: Record<number, number> } = {
+export const dpTuning: { digits: 0 | 1 | 2; nx: Record<number, number>; slots: 4 | 8 } = {
   digits: 2,
+  slots: 4,
   nx: { 16: 16, 32: 8, 64: 8, 128: 8 },
 };
 
@@ -33,6 +35,8 @@ export interface DpShape {
   bt: number;
   nx: number;
   ny: number;
+  /** (token, digit plane) slots a thread */
+  sl: 4 | 8;
   /** rows per tile of a single matrix (gate_up: half of it of each) */
   rows: number;
 }
@@ -45,20 +49,31 @@ export function dpRoute(ctx: GpuContext, kind: QuantKind, bt: number, xRows: num
   if (!dpTuning.digits || !ctx.caps.packedDot || !KINDS.has(kind)) return null;
   if (xRows > ctx.limits.maxComputeWorkgroupsPerDimension) return null;
   let nx = dpTuning.nx[bt] ?? 16;
-  const ny = (bt * dpTuning.digits) / 4;
+  // 8 slots a thread where the tile still has 4 threads along tokens
+  const sl = dpTuning.slots === 8 && (bt * dpTuning.digits) / 8 >= 4 ? 8 : 4;
+  const ny = (bt * dpTuning.digits) / sl;
   const lim = ctx.limits;
   // workgroup bytes: two buffers of digit words, token scales, weight words and row scales; tokens
-  const bytes = (n: number) => 288 * ny + 576 * n + 8 * bt + 8;
+  const bytes = (n: number) => 256 * ny * (sl / 4) + 64 * ny + 576 * n + 8 * bt + 8;
   const fits = (n: number) => n * ny <= lim.maxComputeInvocationsPerWorkgroup && bytes(n) <= lim.maxComputeWorkgroupStorageSize;
-  while (nx > 4 && !fits(nx)) nx /= 2;
-  // at least 4 threads along rows: the kernel's prefetch holds at most two tasks of each kind
-  if (nx < 4 || !Number.isInteger(ny) || !fits(nx)) return null;
-  return { bt, nx, ny, rows: 8 * nx };
+  while (nx > sl && !fits(nx)) nx /= 2;
+  // the kernel's prefetch holds at most two tasks of each kind a thread: nx >= slots, ny >= 4
+  if (nx < sl || !Number.isInteger(ny) || ny < 4 || !fits(nx)) return null;
+  return { bt, nx, ny, sl, rows: 8 * nx };
+}
+
+const sinks = new WeakMap<GpuContext, [GPUBuffer, GPUBuffer]>();
+
+/** Two small buffers for mm's k / v output bindings (Y2, Y3), never written with one matrix. */
+export function kvSinks(ctx: GpuContext): [GPUBuffer, GPUBuffer] {
+  let s = sinks.get(ctx);
+  if (!s) sinks.set(ctx, (s = [ctx.createBuffer(256, GPUBufferUsage.STORAGE, 'k-sink'), ctx.createBuffer(256, GPUBufferUsage.STORAGE, 'v-sink')]));
+  return s;
 }
 
 /** The dp pipeline of an entry point (mm, mm_qkv, grouped_gate_up, grouped_down). */
 export function dpKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: DpShape): Kernel {
-  return ctx.pipelines.get(SRC, entry, { KIND: KIND_ID[kind], NX: s.nx, NY: s.ny, D: dpTuning.digits });
+  return ctx.pipelines.get(SRC, entry, { KIND: KIND_ID[kind], NX: s.nx, NY: s.ny, D: dpTuning.digits, SL: s.sl });
 }
 
 /**

@@ -22,6 +22,7 @@
 //   Element order (x-digits.wgsl): word kw < 4 holds elements 8 kw + {0, 2, 4, 6}, word 4 + j
 //   elements 8 j + {1, 3, 5, 7} — a q4 / mxfp4 word's low and high nibbles; q8 bytes are regrouped.
 //
+// Entry points: mm (also q, k, v in one dispatch), grouped_gate_up, grouped_down.
 // Bindings: as matmul-tiled.wgsl, except 2 XD: digit records (x-digits.wgsl, 7 vec4 per row and
 //   group) of the x rows: tokens (mm, mm_qkv, gate_up: problem p reads row p / k_experts) or
 //   problems (down). x_offset / x_stride are unused (the records are packed rows).
@@ -31,7 +32,9 @@ override KIND: u32 = 3u; // 2 q8, 3 q4, 4 mxfp4
 override NX: u32 = 16u; // threads along rows
 override NY: u32 = 16u; // threads along tokens
 override D: u32 = 2u; // digit planes of x: 1 or 2
-override TM: u32 = 4u / D; // tokens per thread
+override SL: u32 = 4u; // slots (token, digit plane) per thread: 4 or 8
+override TM: u32 = SL / D; // tokens per thread
+override XV: u32 = SL / 4u; // vec4 of slots per thread
 override BT: u32 = TM * NY;
 override QS: u32 = 2u * NX; // row quads per tile
 override THREADS: u32 = NX * NY;
@@ -80,8 +83,8 @@ struct Params {
 var<private> ROWS: u32;
 
 // Two buffers of each (b = group parity): the next group is staged while this one computes.
-var<workgroup> xs: array<vec4<u32>, 16u * NY>; // xs[b 8 NY + kw NY + ty][D i + d] = word kw, digit d of token TM ty + i
-var<workgroup> xsc: array<vec4<f32>, 2u * NY>; // xsc[b NY + ty][i]: scale s 2^(8 (3 - D)) of token TM ty + i
+var<workgroup> xs: array<vec4<u32>, 16u * NY * XV>; // xs[((b 8 + kw) NY + ty) XV + k / 4][k % 4]: word kw of slot k = D i + d (token TM ty + i, digit d)
+var<workgroup> xsc: array<vec4<f32>, 4u * NY>; // xsc[(b NY + ty) 2 + i / 4][i % 4]: scale s 2^(8 (3 - D)) of token TM ty + i
 var<workgroup> ws: array<vec4<u32>, 16u * QS>; // ws[b 8 QS + kw QS + q][j] = row 4 q + j, word kw (signed bytes)
 var<workgroup> wsc: array<vec4<f32>, 2u * QS>; // wsc[b QS + q][j]: row scales
 var<workgroup> xrow: array<u32, BT>; // first record (vec4 index) of each tile token's row, or NONE
@@ -179,7 +182,7 @@ fn put_x(task: u32, v: vec4<u32>, b: u32) {
   let t = task % BT;
   let dp = task / BT;
   let slot = D * (t % TM) + dp / 2u;
-  for (var c = 0u; c < 4u; c++) { xs[b * 8u * NY + (4u * (dp % 2u) + c) * NY + t / TM][slot] = v[c]; }
+  for (var c = 0u; c < 4u; c++) { xs[((b * 8u + 4u * (dp % 2u) + c) * NY + t / TM) * XV + slot / 4u][slot % 4u] = v[c]; }
 }
 
 fn fetch_xs(t: u32, g: u32) -> f32 {
@@ -188,8 +191,8 @@ fn fetch_xs(t: u32, g: u32) -> f32 {
   return bitcast<f32>(XD[xr + g * 7u + 6u].x) * select(65536.0, 256.0, D == 2u);
 }
 
-// One group's loads, held in registers: at most two W rows and two X tasks per thread (NX >= 8:
-// 8 NX <= 2 THREADS rows, 8 NY <= 2 THREADS x tasks, BT <= THREADS scales).
+// One group's loads, held in registers: at most two W rows and two X tasks per thread (NX >= 2 SL:
+// 8 NX <= 2 THREADS rows, 2 SL NY <= 2 THREADS x tasks, BT <= THREADS scales).
 struct Pref { w0: WRaw, w1: WRaw, x0: vec4<u32>, x1: vec4<u32>, s: f32 }
 
 fn fetch(mat: u32, mat2: u32, r0: u32, g: u32, lid: u32, dual: bool) -> Pref {
@@ -207,23 +210,28 @@ fn put(p: Pref, mat: u32, mat2: u32, r0: u32, g: u32, lid: u32, dual: bool, b: u
   if (lid + THREADS < 8u * NX) { put_w(lid + THREADS, w_row(lid + THREADS, mat, mat2, r0, dual), p.w1, g, b); }
   if (lid < 2u * D * BT) { put_x(lid, p.x0, b); }
   if (lid + THREADS < 2u * D * BT) { put_x(lid + THREADS, p.x1, b); }
-  if (lid < BT) { xsc[b * NY + lid / TM][lid % TM] = p.s; }
+  if (lid < BT) { xsc[(b * NY + lid / TM) * 2u + (lid % TM) / 4u][lid % TM % 4u] = p.s; }
 }
 
 fn dp4(w: vec4<u32>, x: u32) -> vec4<i32> {
   return vec4<i32>(dot4I8Packed(w.x, x), dot4I8Packed(w.y, x), dot4I8Packed(w.z, x), dot4I8Packed(w.w, x));
 }
 
-// f32 accumulators: token i (< TM) of the thread, quad 0 in a_i, quad 1 in b_i.
+// f32 accumulators: token i (< TM) of the thread, quad 0 in a_i / c_(i-4), quad 1 in b_i / d_(i-4).
 struct Acc {
   a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>,
   b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>,
+  c0: vec4<f32>, c1: vec4<f32>, c2: vec4<f32>, c3: vec4<f32>,
+  d0: vec4<f32>, d1: vec4<f32>, d2: vec4<f32>, d3: vec4<f32>,
 }
 
-// i32 accumulators of one group: slot k (token k / D, digit k % D) in a_k (quad 0) / b_k (quad 1).
+// i32 accumulators of one group: slot k (token k / D, digit k % D) in a_k / e_(k-4) (quad 0),
+// b_k / f_(k-4) (quad 1).
 struct IAcc {
   a0: vec4<i32>, a1: vec4<i32>, a2: vec4<i32>, a3: vec4<i32>,
   b0: vec4<i32>, b1: vec4<i32>, b2: vec4<i32>, b3: vec4<i32>,
+  e0: vec4<i32>, e1: vec4<i32>, e2: vec4<i32>, e3: vec4<i32>,
+  f0: vec4<i32>, f1: vec4<i32>, f2: vec4<i32>, f3: vec4<i32>,
 }
 
 fn pick(v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, i: u32) -> vec4<f32> {
@@ -231,8 +239,14 @@ fn pick(v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>, i: u32) -> v
 }
 
 fn acc_at(acc: Acc, i: u32, q: u32) -> vec4<f32> {
-  if (q == 0u) { return pick(acc.a0, acc.a1, acc.a2, acc.a3, i); }
-  return pick(acc.b0, acc.b1, acc.b2, acc.b3, i);
+  let k = i & 3u;
+  if (q == 0u) { return select(pick(acc.c0, acc.c1, acc.c2, acc.c3, k), pick(acc.a0, acc.a1, acc.a2, acc.a3, k), i < 4u); }
+  return select(pick(acc.d0, acc.d1, acc.d2, acc.d3, k), pick(acc.b0, acc.b1, acc.b2, acc.b3, k), i < 4u);
+}
+
+// acc + (256 hi + lo) s: a token's two digit planes folded.
+fn fold2(acc: vec4<f32>, hi: vec4<i32>, lo: vec4<i32>, s: vec4<f32>) -> vec4<f32> {
+  return acc + (to_f32(hi) * 256.0 + to_f32(lo)) * s;
 }
 
 // |v| < 2^22 as f32 without a conversion instruction (those issue at a fraction of the FMA rate):
@@ -247,7 +261,7 @@ fn tile_loop(mat: u32, mat2: u32, r0: u32, lid: u32, dual: bool) -> Acc {
   let tx = lid % NX;
   let ty = lid / NX;
   let z = vec4<f32>(0.0);
-  var acc = Acc(z, z, z, z, z, z, z, z);
+  var acc = Acc(z, z, z, z, z, z, z, z, z, z, z, z, z, z, z, z);
   let G = P.cols / 32u;
   let busy = TM * ty < tile_info[1];
   put(fetch(mat, mat2, r0, 0u, lid, dual), mat, mat2, r0, 0u, lid, dual, 0u);
@@ -259,11 +273,12 @@ fn tile_loop(mat: u32, mat2: u32, r0: u32, lid: u32, dual: bool) -> Acc {
     if (more) { pre = fetch(mat, mat2, r0, g + 1u, lid, dual); }
     if (busy) {
       let zi = vec4<i32>(0);
-      var ia = IAcc(zi, zi, zi, zi, zi, zi, zi, zi);
+      var ia = IAcc(zi, zi, zi, zi, zi, zi, zi, zi, zi, zi, zi, zi, zi, zi, zi, zi);
       for (var kw = 0u; kw < 8u; kw++) {
         let w0 = ws[b * 8u * QS + kw * QS + tx];
         let w1 = ws[b * 8u * QS + kw * QS + NX + tx];
-        let x = xs[b * 8u * NY + kw * NY + ty];
+        let xi = ((b * 8u + kw) * NY + ty) * XV;
+        let x = xs[xi];
         ia.a0 += dp4(w0, x.x);
         ia.a1 += dp4(w0, x.y);
         ia.a2 += dp4(w0, x.z);
@@ -272,15 +287,33 @@ fn tile_loop(mat: u32, mat2: u32, r0: u32, lid: u32, dual: bool) -> Acc {
         ia.b1 += dp4(w1, x.y);
         ia.b2 += dp4(w1, x.z);
         ia.b3 += dp4(w1, x.w);
+        if (SL == 8u) {
+          let y = xs[xi + 1u];
+          ia.e0 += dp4(w0, y.x);
+          ia.e1 += dp4(w0, y.y);
+          ia.e2 += dp4(w0, y.z);
+          ia.e3 += dp4(w0, y.w);
+          ia.f0 += dp4(w1, y.x);
+          ia.f1 += dp4(w1, y.y);
+          ia.f2 += dp4(w1, y.z);
+          ia.f3 += dp4(w1, y.w);
+        }
       }
       let s0 = wsc[b * QS + tx];
       let s1 = wsc[b * QS + NX + tx];
-      let sx = xsc[b * NY + ty];
+      let sx = xsc[(b * NY + ty) * 2u];
+      let sy = xsc[(b * NY + ty) * 2u + 1u];
       if (D == 2u) {
-        acc.a0 += (to_f32(ia.a0) * 256.0 + to_f32(ia.a1)) * (s0 * sx.x);
-        acc.a1 += (to_f32(ia.a2) * 256.0 + to_f32(ia.a3)) * (s0 * sx.y);
-        acc.b0 += (to_f32(ia.b0) * 256.0 + to_f32(ia.b1)) * (s1 * sx.x);
-        acc.b1 += (to_f32(ia.b2) * 256.0 + to_f32(ia.b3)) * (s1 * sx.y);
+        acc.a0 = fold2(acc.a0, ia.a0, ia.a1, s0 * sx.x);
+        acc.a1 = fold2(acc.a1, ia.a2, ia.a3, s0 * sx.y);
+        acc.b0 = fold2(acc.b0, ia.b0, ia.b1, s1 * sx.x);
+        acc.b1 = fold2(acc.b1, ia.b2, ia.b3, s1 * sx.y);
+        if (SL == 8u) {
+          acc.a2 = fold2(acc.a2, ia.e0, ia.e1, s0 * sx.z);
+          acc.a3 = fold2(acc.a3, ia.e2, ia.e3, s0 * sx.w);
+          acc.b2 = fold2(acc.b2, ia.f0, ia.f1, s1 * sx.z);
+          acc.b3 = fold2(acc.b3, ia.f2, ia.f3, s1 * sx.w);
+        }
       } else {
         acc.a0 += to_f32(ia.a0) * (s0 * sx.x);
         acc.a1 += to_f32(ia.a1) * (s0 * sx.y);
@@ -290,6 +323,16 @@ fn tile_loop(mat: u32, mat2: u32, r0: u32, lid: u32, dual: bool) -> Acc {
         acc.b1 += to_f32(ia.b1) * (s1 * sx.y);
         acc.b2 += to_f32(ia.b2) * (s1 * sx.z);
         acc.b3 += to_f32(ia.b3) * (s1 * sx.w);
+        if (SL == 8u) {
+          acc.c0 += to_f32(ia.e0) * (s0 * sy.x);
+          acc.c1 += to_f32(ia.e1) * (s0 * sy.y);
+          acc.c2 += to_f32(ia.e2) * (s0 * sy.z);
+          acc.c3 += to_f32(ia.e3) * (s0 * sy.w);
+          acc.d0 += to_f32(ia.f0) * (s1 * sy.x);
+          acc.d1 += to_f32(ia.f1) * (s1 * sy.y);
+          acc.d2 += to_f32(ia.f2) * (s1 * sy.z);
+          acc.d3 += to_f32(ia.f3) * (s1 * sy.w);
+        }
       }
     }
     if (more) { put(pre, mat, mat2, r0, g + 1u, lid, dual, 1u - b); }
@@ -313,39 +356,12 @@ fn stage_tokens(t0: u32, lid: u32) {
   workgroupBarrier();
 }
 
+// Dense products, one matrix (rows2 = rows3 = 0) or q, k and v (three matrices of one buffer,
+// biases of one buffer, outputs (T, rows_m) in Y, Y2, Y3: matmul-tiled.wgsl's mm and mm_qkv in one
+// entry; the grid's x runs over the row tiles of q, then k, then v). Matrix 0 writes Y at
+// y_offset, y_stride apart, with the residual modes.
 @compute @workgroup_size(THREADS)
 fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ROWS = P.rows;
-  let r0 = wid.x * 8u * NX;
-  let t0 = wid.y * BT;
-  stage_tokens(t0, lid);
-  let acc = tile_loop(P.w_offset, 0u, r0, lid, false);
-  let tx = lid % NX;
-  let ty = lid / NX;
-  for (var i = 0u; i < TM; i++) {
-    let tok = t0 + TM * ty + i;
-    if (tok >= P.tokens) { continue; }
-    for (var q = 0u; q < 2u; q++) {
-      let v4 = acc_at(acc, i, q);
-      for (var j = 0u; j < 4u; j++) {
-        let r = r0 + 4u * (q * NX + tx) + j;
-        if (r >= P.rows) { continue; }
-        var v = v4[j];
-        if (P.has_bias != 0u) { v += B[P.b_offset + r]; }
-        let yo = P.y_offset + tok * P.y_stride + r;
-        switch P.res_mode {
-          case 1u: { Y[yo] = P.alpha * Y[yo] + P.beta * v; }
-          case 2u: { Y[yo] = P.alpha * H[P.h_offset + tok * P.y_stride + r] + P.beta * v; }
-          default: { Y[yo] = v; }
-        }
-      }
-    }
-  }
-}
-
-// q, k and v in one dispatch (matmul-tiled.wgsl's mm_qkv).
-@compute @workgroup_size(THREADS)
-fn mm_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let R = 8u * NX;
   let n0 = (P.rows + R - 1u) / R;
   let n1 = (P.rows2 + R - 1u) / R;
@@ -371,10 +387,17 @@ fn mm_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         var v = v4[j];
         if (P.has_bias != 0u) { v += B[b + r]; }
         let yo = tok * ROWS + r;
-        switch m {
-          case 0u: { Y[yo] = v; }
-          case 1u: { Y2[yo] = v; }
-          default: { Y3[yo] = v; }
+        if (m == 1u) {
+          Y2[yo] = v;
+        } else if (m == 2u) {
+          Y3[yo] = v;
+        } else {
+          let y0 = P.y_offset + tok * P.y_stride + r;
+          switch P.res_mode {
+            case 1u: { Y[y0] = P.alpha * Y[y0] + P.beta * v; }
+            case 2u: { Y[y0] = P.alpha * H[P.h_offset + tok * P.y_stride + r] + P.beta * v; }
+            default: { Y[y0] = v; }
+          }
         }
       }
     }

@@ -13,7 +13,7 @@ import { Params } from '../../gpu/params.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import type { ExpertLayout, QuantKind } from '../../format/quant-layout.ts';
 import { KIND_ID, type MatvecResidual } from './matvec.ts';
-import { dpKernel, dpRoute, xDigitRows } from './matmul-dp.ts';
+import { dpKernel, dpRoute, kvSinks, xDigitRows } from './matmul-dp.ts';
 import code from './matmul-tiled.wgsl?raw';
 import planCode from './moe-plan.wgsl?raw';
 
@@ -148,7 +148,8 @@ export function matmulTiled(enc: GpuEncoder, a: MatmulTiledArgs): void {
   const dp = dpRoute(enc.ctx, a.kind, t.bt, a.T);
   if (dp) {
     const xd = xDigitRows(enc, a.x, xOffset, xStride, a.cols, a.T);
-    enc.dispatch(dpKernel(enc.ctx, 'mm', a.kind, dp), params, [a.w, xd, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy], [Math.ceil(a.rows / dp.rows), Math.ceil(a.T / dp.bt)]);
+    const [k, v] = kvSinks(enc.ctx); // the k / v outputs of the shared entry point, never written here
+    enc.dispatch(dpKernel(enc.ctx, 'mm', a.kind, dp), params, [a.w, xd, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy, null, null, null, k, v], [Math.ceil(a.rows / dp.rows), Math.ceil(a.T / dp.bt)]);
     enc.ctx.pool.release(xd); // only live between the two dispatches
     return;
   }
@@ -192,7 +193,7 @@ export function matmulTiledQkv(enc: GpuEncoder, a: MatmulQkvArgs): void {
   const t = denseTile(enc.ctx, a.T);
   const b = a.bias?.offsets ?? [0, 0, 0];
   const params = pack({
-    rows: a.rows[0], rows2: a.rows[1], rows3: a.rows[2], cols: a.cols, tokens: a.T, x_offset: xOffset, x_stride: xStride,
+    rows: a.rows[0], rows2: a.rows[1], rows3: a.rows[2], cols: a.cols, tokens: a.T, x_offset: xOffset, x_stride: xStride, y_stride: a.rows[0],
     w_offset: a.wOffsets[0] / 4, w2_offset: a.wOffsets[1] / 4, w3_offset: a.wOffsets[2] / 4,
     has_bias: +!!a.bias, b_offset: b[0], b2_offset: b[1], b3_offset: b[2],
   });
@@ -200,7 +201,7 @@ export function matmulTiledQkv(enc: GpuEncoder, a: MatmulQkvArgs): void {
   if (dp) {
     const xd = xDigitRows(enc, a.x, xOffset, xStride, a.cols, a.T);
     const tiles = a.rows.reduce((n, r) => n + Math.ceil(r / dp.rows), 0);
-    enc.dispatch(dpKernel(enc.ctx, 'mm_qkv', a.kind, dp), params, [a.w, xd, a.bias?.buffer ?? enc.ctx.dummy, a.ys[0], null, null, null, null, a.ys[1], a.ys[2]], [tiles, Math.ceil(a.T / dp.bt)]);
+    enc.dispatch(dpKernel(enc.ctx, 'mm', a.kind, dp), params, [a.w, xd, a.bias?.buffer ?? enc.ctx.dummy, a.ys[0], enc.ctx.dummy, null, null, null, a.ys[1], a.ys[2]], [tiles, Math.ceil(a.T / dp.bt)]);
     enc.ctx.pool.release(xd);
     return;
   }
