@@ -19,6 +19,7 @@ import { swiglu } from '../kernels/swiglu/swiglu.ts';
 import { combine } from '../kernels/combine/combine.ts';
 import { residual } from '../kernels/residual/residual.ts';
 import { groupedDown, groupedGateUp, groupedTile, moePlan, tileShape } from '../kernels/matvec/matmul-tiled.ts';
+import { dpRoute } from '../kernels/matvec/matmul-dp.ts';
 
 /** Scratch buffers of the forward pass the experts read and write (sized for maxChunk tokens). */
 export interface ExpertBuffers {
@@ -60,7 +61,7 @@ export function recordExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t
   const r = l.residual;
   const E = l.moe.num_experts;
   if (l.groupedFrom > 0 && n >= l.groupedFrom * E) {
-    const bt = tileShape(e.ctx, groupedTile(n, E)).bt;
+    const bt = tileShape(e.ctx, groupedTile(n, E, !!dpRoute(e.ctx, layout.gate.quant, 32, nTok))).bt;
     const common = { layout, n, K, E, bt, plan: b.plan, order: b.order, arena, slots: b.slots, slotsOffset: p0 };
     moePlan(e, { n, E, bt, ids: b.ids, idsOffset: p0, plan: b.plan, order: b.order });
     groupedGateUp(e, { ...common, activation: l.moe.activation, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I });
