@@ -15,7 +15,7 @@ import type { GpuEncoder, Tape, UniformSlot } from '../gpu/encoder.ts';
 import type { ModelSpec } from '../format/spec.ts';
 import { embedding } from '../kernels/embedding/embedding.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
-import { fastMatvecPlan, matvec, matvecSegments, matvecTuning, type MatvecNorm } from '../kernels/matvec/matvec.ts';
+import { fastMatvecPlan, fitsL2, matvec, matvecSegments, matvecTuning, type MatvecNorm } from '../kernels/matvec/matvec.ts';
 import { rope, ropeCosSin, ropeKv, ropeKvApplies } from '../kernels/rope/rope.ts';
 import { ATTENTION_DECODE_POS_WORD, attention, attentionDecode, attentionDecodeUsable } from '../kernels/attention/attention.ts';
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
@@ -255,11 +255,11 @@ export class GpuForward extends ForwardBuffers {
     return enc;
   }
 
-  /** y (T, rows) = x (T, cols) Wᵀ (+ bias) for a dense weight; under 512 rows (routers) per token, as a tiled grid would be a few workgroups. */
+  /** y (T, rows) = x (T, cols) Wᵀ (+ bias); small matrices of under 512 rows (routers) per token: a tiled grid would be a few workgroups. */
   private linear(enc: GpuEncoder, W: GpuTensor, x: GPUBuffer, y: GPUBuffer, T: number, bias?: GpuTensor, xOffset = 0, norm?: MatvecNorm): void {
     const [rows, cols] = W.shape;
     const a = { kind: W.quant, rows, cols, w: bindTensor(W), x, xOffset, y, bias: floatArg(bias) };
-    if (!norm && rows >= 512 && this.tiled(T, cols, xOffset)) matmulTiled(enc, { ...a, T });
+    if (!norm && !(rows < 512 && fitsL2(W.quant, rows, cols)) && this.tiled(T, cols, xOffset)) matmulTiled(enc, { ...a, T });
     else matvec(enc, { ...a, problems: T, variant: this.mv, norm });
   }
 

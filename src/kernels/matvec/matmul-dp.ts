@@ -71,7 +71,7 @@ export function kvSinks(ctx: GpuContext): [GPUBuffer, GPUBuffer] {
   return s;
 }
 
-/** The dp pipeline of an entry point (mm, mm_qkv, grouped_gate_up, grouped_down). */
+/** The dp pipeline of an entry point (mm — one matrix or q, k, v —, grouped_gate_up, grouped_down). */
 export function dpKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: DpShape): Kernel {
   return ctx.pipelines.get(SRC, entry, { KIND: KIND_ID[kind], NX: s.nx, NY: s.ny, D: dpTuning.digits, SL: s.sl });
 }

@@ -147,6 +147,11 @@ export function fastMatvecPlan(ctx: GpuContext, a: { cols: number; wOffset?: num
 
 const sinks = new WeakMap<GpuContext, GPUBuffer>();
 
+/** A matrix small enough (<= 4 MiB) that per-token re-reads stay in L2: 'auto' runs it per token for any token count. */
+export function fitsL2(kind: QuantKind, rows: number, cols: number): boolean {
+  return matrixBytes(kind, rows, cols) <= 4 << 20;
+}
+
 /** A 256-byte buffer for read_write bindings a dispatch does not use (the shared dummy is bound read-only). */
 export function writeSink(ctx: GpuContext): GPUBuffer {
   let b = sinks.get(ctx);
@@ -304,8 +309,7 @@ export function matvec(enc: GpuEncoder, a: MatvecArgs): void {
   if (variant === 'fast') check(fastOk, 'fast variant needs subgroups, cols % 32 == 0 and xOffset, xStride % 4 == 0');
   // many problems: the simple kernel's 4-token tiles reuse each weight 4 times, unless the matrix
   // is small enough to stay in L2 across problems (routers in prefill: 32-256 rows)
-  const inL2 = matrixBytes(a.kind, a.rows, a.cols) <= 4 << 20;
-  const useFast = variant === 'fast' || (variant === 'auto' && fastOk && (!!a.slots || problems <= 8 || inL2));
+  const useFast = variant === 'fast' || (variant === 'auto' && fastOk && (!!a.slots || problems <= 8 || fitsL2(a.kind, a.rows, a.cols)));
   const dummy = enc.ctx.dummy;
   const nx = Math.ceil(problems / xDiv); // x rows
   if (a.norm) check(xStride === a.cols && !a.slots, 'norm needs contiguous x rows (xStride = cols) and no slots');
