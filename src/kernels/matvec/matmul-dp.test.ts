@@ -10,7 +10,7 @@ import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { expertLayout, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import type { GpuContext } from '../../gpu/device.ts';
-import { expectClose, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
+import { expectClose, packAligned, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
 import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords } from './matmul-tiled.ts';
 import { dpRoute, dpTuning, xDigitRows } from './matmul-dp.ts';
 
@@ -116,21 +116,14 @@ describe('matmul dp (packed integer prefill products)', () => {
       const rows: [number, number, number] = [150, 40, 24];
       const T = randInt(r, 5, 70);
       const packed = rows.map((n) => quantizeMatrix('q8', randWeights(r, n * cols), n, cols));
-      const offsets: [number, number, number] = [0, 0, 0];
-      let at = 0;
-      packed.forEach((b, m) => {
-        offsets[m] = at;
-        at += Math.ceil(b.byteLength / 256) * 256;
-      });
-      const all = new Uint8Array(at);
-      packed.forEach((b, m) => all.set(b, offsets[m]));
+      const { all, offsets } = packAligned(packed);
       const bAll = randArray(r, rows[0] + rows[1] + rows[2]);
       const bOffsets: [number, number, number] = [0, rows[0], rows[0] + rows[1]];
       const x = ctx.upload(randArray(r, T * cols));
       const xq = await digitX(ctx, x, 0, T, cols, 2);
       const ys = rows.map((n) => ctx.createBuffer(T * n * 4)) as [GPUBuffer, GPUBuffer, GPUBuffer];
       const enc = ctx.encoder();
-      matmulTiledQkv(enc, { kind: 'q8', cols, T, w: ctx.upload(all), wOffsets: offsets, rows, x, ys, bias: { buffer: ctx.upload(bAll), offsets: bOffsets } });
+      matmulTiledQkv(enc, { kind: 'q8', cols, T, w: ctx.upload(all), wOffsets: offsets as [number, number, number], rows, x, ys, bias: { buffer: ctx.upload(bAll), offsets: bOffsets } });
       enc.submit();
       for (let m = 0; m < 3; m++) {
         const W = dequantizeMatrix('q8', packed[m], rows[m], cols);

@@ -6,7 +6,7 @@ import { activate } from '../../reference/moe.ts';
 import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
-import { expectClose, expectEqual, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
+import { expectClose, expectEqual, packAligned, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
 import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords, type TileGeometry } from './matmul-tiled.ts';
 import { dpTuning } from './matmul-dp.ts';
 
@@ -80,14 +80,7 @@ describe('matmul tiled', () => {
       const cols = 96;
       const T = randInt(r, 5, 70);
       const packed = rows.map((n) => quantizeMatrix(kind, randWeights(r, n * cols), n, cols));
-      const offsets = [0, 0, 0] as [number, number, number];
-      let at = 0;
-      packed.forEach((b, m) => {
-        offsets[m] = at;
-        at += Math.ceil(b.byteLength / 256) * 256;
-      });
-      const all = new Uint8Array(at);
-      packed.forEach((b, m) => all.set(b, offsets[m]));
+      const { all, offsets } = packAligned(packed);
       const biases = rows.map((n) => randArray(r, n));
       const bOffsets = [3, 3 + rows[0] + 5, 3 + rows[0] + rows[1] + 10] as [number, number, number];
       const bAll = new Float32Array(bOffsets[2] + rows[2]);
@@ -97,7 +90,7 @@ describe('matmul tiled', () => {
       await ctx.scoped(`qkv ${kind}`, async () => {
         const enc = ctx.encoder();
         matmulTiledQkv(enc, {
-          kind, cols, T, w: ctx.upload(all), wOffsets: offsets, rows, x: ctx.upload(xs), xOffset: 8, ys,
+          kind, cols, T, w: ctx.upload(all), wOffsets: offsets as [number, number, number], rows, x: ctx.upload(xs), xOffset: 8, ys,
           bias: biased ? { buffer: ctx.upload(bAll), offsets: bOffsets } : undefined,
         });
         enc.submit();

@@ -34,6 +34,19 @@ export function randWeights(r: () => number, n: number): Float32Array {
   return v;
 }
 
+/** Byte arrays packed one after another at `align`-byte offsets (e.g. q, k, v in one buffer). */
+export function packAligned(parts: Uint8Array[], align = 256): { all: Uint8Array; offsets: number[] } {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const b of parts) {
+    offsets.push(at);
+    at += Math.ceil(b.byteLength / align) * align;
+  }
+  const all = new Uint8Array(at);
+  parts.forEach((b, m) => all.set(b, offsets[m]));
+  return { all, offsets };
+}
+
 /** Integer in [lo, hi]. */
 export function randInt(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));
