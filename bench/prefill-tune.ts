@@ -20,7 +20,7 @@ export interface PrefillTuneResult {
   by_digits: Record<number, number>;
 }
 
-/** Tune matmulTuning.grouped and .bt for `r`'s prefill of `prompt` in place. */
+/** Tune the prefill knobs (dpTuning.slots and .nx where the integer products run, matmulTuning.grouped and .bt) for `r`'s prefill of `prompt` in place. */
 export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: string) => void, deadline: number): Promise<PrefillTuneResult> {
   const time = async (): Promise<number> => {
     let best = 0;
@@ -36,46 +36,32 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   const tried: PrefillTuneResult['tried'] = [];
   const start = await time();
   let bestTok = start;
-  if (dpTuning.digits) {
-    const keepSlots = dpTuning.slots;
-    let bestSlots = keepSlots;
-    for (const slots of [4, 8] as const) {
-      if (slots === keepSlots || performance.now() > deadline) continue;
-      dpTuning.slots = slots;
-      const tok = await time();
-      tried.push({ knob: 'dp_slots', value: slots, tok_s: tok });
-      log(`    prefill dp slots ${slots}: ${tok.toFixed(0)} tok/s`);
-      if (tok > bestTok) [bestTok, bestSlots] = [tok, slots];
-    }
-    dpTuning.slots = bestSlots;
-    const keep = { ...dpTuning.nx };
-    let bestNx = keep;
-    for (const nx of [8, 16]) {
-      if (performance.now() > deadline) break;
-      dpTuning.nx = Object.fromEntries(Object.keys(keep).map((bt) => [bt, nx]));
-      const tok = await time();
-      tried.push({ knob: 'dp_nx', value: nx, tok_s: tok });
-      log(`    prefill dp nx ${nx}: ${tok.toFixed(0)} tok/s`);
-      if (tok > bestTok) [bestTok, bestNx] = [tok, dpTuning.nx];
-    }
-    dpTuning.nx = bestNx;
-  }
-  const knobs: ['grouped' | 'bt', number[]][] = [
-    ['grouped', [0, 32, 64, 128]],
-    ['bt', [64, 128]],
+  // each knob in turn: a getter and setter of its value, the values to try
+  const sameNx = (nx: number) => Object.fromEntries(Object.keys(dpTuning.nx).map((bt) => [bt, nx]));
+  const knobs: { knob: string; values: number[]; get: () => unknown; set: (v: unknown) => void; of: (v: number) => unknown }[] = [
+    { knob: 'grouped', values: [0, 32, 64, 128], get: () => matmulTuning.grouped, set: (v) => (matmulTuning.grouped = v as number), of: (v) => v },
+    { knob: 'bt', values: [64, 128], get: () => matmulTuning.bt, set: (v) => (matmulTuning.bt = v as number), of: (v) => v },
   ];
-  for (const [knob, values] of knobs) {
-    const keep = matmulTuning[knob];
-    let bestValue = keep;
-    for (const v of values) {
-      if (v === keep || performance.now() > deadline) continue;
-      matmulTuning[knob] = v;
+  if (dpTuning.digits) {
+    knobs.unshift(
+      { knob: 'dp_slots', values: [4, 8], get: () => dpTuning.slots, set: (v) => (dpTuning.slots = v as 4 | 8), of: (v) => v },
+      { knob: 'dp_nx', values: [8, 16], get: () => dpTuning.nx, set: (v) => (dpTuning.nx = v as Record<number, number>), of: sameNx },
+    );
+  }
+  for (const k of knobs) {
+    let bestValue = k.get();
+    for (const v of k.values) {
+      const value = k.of(v);
+      if (JSON.stringify(value) === JSON.stringify(bestValue) || performance.now() > deadline) continue;
+      const keep = k.get();
+      k.set(value);
       const tok = await time();
-      tried.push({ knob, value: v, tok_s: tok });
-      log(`    prefill ${knob} ${v}: ${tok.toFixed(0)} tok/s`);
-      if (tok > bestTok) [bestTok, bestValue] = [tok, v];
+      tried.push({ knob: k.knob, value: v, tok_s: tok });
+      log(`    prefill ${k.knob} ${v}: ${tok.toFixed(0)} tok/s`);
+      if (tok > bestTok) [bestTok, bestValue] = [tok, value];
+      k.set(keep);
     }
-    matmulTuning[knob] = bestValue;
+    k.set(bestValue);
   }
   const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt, dp_nx: { ...dpTuning.nx }, dp_slots: dpTuning.slots, digits: dpTuning.digits };
   log(`  prefill tiles: ${start.toFixed(0)} -> ${bestTok.toFixed(0)} tok/s with ${JSON.stringify(chosen)}`);

@@ -12,7 +12,8 @@ import type { ExpertActivation } from '../../format/spec.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import { expectClose, packAligned, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
 import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords } from './matmul-tiled.ts';
-import { dpRoute, dpTuning, xDigitRows } from './matmul-dp.ts';
+import { dpRoute, dpTuning } from './matmul-dp.ts';
+import { xDigitRows } from './matvec.ts';
 
 /** x rows as the first `digits` planes of their records hold them (x-digits.wgsl's layout). */
 async function digitX(ctx: GpuContext, x: GPUBuffer, xOffset: number, rows: number, cols: number, digits: number): Promise<Float32Array> {

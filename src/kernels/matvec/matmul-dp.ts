@@ -1,21 +1,15 @@
 // The packed-integer form of the prefill products (matmul-dp.wgsl): x rows become digit records
-// (x-digits.wgsl) in a pooled scratch buffer, then the tile kernel multiplies them with the q8 / q4
-// / mxfp4 codes as signed bytes. matmul-tiled.ts routes here when dpRoute says so; see the .wgsl
-// header for the math and the precision of 1 or 2 digit planes.
+// (x-digits.wgsl, matvec.ts's xDigitRows) in a pooled scratch buffer, then the tile kernel
+// multiplies them with the q8 / q4 / mxfp4 codes as signed bytes. matmul-tiled.ts routes here when
+// dpRoute says so; see the .wgsl header for the math and the precision of 1 or 2 digit planes.
 
-import type { BufferArg, GpuEncoder } from '../../gpu/encoder.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import type { QuantKind } from '../../format/quant-layout.ts';
-import { Params } from '../../gpu/params.ts';
 import type { Kernel } from '../../gpu/pipelines.ts';
-import { KIND_ID, writeSink } from './matvec.ts';
+import { KIND_ID } from './matvec.ts';
 import code from './matmul-dp.wgsl?raw';
-import digitsCode from './x-digits.wgsl?raw';
 
 const SRC = { label: 'matmul-dp', code };
-const DIGITS_SRC = { label: 'x-digits', code: digitsCode };
-/** u32 words of one row's digit record per 32 columns (7 vec4) */
-const RECORD_WORDS = 28;
 
 /**
  * digits: planes of x the products use (0: the f32 kernel, matmul-tiled.wgsl; 1: 8-bit x per
@@ -74,17 +68,4 @@ export function kvSinks(ctx: GpuContext): [GPUBuffer, GPUBuffer] {
 /** The dp pipeline of an entry point (mm — one matrix or q, k, v —, grouped_gate_up, grouped_down). */
 export function dpKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: DpShape): Kernel {
   return ctx.pipelines.get(SRC, entry, { KIND: KIND_ID[kind], NX: s.nx, NY: s.ny, D: dpTuning.digits, SL: s.sl });
-}
-
-/**
- * Record the digit records of `rows` x rows (cols each, at xOffset, xStride apart) into a pooled
- * buffer; the caller releases it after its product is recorded.
- */
-export function xDigitRows(enc: GpuEncoder, x: BufferArg, xOffset: number, xStride: number, cols: number, rows: number): GPUBuffer {
-  const ctx = enc.ctx;
-  const G = cols / 32;
-  const xd = ctx.pool.acquire(rows * G * RECORD_WORDS * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'x-digits');
-  const params = new Params().u32(cols).u32(xOffset).u32(xStride).bool(false).f32(0).bool(false).u32(0).buffer;
-  enc.dispatch(ctx.pipelines.get(DIGITS_SRC, 'main', { WG: 64 }), params, [x, ctx.dummy, xd, writeSink(ctx)], [Math.ceil((4 * G) / 64), rows]);
-  return xd;
 }

@@ -12,19 +12,20 @@
 // (8-bit activations). The a_k of a group are exact integers; the f32 sum over groups rounds as
 // an f32 dot would.
 //
-// How it parallelizes: workgroup NX x NY threads; thread (tx, ty) owns four slots — TM = 4 / D
-// tokens TM ty .. TM ty + TM - 1 times their D digit planes — and row quads tx and NX + tx (so
-// BT = TM NY tokens and 8 NX rows a tile, or 4 NX of gate and of up). Per group the tile's digit
-// words and the weights, turned into signed bytes in the x record's element order, are staged in
-// workgroup memory (two buffers: the next group's loads are issued before this group's products
-// and stored after them, one barrier a group); then for each of the 8 words of the group a thread reads 3 vec4 and
-// does 32 dot products into 32 i32 accumulators, folded into f32 with the scales at the group's end.
+// How it parallelizes: workgroup NX x NY threads; thread (tx, ty) owns SL (4 or 8) slots — TM =
+// SL / D tokens TM ty .. TM ty + TM - 1 times their D digit planes — and row quads tx and NX + tx
+// (so BT = TM NY tokens and 8 NX rows a tile, or 4 NX of gate and of up). Per group the tile's
+// digit words and the weights, turned into signed bytes in the x record's element order, are
+// staged in workgroup memory (two buffers: the next group's loads are issued before this group's
+// products and stored after them, one barrier a group); then for each of the 8 words of the group
+// a thread reads 2 + SL / 4 vec4 and does 8 SL dot products into 2 SL i32 accumulators, folded
+// into f32 with the scales at the group's end.
 //   Element order (x-digits.wgsl): word kw < 4 holds elements 8 kw + {0, 2, 4, 6}, word 4 + j
 //   elements 8 j + {1, 3, 5, 7} — a q4 / mxfp4 word's low and high nibbles; q8 bytes are regrouped.
 //
 // Entry points: mm (also q, k, v in one dispatch), grouped_gate_up, grouped_down.
 // Bindings: as matmul-tiled.wgsl, except 2 XD: digit records (x-digits.wgsl, 7 vec4 per row and
-//   group) of the x rows: tokens (mm, mm_qkv, gate_up: problem p reads row p / k_experts) or
+//   group) of the x rows: tokens (mm, gate_up: problem p reads row p / k_experts) or
 //   problems (down). x_offset / x_stride are unused (the records are packed rows).
 // Dispatch: as matmul-tiled.wgsl with BT = TM NY and R = 8 NX.
 
@@ -356,10 +357,8 @@ fn stage_tokens(t0: u32, lid: u32) {
   workgroupBarrier();
 }
 
-// Dense products, one matrix (rows2 = rows3 = 0) or q, k and v (three matrices of one buffer,
-// biases of one buffer, outputs (T, rows_m) in Y, Y2, Y3: matmul-tiled.wgsl's mm and mm_qkv in one
-// entry; the grid's x runs over the row tiles of q, then k, then v). Matrix 0 writes Y at
-// y_offset, y_stride apart, with the residual modes.
+// Dense products, one matrix (rows2 = rows3 = 0) or q, k and v in one dispatch: matmul-tiled.wgsl's
+// mm (its header), with this file's tile loop.
 @compute @workgroup_size(THREADS)
 fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let R = 8u * NX;

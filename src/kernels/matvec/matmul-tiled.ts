@@ -12,8 +12,8 @@ import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import type { ExpertLayout, QuantKind } from '../../format/quant-layout.ts';
-import { KIND_ID, type MatvecResidual } from './matvec.ts';
-import { dpKernel, dpRoute, kvSinks, xDigitRows } from './matmul-dp.ts';
+import { KIND_ID, xDigitRows, type MatvecResidual } from './matvec.ts';
+import { dpKernel, dpRoute, kvSinks } from './matmul-dp.ts';
 import code from './matmul-tiled.wgsl?raw';
 import planCode from './moe-plan.wgsl?raw';
 
@@ -123,6 +123,29 @@ export interface MatmulTiledArgs {
   residual?: MatvecResidual;
 }
 
+/** x rows of a product: `rows` rows of `cols` floats at `offset`, `stride` apart. */
+interface XRows { buffer: BufferArg; offset: number; stride: number; cols: number; rows: number }
+
+/**
+ * Record an entry point of the tile kernels: matmul-dp.wgsl (after its x-digits pre-pass) where
+ * dpRoute applies to `kind`, else matmul-tiled.wgsl with tile `t`. `buffers(xb)` are the bindings
+ * with `xb` as binding 2 (x, or its digit records); `grid(rows, bt)` the grid for a tile of `rows`
+ * rows (a single matrix) and `bt` tokens.
+ */
+function recordTiled(
+  enc: GpuEncoder, entry: string, kind: QuantKind, t: TileShape, params: ArrayBuffer, x: XRows,
+  buffers: (xb: BufferArg) => (BufferArg | null)[], grid: (rows: number, bt: number) => [number, number],
+): void {
+  const dp = dpRoute(enc.ctx, kind, t.bt, x.rows);
+  if (!dp) {
+    enc.dispatch(enc.ctx.pipelines.get(SRC, entry, overrides(kind, t)), params, buffers(x.buffer), grid(t.rows, t.bt));
+    return;
+  }
+  const xd = xDigitRows(enc, x.buffer, x.offset, x.stride, x.cols, x.rows);
+  enc.dispatch(dpKernel(enc.ctx, entry, kind, dp), params, buffers(xd), grid(dp.rows, dp.bt));
+  enc.ctx.pool.release(xd); // only live between the two dispatches
+}
+
 /** Record Y = X W^T (+ b) (+ residual) for T tokens (one dispatch). */
 export function matmulTiled(enc: GpuEncoder, a: MatmulTiledArgs): void {
   const check = (ok: boolean, msg: string) => {
@@ -145,16 +168,9 @@ export function matmulTiled(enc: GpuEncoder, a: MatmulTiledArgs): void {
     res_mode: r ? (r.from ? 2 : 1) : 0, alpha: r?.alpha ?? 1, beta: r?.beta ?? 1, h_offset: r?.fromOffset ?? yOffset,
   });
   const dummy = enc.ctx.dummy;
-  const dp = dpRoute(enc.ctx, a.kind, t.bt, a.T);
-  if (dp) {
-    const xd = xDigitRows(enc, a.x, xOffset, xStride, a.cols, a.T);
-    const [k, v] = kvSinks(enc.ctx); // the k / v outputs of the shared entry point, never written here
-    enc.dispatch(dpKernel(enc.ctx, 'mm', a.kind, dp), params, [a.w, xd, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy, null, null, null, k, v], [Math.ceil(a.rows / dp.rows), Math.ceil(a.T / dp.bt)]);
-    enc.ctx.pool.release(xd); // only live between the two dispatches
-    return;
-  }
-  const kernel = enc.ctx.pipelines.get(SRC, 'mm', overrides(a.kind, t));
-  enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy], [Math.ceil(a.rows / t.rows), Math.ceil(a.T / t.bt)]);
+  const [k, v] = kvSinks(enc.ctx); // the entry's k / v outputs, never written with one matrix
+  recordTiled(enc, 'mm', a.kind, t, params, { buffer: a.x, offset: xOffset, stride: xStride, cols: a.cols, rows: a.T },
+    (xb) => [a.w, xb, a.bias?.buffer ?? dummy, a.y, r?.from ?? dummy, null, null, null, k, v], (rows, bt) => [Math.ceil(a.rows / rows), Math.ceil(a.T / bt)]);
 }
 
 /** The dense products' tile for T tokens: matmulTuning.bt, or the smallest of 16 / 32 / 64 that holds them. */
@@ -179,7 +195,7 @@ export interface MatmulQkvArgs {
   bias?: { buffer: GPUBuffer; offsets: [number, number, number] };
 }
 
-/** Record q, k, v = X Wq^T, X Wk^T, X Wv^T (+ biases) for T tokens in one dispatch (mm_qkv). */
+/** Record q, k, v = X Wq^T, X Wk^T, X Wv^T (+ biases) for T tokens in one dispatch (mm with three matrices). */
 export function matmulTiledQkv(enc: GpuEncoder, a: MatmulQkvArgs): void {
   const check = (ok: boolean, msg: string) => {
     if (!ok) throw new KernelShapeError('matmulTiledQkv', msg);
@@ -197,17 +213,10 @@ export function matmulTiledQkv(enc: GpuEncoder, a: MatmulQkvArgs): void {
     w_offset: a.wOffsets[0] / 4, w2_offset: a.wOffsets[1] / 4, w3_offset: a.wOffsets[2] / 4,
     has_bias: +!!a.bias, b_offset: b[0], b2_offset: b[1], b3_offset: b[2],
   });
-  const dp = dpRoute(enc.ctx, a.kind, t.bt, a.T);
-  if (dp) {
-    const xd = xDigitRows(enc, a.x, xOffset, xStride, a.cols, a.T);
-    const tiles = a.rows.reduce((n, r) => n + Math.ceil(r / dp.rows), 0);
-    enc.dispatch(dpKernel(enc.ctx, 'mm', a.kind, dp), params, [a.w, xd, a.bias?.buffer ?? enc.ctx.dummy, a.ys[0], enc.ctx.dummy, null, null, null, a.ys[1], a.ys[2]], [tiles, Math.ceil(a.T / dp.bt)]);
-    enc.ctx.pool.release(xd);
-    return;
-  }
-  const kernel = enc.ctx.pipelines.get(SRC, 'mm_qkv', overrides(a.kind, t));
-  const tiles = a.rows.reduce((n, r) => n + Math.ceil(r / t.rows), 0);
-  enc.dispatch(kernel, params, [a.w, a.x, a.bias?.buffer ?? enc.ctx.dummy, a.ys[0], null, null, null, null, a.ys[1], a.ys[2]], [tiles, Math.ceil(a.T / t.bt)]);
+  const dummy = enc.ctx.dummy;
+  recordTiled(enc, 'mm', a.kind, t, params, { buffer: a.x, offset: xOffset, stride: xStride, cols: a.cols, rows: a.T },
+    (xb) => [a.w, xb, a.bias?.buffer ?? dummy, a.ys[0], dummy, null, null, null, a.ys[1], a.ys[2]],
+    (rows, bt) => [a.rows.reduce((n, r) => n + Math.ceil(r / rows), 0), Math.ceil(a.T / bt)]);
 }
 
 /** u32 entries of the plan buffer for E experts and n problems at tile size bt. */
@@ -279,15 +288,8 @@ export function groupedGateUp(enc: GpuEncoder, a: GroupedGateUpArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: I, has_bias: +!!L.gate_bias, b_offset: (L.gate_bias?.offset ?? 0) / 4, b2_offset: (L.up_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0, act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
-  const dp = dpRoute(enc.ctx, L.gate.quant, a.bt, a.n / a.K);
-  if (dp) {
-    const xd = xDigitRows(enc, a.x, a.xOffset ?? 0, D, D, a.n / a.K);
-    enc.dispatch(dpKernel(enc.ctx, 'grouped_gate_up', L.gate.quant, dp), params, [a.arena, xd, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(I / (dp.rows / 2)), Math.ceil(a.n / a.bt) + a.E]);
-    enc.ctx.pool.release(xd);
-    return;
-  }
-  const kernel = enc.ctx.pipelines.get(SRC, 'grouped_gate_up', overrides(L.gate.quant, t));
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(I / (t.rows / 2)), Math.ceil(a.n / a.bt) + a.E]);
+  recordTiled(enc, 'grouped_gate_up', L.gate.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: D, cols: D, rows: a.n / a.K },
+    (xb) => [a.arena, xb, a.arena, a.out, null, a.plan, a.order, a.slots], (rows, bt) => [Math.ceil(I / (rows / 2)), Math.ceil(a.n / bt) + a.E]);
 }
 
 export interface GroupedDownArgs extends GroupedCommon {
@@ -309,15 +311,8 @@ export function groupedDown(enc: GpuEncoder, a: GroupedDownArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: D, has_bias: +!!L.down_bias, b_offset: (L.down_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0,
   });
-  const dp = dpRoute(enc.ctx, L.down.quant, a.bt, a.n);
-  if (dp) {
-    const xd = xDigitRows(enc, a.x, a.xOffset ?? 0, I, I, a.n);
-    enc.dispatch(dpKernel(enc.ctx, 'grouped_down', L.down.quant, dp), params, [a.arena, xd, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(D / dp.rows), Math.ceil(a.n / a.bt) + a.E]);
-    enc.ctx.pool.release(xd);
-    return;
-  }
-  const kernel = enc.ctx.pipelines.get(SRC, 'grouped_down', overrides(L.down.quant, t));
-  enc.dispatch(kernel, params, [a.arena, a.x, a.arena, a.out, null, a.plan, a.order, a.slots], [Math.ceil(D / t.rows), Math.ceil(a.n / a.bt) + a.E]);
+  recordTiled(enc, 'grouped_down', L.down.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: I, cols: I, rows: a.n },
+    (xb) => [a.arena, xb, a.arena, a.out, null, a.plan, a.order, a.slots], (rows, bt) => [Math.ceil(D / rows), Math.ceil(a.n / bt) + a.E]);
 }
 
 /**

@@ -1,8 +1,9 @@
 // matmul-tiled: Y (tokens, rows) = X (tokens, cols) W^T for prefill, with W in any quant-layout.ts
 // kind, tiled through workgroup memory so each decoded weight serves BT tokens and each x value
-// a tile's rows. Four entry points share the tile loop:
+// a tile's rows. Three entry points share the tile loop:
 //   mm              dense: all tokens read one matrix (+ bias, + the residual epilogue of
-//                   matvec-fast.wgsl: res_mode 1 Y = alpha Y + beta v, 2 Y = alpha H + beta v)
+//                   matvec-fast.wgsl: res_mode 1 Y = alpha Y + beta v, 2 Y = alpha H + beta v),
+//                   or q, k and v in one dispatch (rows2, rows3 > 0; outputs Y, Y2, Y3)
 //   grouped_gate_up experts: a tile is BT problems of ONE expert (from moe-plan), gate and up
 //                   tiles side by side, then a[p] = act(gate, up) (swiglu.wgsl's math)
 //   grouped_down    experts: y[p] = down_e a[p] (+ bias); combine and residual follow
@@ -31,8 +32,8 @@
 //   6 PLAN: array<u32>      moe-plan output (grouped)
 //   7 ORDER: array<u32>     problems by expert (grouped)
 //   8 S: array<u32>         per-problem slot word offsets (grouped)
-//   9 Y2, 10 Y3: array<f32> k and v outputs (mm_qkv; Y is q's)
-// Dispatch: mm grid (ceil(rows / 8 NX), ceil(tokens / BT)); grouped grid (ceil(rows / R),
+//   9 Y2, 10 Y3: array<f32> k and v outputs (mm with three matrices; Y is q's)
+// Dispatch: mm grid (sum over its matrices of ceil(rows_m / 8 NX), ceil(tokens / BT)); grouped grid (ceil(rows / R),
 //   ceil(n / BT) + E) with R = 4 NX (gate_up) or 8 NX (down) — a workgroup past the plan's tile
 //   count returns at once.
 
@@ -87,7 +88,7 @@ struct Params {
 @group(0) @binding(9) var<storage, read_write> Y2: array<f32>;
 @group(0) @binding(10) var<storage, read_write> Y3: array<f32>;
 
-var<private> ROWS: u32; // rows of the matrix this workgroup multiplies (P.rows but in mm_qkv)
+var<private> ROWS: u32; // rows of the matrix this workgroup multiplies (q, k or v in mm)
 
 var<workgroup> xs: array<vec4<f32>, BK * BT / 4u>; // xs[k BT/4 + i] = tokens 4i..4i+3 at column k
 var<workgroup> ws: array<vec4<f32>, BK * QS>; // ws[k QS + q] = row quad q at column k
@@ -316,7 +317,7 @@ fn sigmoid(x: f32) -> f32 {
   return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
 }
 
-// Stage the x rows of tokens t0 .. t0 + BT (mm, mm_qkv).
+// Stage the x rows of tokens t0 .. t0 + BT (mm).
 fn stage_tokens(t0: u32, lid: u32) {
   for (var t = lid; t < BT; t += THREADS) {
     let tok = t0 + t;
@@ -326,42 +327,13 @@ fn stage_tokens(t0: u32, lid: u32) {
   workgroupBarrier();
 }
 
+// Dense products, one matrix (rows2 = rows3 = 0) or q, k and v in one dispatch (three matrices
+// of one buffer, biases of one buffer, outputs (T, rows_m) in Y, Y2, Y3): the grid's x runs over
+// the row tiles of q, then k, then v. As three dispatches, each waited for the one before, and k
+// and v (512 rows for gpt-oss) filled a few dozen workgroups of a GPU with 132 cores. Matrix 0
+// writes Y at y_offset, y_stride apart, with the residual modes.
 @compute @workgroup_size(THREADS)
 fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ROWS = P.rows;
-  let r0 = wid.x * 8u * NX;
-  let t0 = wid.y * BT;
-  stage_tokens(t0, lid);
-  let acc = tile_loop(P.w_offset, 0u, r0, lid, false);
-  let tx = lid % NX;
-  let ty = lid / NX;
-  for (var i = 0u; i < TM; i++) {
-    let tok = t0 + TM * ty + i;
-    if (tok >= P.tokens) { continue; }
-    for (var q = 0u; q < 2u; q++) {
-      let v4 = acc_at(acc, i, q);
-      for (var j = 0u; j < 4u; j++) {
-        let r = r0 + 4u * (q * NX + tx) + j;
-        if (r >= P.rows) { continue; }
-        var v = v4[j];
-        if (P.has_bias != 0u) { v += B[P.b_offset + r]; }
-        let yo = P.y_offset + tok * P.y_stride + r;
-        switch P.res_mode {
-          case 1u: { Y[yo] = P.alpha * Y[yo] + P.beta * v; }
-          case 2u: { Y[yo] = P.alpha * H[P.h_offset + tok * P.y_stride + r] + P.beta * v; }
-          default: { Y[yo] = v; }
-        }
-      }
-    }
-  }
-}
-
-// q, k and v in one dispatch (three matrices of one buffer, biases of one buffer, three outputs
-// (T, rows_m) at offset 0): the grid's x runs over the row tiles of q, then k, then v. As three
-// dispatches, each waited for the one before, and k and v (512 rows for gpt-oss) filled a few
-// dozen workgroups of a GPU with 132 cores.
-@compute @workgroup_size(THREADS)
-fn mm_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let R = 8u * NX;
   let n0 = (P.rows + R - 1u) / R;
   let n1 = (P.rows2 + R - 1u) / R;
@@ -387,10 +359,17 @@ fn mm_qkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         var v = v4[j];
         if (P.has_bias != 0u) { v += B[b + r]; }
         let yo = tok * ROWS + r;
-        switch m {
-          case 0u: { Y[yo] = v; }
-          case 1u: { Y2[yo] = v; }
-          default: { Y3[yo] = v; }
+        if (m == 1u) {
+          Y2[yo] = v;
+        } else if (m == 2u) {
+          Y3[yo] = v;
+        } else {
+          let y0 = P.y_offset + tok * P.y_stride + r;
+          switch P.res_mode {
+            case 1u: { Y[y0] = P.alpha * Y[y0] + P.beta * v; }
+            case 2u: { Y[y0] = P.alpha * H[P.h_offset + tok * P.y_stride + r] + P.beta * v; }
+            default: { Y[y0] = v; }
+          }
         }
       }
     }

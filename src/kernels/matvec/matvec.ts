@@ -437,17 +437,27 @@ export function matmul(enc: GpuEncoder, a: MatmulArgs): void {
 }
 
 /**
+ * Record x-digits.wgsl for `rows` x rows (cols each, at xOffset, xStride apart; normed first with
+ * `norm`, the normed rows written to norm.out) into a pooled buffer of digit records (7 vec4 per
+ * row and 32 columns); the caller releases it once its product is recorded.
+ */
+export function xDigitRows(enc: GpuEncoder, x: BufferArg, xOffset: number, xStride: number, cols: number, rows: number, norm?: MatvecNorm): GPUBuffer {
+  const ctx = enc.ctx;
+  const G = cols / 32;
+  const xd = ctx.pool.acquire(rows * G * 7 * 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'x-digits');
+  const params = new Params().u32(cols).u32(xOffset).u32(xStride).bool(!!norm).f32(norm?.eps ?? 0).bool(!!norm?.out).u32(norm?.out?.offset ?? 0).buffer;
+  enc.dispatch(ctx.pipelines.get(DIGITS_SRC, 'main', { WG: 64 }), params, [x, norm?.w ?? ctx.dummy, xd, norm?.out?.buffer ?? writeSink(ctx)], [Math.ceil((4 * G) / 64), rows]);
+  return xd;
+}
+
+/**
  * The 'dp' design of a q4 product (geometry `g`): x (normed first when `a.norm`) to digit planes in
  * a scratch buffer, then the product (two dispatches).
  */
 function matvecDp(enc: GpuEncoder, a: MatvecArgs, g: FastGeometry, problems: number, xStride: number, xDiv: number): void {
   const ctx = enc.ctx;
   const tpr = fastTeamSize(ctx);
-  const G = a.cols / 32;
-  const nx = Math.ceil(problems / xDiv);
-  const xd = ctx.pool.acquire(nx * G * 7 * 16, GPUBufferUsage.STORAGE, 'x-digits');
-  const digits = new Params().u32(a.cols).u32(a.xOffset ?? 0).u32(xStride).bool(!!a.norm).f32(a.norm?.eps ?? 0).bool(!!a.norm?.out).u32(a.norm?.out?.offset ?? 0).buffer;
-  enc.dispatch(ctx.pipelines.get(DIGITS_SRC, 'main', { WG: 64 }), digits, [a.x, a.norm?.w ?? ctx.dummy, xd, a.norm?.out?.buffer ?? writeSink(ctx)], [Math.ceil((4 * G) / 64), nx]);
+  const xd = xDigitRows(enc, a.x, a.xOffset ?? 0, xStride, a.cols, Math.ceil(problems / xDiv), a.norm);
   const r = a.residual;
   const yOffset = a.yOffset ?? 0;
   const params = new Params()
