@@ -11,6 +11,7 @@ import { matvec as refMatvec } from '../src/reference/ops.ts';
 import { fastMatvecPlan, matvec, matvecTuning, type FastGeometry, type MatvecVariant } from '../src/kernels/matvec/matvec.ts';
 import { matmulTiled, matmulTuning, type TileGeometry } from '../src/kernels/matvec/matmul-tiled.ts';
 import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
+import { mmaTuning } from '../src/kernels/matvec/matmul-mma.ts';
 import { Rand, randomPacked } from './synthetic.ts';
 import { bestMicros, gpuMicros } from './timing.ts';
 
@@ -114,6 +115,7 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
   const out: MatmulRow[] = [];
   const saved = { bt: matmulTuning.bt, geometry: { ...matmulTuning.geometry } };
   const savedDp = { digits: dpTuning.digits, slots: dpTuning.slots, nx: { ...dpTuning.nx } };
+  const savedMma = { ...mmaTuning };
   const T = small ? 32 : 512;
   const [rows, cols] = small ? [64, 64] : [2880, 2880];
   const bestBy = new Map<number, { geo: TileGeometry; us: number }>();
@@ -129,7 +131,18 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
         log(`  matmul ${kind.padEnd(6)} ${variant.padEnd(22)} T=${T} ${rows}x${cols}: ${us.toFixed(0)} us, ${(flops / us / 1e6).toFixed(2)} TFLOP/s`);
       };
       add('simple tile4', (await gpuMicros(ctx, (e) => matvec(e, { kind, rows, cols, w, x, y, problems: T, variant: 'simple' }), 2)).us);
-      // packed integer products (matmul-dp.wgsl; its x-digits pass included), then the f32 tiles
+      // subgroup-matrix products (matmul-mma.wgsl), packed integer products (matmul-dp.wgsl; the
+      // x-digits pass included in both), then the f32 tiles
+      for (const digits of ctx.caps.subgroupMatrixI8 ? ([2, 1] as const) : []) {
+        for (const [bt, sg] of small ? [[32, 1]] : ([[32, 2], [64, 1], [64, 2], [64, 4]] as const)) {
+          if (performance.now() > deadline) break;
+          dpTuning.digits = digits;
+          Object.assign(mmaTuning, { enabled: true, subgroups: sg });
+          matmulTuning.bt = bt;
+          add(`mma${digits} ${bt} sg${sg}`, await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5));
+        }
+      }
+      mmaTuning.enabled = false;
       for (const digits of ctx.caps.packedDot ? ([2, 1] as const) : []) {
         for (const [bt, nx, slots] of small ? [[32, 8, 4]] : ([[64, 8, 4], [64, 16, 4], [64, 8, 8], [64, 16, 8], [128, 8, 4], [128, 8, 8], [128, 16, 8]] as const)) {
           if (performance.now() > deadline) break;
@@ -155,6 +168,7 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
   } finally {
     Object.assign(matmulTuning, saved);
     Object.assign(dpTuning, savedDp);
+    Object.assign(mmaTuning, savedMma);
   }
   if (!bestBy.size) return { rows: out, best: null };
   const geometry = { ...saved.geometry };

@@ -4,20 +4,27 @@
 // Each knob (the experts' tile size, the dense products' tile size) is tried in turn with whole
 // prefills of the bench prompt, keeping the fastest. (Smaller dense tiles wherever a grid is
 // shorter than the GPU is wide lost in every H100 run and are not a knob.) With packed integer
-// products (matmul-dp.wgsl) its slots a thread and threads along rows are knobs too; its digit planes
-// are a precision setting, not a knob: the other settings are timed and reported, not chosen.
+// products (matmul-dp.wgsl) its slots a thread and threads along rows are knobs too; where the
+// device has i8 subgroup matrices and their kernel passed its device check (mma-check.ts),
+// matmul-mma.wgsl on / off and its subgroups a workgroup are knobs, and both routes are timed at 1
+// and 2 planes, alternating. The digit planes are a precision setting, not a knob: the other
+// settings are timed and reported, not chosen.
 
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
+import { mmaTuning } from '../src/kernels/matvec/matmul-mma.ts';
+import { mmaChecked } from './mma-check.ts';
 import type { GpuRunner } from '../src/model/gpu-runner.ts';
 
 export interface PrefillTuneResult {
   start_tok_s: number;
   tok_s: number;
   tried: { knob: string; value: number; tok_s: number }[];
-  chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; dp_slots: number; digits: number };
+  chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; dp_slots: number; digits: number; mma: boolean; mma_subgroups: number };
   /** prefill tok/s at each digit setting (0: f32 products), the chosen tiles otherwise */
   by_digits: Record<number, number>;
+  /** where subgroup matrices run: prefill tok/s at each digit setting with the packed dot products instead */
+  dp_by_digits?: Record<number, number>;
 }
 
 /** Tune the prefill knobs (dpTuning.slots and .nx where the integer products run, matmulTuning.grouped and .bt) for `r`'s prefill of `prompt` in place. */
@@ -42,6 +49,14 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     { knob: 'grouped', values: [0, 32, 64, 128], get: () => matmulTuning.grouped, set: (v) => (matmulTuning.grouped = v as number), of: (v) => v },
     { knob: 'bt', values: [64, 128], get: () => matmulTuning.bt, set: (v) => (matmulTuning.bt = v as number), of: (v) => v },
   ];
+  const mma = r.ctx.caps.subgroupMatrixI8 && mmaChecked.passed;
+  if (dpTuning.digits && mma) {
+    // subgroup matrices on or off, then their subgroups a workgroup (a no-op where off)
+    knobs.unshift(
+      { knob: 'mma', values: [1, 0], get: () => mmaTuning.enabled, set: (v) => (mmaTuning.enabled = v as boolean), of: (v) => !!v },
+      { knob: 'mma_subgroups', values: [1, 2, 4], get: () => mmaTuning.subgroups, set: (v) => (mmaTuning.subgroups = v as 1 | 2 | 4), of: (v) => v },
+    );
+  }
   if (dpTuning.digits) {
     knobs.unshift(
       { knob: 'dp_slots', values: [4, 8], get: () => dpTuning.slots, set: (v) => (dpTuning.slots = v as 4 | 8), of: (v) => v },
@@ -63,7 +78,10 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     }
     k.set(bestValue);
   }
-  const chosen = { grouped: matmulTuning.grouped, bt: matmulTuning.bt, dp_nx: { ...dpTuning.nx }, dp_slots: dpTuning.slots, digits: dpTuning.digits };
+  const chosen = {
+    grouped: matmulTuning.grouped, bt: matmulTuning.bt, dp_nx: { ...dpTuning.nx }, dp_slots: dpTuning.slots, digits: dpTuning.digits,
+    mma: mma && mmaTuning.enabled, mma_subgroups: mmaTuning.subgroups,
+  };
   log(`  prefill tiles: ${start.toFixed(0)} -> ${bestTok.toFixed(0)} tok/s with ${JSON.stringify(chosen)}`);
   const by_digits: Record<number, number> = { [dpTuning.digits]: bestTok };
   const setting = dpTuning.digits;
@@ -73,6 +91,27 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     by_digits[d] = await time();
     log(`    prefill with ${d} digit planes${d ? '' : ' (f32 products)'}: ${by_digits[d].toFixed(0)} tok/s`);
   }
+  let dp_by_digits: Record<number, number> | undefined;
+  if (mma) {
+    // subgroup matrices against the packed dot products (matmul-dp.wgsl) at 1 and 2 planes,
+    // alternating twice (an H100 has shown slow stretches of seconds): the best of each
+    dp_by_digits = {};
+    const chosenMma = mmaTuning.enabled;
+    for (let round = 0; round < 2; round++) {
+      for (const d of [2, 1] as const) {
+        for (const on of [true, false]) {
+          if (performance.now() > deadline) continue;
+          dpTuning.digits = d;
+          mmaTuning.enabled = on;
+          const tok = await time();
+          const into = on ? by_digits : dp_by_digits;
+          into[d] = Math.max(into[d] ?? 0, tok);
+          log(`    prefill with ${d} digit planes, ${on ? 'subgroup matrices' : 'packed dot products'}: ${tok.toFixed(0)} tok/s`);
+        }
+      }
+    }
+    mmaTuning.enabled = chosenMma;
+  }
   dpTuning.digits = setting;
-  return { start_tok_s: start, tok_s: bestTok, tried, chosen, by_digits };
+  return { start_tok_s: start, tok_s: bestTok, tried, chosen, by_digits, dp_by_digits };
 }

@@ -7,6 +7,13 @@ import { PipelineCache } from './pipelines.ts';
 import { GpuEncoder } from './encoder.ts';
 import { GpuDeviceLostError, GpuUnavailableError, GpuValidationError, toGpuError } from './errors.ts';
 
+/**
+ * Dawn's experimental subgroup matrices (VK_KHR_cooperative_matrix, Metal simdgroup matrices):
+ * exposed only with unsafe APIs allowed (Chrome: --enable-unsafe-webgpu; Node: the `experimental`
+ * option). The prefill products use its i8 form where present (matmul-mma.wgsl).
+ */
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+
 /** Limits raised to the adapter's maximum. */
 const WANTED_LIMITS = [
   'maxStorageBufferBindingSize',
@@ -22,7 +29,7 @@ const WANTED_LIMITS = [
   'maxBindGroups',
 ] as const;
 
-const OPTIONAL_FEATURES = ['subgroups', 'shader-f16', 'timestamp-query'] as const;
+const OPTIONAL_FEATURES = ['subgroups', 'shader-f16', 'timestamp-query', SUBGROUP_MATRIX] as const;
 
 export interface GpuCaps {
   subgroups: boolean;
@@ -34,6 +41,8 @@ export interface GpuCaps {
   subgroupMinSize: number;
   /** WGSL's packed_4x8_integer_dot_product (dot4I8Packed) */
   packedDot: boolean;
+  /** subgroup matrices with an i8 16 x 16 x 32 -> i32 configuration, subgroups of exactly 32 */
+  subgroupMatrixI8: boolean;
 }
 
 export interface GpuOptions {
@@ -42,7 +51,11 @@ export interface GpuOptions {
   powerPreference?: GPUPowerPreference;
   /** features to leave off even when present (e.g. to test the f32 paths) */
   disableFeatures?: string[];
+  /** Node: allow Dawn's unsafe APIs, which exposes experimental features (subgroup matrices) */
+  experimental?: boolean;
 }
+
+interface MatrixConfig { M: number; N: number; K: number; componentType: string; resultComponentType: string }
 
 export class GpuContext {
   readonly pool: BufferPool;
@@ -73,6 +86,7 @@ export class GpuContext {
     fallbackAdapter: boolean,
     subgroupMinSize = 0,
     packedDot = false,
+    subgroupMatrixI8 = false,
   ) {
     this.queue = device.queue;
     const lim = device.limits;
@@ -87,6 +101,7 @@ export class GpuContext {
       fallbackAdapter,
       subgroupMinSize: f.has('subgroups') ? subgroupMinSize : 0,
       packedDot,
+      subgroupMatrixI8: subgroupMatrixI8 && f.has(SUBGROUP_MATRIX as GPUFeatureName),
     };
     this.lost = device.lost.then((info) => {
       this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
@@ -186,15 +201,18 @@ export class GpuContext {
 /** STORAGE | COPY_SRC | COPY_DST: the usage of activations and weights. */
 const STORAGE_RW = 0x80 | 0x04 | 0x08;
 
-/** navigator.gpu when present, else the `webgpu` package (Node). */
-export async function findGpu(): Promise<GPU> {
+/**
+ * navigator.gpu when present, else the `webgpu` package (Node; `experimental` allows Dawn's unsafe
+ * APIs: the first call in a process sets Dawn's flags, node.ts keeps one GPU object).
+ */
+export async function findGpu(experimental = false): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) throw new GpuUnavailableError('navigator.gpu is missing in this browser context');
   try {
     const { nodeGpu } = await import('./node.ts');
-    return await nodeGpu();
+    return await nodeGpu(experimental ? ['enable-dawn-features=allow_unsafe_apis'] : []);
   } catch (e) {
     throw new GpuUnavailableError(`the "webgpu" package could not be loaded (${(e as Error).message})`);
   }
@@ -202,7 +220,7 @@ export async function findGpu(): Promise<GPU> {
 
 /** Acquire an adapter and a device with the adapter's limits and our optional features. */
 export async function createGpuContext(opts: GpuOptions = {}): Promise<GpuContext> {
-  const gpu = opts.gpu ?? (await findGpu());
+  const gpu = opts.gpu ?? (await findGpu(opts.experimental));
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   if (!adapter) throw new GpuUnavailableError('requestAdapter() returned null (no usable GPU driver)');
   const requiredLimits: Record<string, number> = {};
@@ -226,5 +244,13 @@ export async function createGpuContext(opts: GpuOptions = {}): Promise<GpuContex
     fallback,
     (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
     !!(gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
+    hasI8Matrix(info),
   );
+}
+
+/** An i8 x i8 -> i32 16 x 16 x 32 subgroup matrix on an adapter whose subgroups are all 32 wide. */
+function hasI8Matrix(info: GPUAdapterInfo): boolean {
+  const i = info as unknown as { subgroupMatrixConfigs?: MatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number };
+  if (i.subgroupMinSize !== 32 || i.subgroupMaxSize !== 32) return false;
+  return !!i.subgroupMatrixConfigs?.some((c) => c.M === 16 && c.N === 16 && c.K === 32 && c.componentType === 'i8' && c.resultComponentType === 'i32');
 }

@@ -14,6 +14,7 @@ import type { ExpertActivation } from '../../format/spec.ts';
 import type { ExpertLayout, QuantKind } from '../../format/quant-layout.ts';
 import { KIND_ID, xDigitRows, type MatvecResidual } from './matvec.ts';
 import { dpKernel, dpRoute, kvSinks } from './matmul-dp.ts';
+import { mmaKernel, mmaRoute } from './matmul-mma.ts';
 import code from './matmul-tiled.wgsl?raw';
 import planCode from './moe-plan.wgsl?raw';
 
@@ -127,8 +128,9 @@ export interface MatmulTiledArgs {
 interface XRows { buffer: BufferArg; offset: number; stride: number; cols: number; rows: number }
 
 /**
- * Record an entry point of the tile kernels: matmul-dp.wgsl (after its x-digits pre-pass) where
- * dpRoute applies to `kind`, else matmul-tiled.wgsl with tile `t`. `buffers(xb)` are the bindings
+ * Record an entry point of the tile kernels: after the x-digits pre-pass matmul-mma.wgsl where
+ * mmaRoute applies (subgroup matrices), else matmul-dp.wgsl where dpRoute does, else
+ * matmul-tiled.wgsl with tile `t`. `buffers(xb)` are the bindings
  * with `xb` as binding 2 (x, or its digit records); `grid(rows, bt)` the grid for a tile of `rows`
  * rows (a single matrix) and `bt` tokens.
  */
@@ -136,13 +138,16 @@ function recordTiled(
   enc: GpuEncoder, entry: string, kind: QuantKind, t: TileShape, params: ArrayBuffer, x: XRows,
   buffers: (xb: BufferArg) => (BufferArg | null)[], grid: (rows: number, bt: number) => [number, number],
 ): void {
-  const dp = dpRoute(enc.ctx, kind, t.bt, x.rows);
-  if (!dp) {
+  // dense products choose their tile; the grouped ones take the tile their plan was made for
+  const mma = mmaRoute(enc.ctx, kind, entry === 'mm' ? Math.min(t.bt, 64) : t.bt, x.rows);
+  const dp = mma ? null : dpRoute(enc.ctx, kind, t.bt, x.rows);
+  if (!mma && !dp) {
     enc.dispatch(enc.ctx.pipelines.get(SRC, entry, overrides(kind, t)), params, buffers(x.buffer), grid(t.rows, t.bt));
     return;
   }
   const xd = xDigitRows(enc, x.buffer, x.offset, x.stride, x.cols, x.rows);
-  enc.dispatch(dpKernel(enc.ctx, entry, kind, dp), params, buffers(xd), grid(dp.rows, dp.bt));
+  if (mma) enc.dispatch(mmaKernel(enc.ctx, entry, kind, mma), params, buffers(xd), grid(mma.rows, mma.bt));
+  else if (dp) enc.dispatch(dpKernel(enc.ctx, entry, kind, dp), params, buffers(xd), grid(dp.rows, dp.bt));
   enc.ctx.pool.release(xd); // only live between the two dispatches
 }
 

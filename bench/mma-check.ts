@@ -1,0 +1,51 @@
+// The subgroup-matrix prefill products (matmul-mma.wgsl) checked on this device before anything is
+// timed: the kernel tests' cases (src/kernels/testing/int-products.ts: every tile size, q8 / q4 /
+// mxfp4, 1 and 2 digit planes, dense / q-k-v / grouped experts) at 1, 2 and 4 subgroups a
+// workgroup, against the CPU reference. The machines that run CI have no subgroup matrices, so
+// this is where those tests run; the prefill tuner tries the kernel only after the check passed.
+
+import type { GpuContext } from '../src/gpu/device.ts';
+import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
+import { mmaTuning } from '../src/kernels/matvec/matmul-mma.ts';
+import { MMA_CASES, denseCase, groupedCase, qkvCase } from '../src/kernels/testing/int-products.ts';
+
+/** passed: the device check ran and every case passed; only then does the prefill tuner try the kernel */
+export const mmaChecked = { passed: false };
+
+export interface MmaCheck {
+  cases: number;
+  failures: string[];
+}
+
+export async function checkMma(ctx: GpuContext, log: (s: string) => void): Promise<MmaCheck | null> {
+  if (!ctx.caps.subgroupMatrixI8) return null;
+  const saved = { digits: dpTuning.digits, enabled: mmaTuning.enabled, subgroups: mmaTuning.subgroups };
+  const failures: string[] = [];
+  let cases = 0;
+  const run = async (name: string, digits: 1 | 2, fn: () => Promise<void>) => {
+    cases++;
+    dpTuning.digits = digits;
+    try {
+      await fn();
+      await ctx.device.queue.onSubmittedWorkDone();
+      ctx.check();
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message.slice(0, 300)}`);
+    }
+  };
+  try {
+    mmaTuning.enabled = true;
+    for (const sg of [1, 2, 4] as const) {
+      mmaTuning.subgroups = sg;
+      for (const [kind, d, bt] of MMA_CASES.dense) await run(`${sg} subgroups, dense ${kind} ${d} planes tile ${bt}`, d, () => denseCase(ctx, kind, d, bt));
+      await run(`${sg} subgroups, q/k/v`, 2, () => qkvCase(ctx));
+      for (const [kind, d, bt] of MMA_CASES.grouped) await run(`${sg} subgroups, grouped ${kind} ${d} planes tile ${bt}`, d, () => groupedCase(ctx, kind, d, bt));
+    }
+  } finally {
+    Object.assign(mmaTuning, { subgroups: saved.subgroups, enabled: saved.enabled });
+    mmaChecked.passed = failures.length === 0;
+    dpTuning.digits = saved.digits;
+  }
+  log(`matmul-mma device check: ${cases - failures.length} of ${cases} cases pass${failures.length ? ` (kernel off): ${failures[0]}` : ''}`);
+  return { cases, failures };
+}

@@ -1,0 +1,172 @@
+// The integer prefill products' test cases (matmul-dp.wgsl and matmul-mma.wgsl take the same
+// inputs and must give the same sums): against the CPU reference, exactly (to f32 rounding) against W
+// times x as the digit records hold it, read back from the GPU, and within the digits' precision
+// against W times x itself. Dense (with bias and residual), q/k/v in one dispatch, and the grouped
+// experts. Used by both kernels' tests and by the bench's device check of the subgroup-matrix kernel.
+
+import { matvec as refMatvec } from '../../reference/ops.ts';
+import { activate } from '../../reference/moe.ts';
+import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
+import { expertLayout, type QuantKind } from '../../format/quant-layout.ts';
+import type { ExpertActivation } from '../../format/spec.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { expectClose, packAligned, randArray, randInt, randWeights, rng } from './harness.ts';
+import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords } from '../matvec/matmul-tiled.ts';
+import { xDigitRows } from '../matvec/matvec.ts';
+
+/** x rows as the first `digits` planes of their records hold them (x-digits.wgsl's layout). */
+export async function digitX(ctx: GpuContext, x: GPUBuffer, xOffset: number, rows: number, cols: number, digits: number): Promise<Float32Array> {
+  const enc = ctx.encoder();
+  const xd = xDigitRows(enc, x, xOffset, cols, cols, rows);
+  enc.submit();
+  const rec = await ctx.readU32(xd);
+  ctx.pool.release(xd);
+  const f = new Float32Array(rec.buffer, rec.byteOffset, rec.length);
+  const out = new Float32Array(rows * cols);
+  const G = cols / 32;
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < G; g++) {
+      const base = (r * G + g) * 28;
+      const s = f[base + 24];
+      for (let e = 0; e < 32; e++) {
+        const j = (e >> 3) & 3;
+        const b = (e & 7) >> 1;
+        let v = 0;
+        for (let k = 0; k < digits; k++) {
+          const word = rec[base + 8 * k + 4 * (e & 1) + j];
+          v += ((((word >>> (8 * b)) & 0xff) << 24) >> 24) * 2 ** (16 - 8 * k);
+        }
+        out[r * cols + g * 32 + e] = s * v;
+      }
+    }
+  }
+  return out;
+}
+
+function rowsOf(W: Float32Array, x: Float32Array, T: number, rows: number, cols: number, bias?: Float32Array): Float32Array {
+  const y = new Float32Array(T * rows);
+  for (let t = 0; t < T; t++) y.set(refMatvec(W, x.subarray(t * cols, (t + 1) * cols), rows, cols, bias), t * rows);
+  return y;
+}
+
+// precision of x at 1 and 2 digit planes, relative to the largest output
+export const LOOSE = { 1: { rtol: 2e-2, atol: 1e-5 }, 2: { rtol: 2e-4, atol: 1e-6 } };
+export const EXACT = { rtol: 2e-5, atol: 1e-6 };
+
+/** [kind, digit planes, tile tokens] of the subgroup-matrix kernel's dense and grouped cases (every tile size: 16, 32, 64). */
+export const MMA_CASES = {
+  dense: [['q8', 2, 64], ['q4', 1, 16], ['mxfp4', 2, 16], ['q4', 2, 32], ['mxfp4', 1, 64], ['q8', 1, 32], ['q4', 2, 64]],
+  grouped: [['mxfp4', 2, 32], ['q4', 1, 16], ['q8', 2, 64], ['q4', 1, 64], ['mxfp4', 1, 32]],
+} as { dense: [QuantKind, 1 | 2, number][]; grouped: [QuantKind, 1 | 2, number][] };
+
+/** Dense product with bias and residual at random T, rows and offsets, tiles of bt tokens. */
+export async function denseCase(ctx: GpuContext, kind: QuantKind, digits: 1 | 2, bt: number): Promise<void> {
+  const r = rng(700 + kind.length * 13 + digits * 5 + bt);
+  const rows = randInt(r, 1, 150);
+  const cols = 32 * randInt(r, 2, 5);
+  const T = randInt(r, bt / 2 + 1, bt + 40);
+  const bytes = quantizeMatrix(kind, randWeights(r, rows * cols), rows, cols);
+  const W = dequantizeMatrix(kind, bytes, rows, cols);
+  const xs = randArray(r, 4 + T * cols, -3, 3);
+  const bias = randArray(r, rows);
+  const y0 = randArray(r, T * rows);
+  const saved = matmulTuning.bt;
+  try {
+    matmulTuning.bt = bt;
+    const x = ctx.upload(xs);
+    const xq = await digitX(ctx, x, 4, T, cols, digits);
+    const y = ctx.upload(y0);
+    const enc = ctx.encoder();
+    matmulTiled(enc, { kind, rows, cols, T, w: ctx.upload(bytes), x, xOffset: 4, y, bias: { buffer: ctx.upload(bias) }, residual: { alpha: 0.5, beta: 2 } });
+    enc.submit();
+    const got = await ctx.readF32(y);
+    const mix = (v: Float32Array) => v.map((p, i) => 0.5 * y0[i] + 2 * p);
+    expectClose(got, mix(rowsOf(W, xq, T, rows, cols, bias)), `${kind} D=${digits} bt=${bt} vs the digit records`, EXACT);
+    expectClose(got, mix(rowsOf(W, xs.subarray(4), T, rows, cols, bias)), `${kind} D=${digits} bt=${bt} vs x`, LOOSE[digits]);
+  } finally {
+    matmulTuning.bt = saved;
+  }
+}
+
+/** q, k, v in one dispatch (q8, 2 planes) equal three products. */
+export async function qkvCase(ctx: GpuContext): Promise<void> {
+  const r = rng(77);
+  const cols = 96;
+  const rows: [number, number, number] = [150, 40, 24];
+  const T = randInt(r, 5, 70);
+  const packed = rows.map((n) => quantizeMatrix('q8', randWeights(r, n * cols), n, cols));
+  const { all, offsets } = packAligned(packed);
+  const bAll = randArray(r, rows[0] + rows[1] + rows[2]);
+  const bOffsets: [number, number, number] = [0, rows[0], rows[0] + rows[1]];
+  const x = ctx.upload(randArray(r, T * cols));
+  const xq = await digitX(ctx, x, 0, T, cols, 2);
+  const ys = rows.map((n) => ctx.createBuffer(T * n * 4)) as [GPUBuffer, GPUBuffer, GPUBuffer];
+  const enc = ctx.encoder();
+  matmulTiledQkv(enc, { kind: 'q8', cols, T, w: ctx.upload(all), wOffsets: offsets as [number, number, number], rows, x, ys, bias: { buffer: ctx.upload(bAll), offsets: bOffsets } });
+  enc.submit();
+  for (let m = 0; m < 3; m++) {
+    const W = dequantizeMatrix('q8', packed[m], rows[m], cols);
+    const want = rowsOf(W, xq, T, rows[m], cols, bAll.subarray(bOffsets[m], bOffsets[m] + rows[m]));
+    expectClose(await ctx.readF32(ys[m]), want, `matrix ${m}`, EXACT);
+  }
+}
+
+const ACT: ExpertActivation = { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 };
+
+/** Grouped experts (biases, clamped SwiGLU): gate_up and down against the reference. */
+export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: 1 | 2, bt: number): Promise<void> {
+  const r = rng(kind.length * 29 + bt + digits);
+  const [D, I, E, K, T] = [64, 96, 5, 2, 37];
+  const layout = expertLayout(kind, D, I, true);
+  const slotOf = [3, 0, 4, 1, 2];
+  const cache = new Uint8Array(E * layout.bytes);
+  const mats = Array.from({ length: E }, (_, e) => {
+    const base = slotOf[e] * layout.bytes;
+    const q = (sec: 'gate' | 'up' | 'down') => {
+      const [rr, cc] = layout[sec].shape;
+      const b = quantizeMatrix(kind, randWeights(r, rr * cc), rr, cc);
+      cache.set(b, base + layout[sec].offset);
+      return dequantizeMatrix(kind, b, rr, cc);
+    };
+    const bias = (sec: 'gate_bias' | 'up_bias' | 'down_bias', n: number) => {
+      const v = randArray(r, n);
+      cache.set(new Uint8Array(v.buffer), base + layout[sec]!.offset);
+      return v;
+    };
+    return { g: q('gate'), u: q('up'), d: q('down'), bg: bias('gate_bias', I), bu: bias('up_bias', I), bd: bias('down_bias', D) };
+  });
+  const ids = new Uint32Array(T * K);
+  for (let t = 0; t < T; t++) {
+    const a = r() < 0.6 ? 1 : randInt(r, 0, E - 1);
+    ids.set([a, (a + randInt(r, 1, E - 1)) % E], t * K);
+  }
+  const n = T * K;
+  const x = ctx.upload(randArray(r, T * D, -2, 2));
+  const xq = await digitX(ctx, x, 0, T, D, digits);
+  const arena = ctx.upload(cache);
+  const slots = ctx.upload(Uint32Array.from(ids, (e) => (slotOf[e] * layout.bytes) / 4));
+  const plan = ctx.createBuffer(planWords(E, n, bt) * 4);
+  const order = ctx.createBuffer(n * 4);
+  const ea = ctx.createBuffer(n * I * 4);
+  const ey = ctx.createBuffer(n * D * 4);
+  const enc = ctx.encoder();
+  moePlan(enc, { n, E, bt, ids: ctx.upload(ids), plan, order });
+  const common = { layout, n, K, E, bt, plan, order, arena, slots };
+  groupedGateUp(enc, { ...common, activation: ACT, x, out: ea });
+  groupedDown(enc, { ...common, x: ea, out: ey });
+  enc.submit();
+  const wantA = new Float32Array(n * I);
+  for (let p = 0; p < n; p++) {
+    const m = mats[ids[p]];
+    const xt = xq.subarray(Math.floor(p / K) * D, (Math.floor(p / K) + 1) * D);
+    const g = refMatvec(m.g, xt, I, D, m.bg);
+    const u = refMatvec(m.u, xt, I, D, m.bu);
+    wantA.set(Float32Array.from(g, (gv, i) => activate(ACT, gv, u[i])), p * I);
+  }
+  expectClose(await ctx.readF32(ea), wantA, `gate_up ${kind}`, EXACT);
+  // down's input is the GPU's gate_up output, as its digit records hold it
+  const aq = await digitX(ctx, ea, 0, n, I, digits);
+  const wantY = new Float32Array(n * D);
+  for (let p = 0; p < n; p++) wantY.set(refMatvec(mats[ids[p]].d, aq.subarray(p * I, (p + 1) * I), D, I, mats[ids[p]].bd), p * D);
+  expectClose(await ctx.readF32(ey), wantY, `down ${kind}`, EXACT);
+}
