@@ -134,12 +134,12 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
       // subgroup-matrix products (matmul-mma.wgsl), packed integer products (matmul-dp.wgsl; the
       // x-digits pass included in both), then the f32 tiles
       for (const digits of ctx.caps.subgroupMatrixI8 ? ([2, 1] as const) : []) {
-        for (const [bt, sg] of small ? [[32, 1]] : ([[32, 2], [64, 1], [64, 2], [64, 4]] as const)) {
+        for (const [bt, sg, rb] of small ? [[32, 1, 2]] : ([[32, 2, 2], [64, 1, 2], [64, 2, 2], [64, 4, 2], [32, 1, 4], [64, 2, 4], [64, 4, 4]] as const)) {
           if (performance.now() > deadline) break;
           dpTuning.digits = digits;
-          Object.assign(mmaTuning, { enabled: true, subgroups: sg });
+          Object.assign(mmaTuning, { enabled: true, subgroups: sg, rowBlocks: rb });
           matmulTuning.bt = bt;
-          add(`mma${digits} ${bt} sg${sg}`, await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5));
+          add(`mma${digits} ${bt} sg${sg} rb${rb}`, await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5));
         }
       }
       mmaTuning.enabled = false;

@@ -1,7 +1,7 @@
 // The subgroup-matrix prefill products (matmul-mma.wgsl) checked on this device before anything is
 // timed: the kernel tests' cases (src/kernels/testing/int-products.ts: every tile size, q8 / q4 /
 // mxfp4, 1 and 2 digit planes, dense / q-k-v / grouped experts) at 1, 2 and 4 subgroups a
-// workgroup, against the CPU reference. The machines that run CI have no subgroup matrices, so
+// workgroup and 2 and 4 row blocks a tile, against the CPU reference. The machines that run CI have no subgroup matrices, so
 // this is where those tests run; the prefill tuner tries the kernel only after the check passed.
 
 import type { GpuContext } from '../src/gpu/device.ts';
@@ -19,7 +19,7 @@ export interface MmaCheck {
 
 export async function checkMma(ctx: GpuContext, log: (s: string) => void): Promise<MmaCheck | null> {
   if (!ctx.caps.subgroupMatrixI8) return null;
-  const saved = { digits: dpTuning.digits, enabled: mmaTuning.enabled, subgroups: mmaTuning.subgroups };
+  const saved = { digits: dpTuning.digits, enabled: mmaTuning.enabled, subgroups: mmaTuning.subgroups, rowBlocks: mmaTuning.rowBlocks };
   const failures: string[] = [];
   let cases = 0;
   const run = async (name: string, digits: 1 | 2, fn: () => Promise<void>) => {
@@ -35,14 +35,14 @@ export async function checkMma(ctx: GpuContext, log: (s: string) => void): Promi
   };
   try {
     mmaTuning.enabled = true;
-    for (const sg of [1, 2, 4] as const) {
-      mmaTuning.subgroups = sg;
-      for (const [kind, d, bt] of MMA_CASES.dense) await run(`${sg} subgroups, dense ${kind} ${d} planes tile ${bt}`, d, () => denseCase(ctx, kind, d, bt));
-      await run(`${sg} subgroups, q/k/v`, 2, () => qkvCase(ctx));
-      for (const [kind, d, bt] of MMA_CASES.grouped) await run(`${sg} subgroups, grouped ${kind} ${d} planes tile ${bt}`, d, () => groupedCase(ctx, kind, d, bt));
+    for (const [sg, rb] of [[1, 2], [2, 2], [4, 2], [1, 4], [2, 4]] as const) {
+      Object.assign(mmaTuning, { subgroups: sg, rowBlocks: rb });
+      for (const [kind, d, bt] of MMA_CASES.dense) await run(`${sg} subgroups ${rb} row blocks, dense ${kind} ${d} planes tile ${bt}`, d, () => denseCase(ctx, kind, d, bt));
+      await run(`${sg} subgroups ${rb} row blocks, q/k/v`, 2, () => qkvCase(ctx));
+      for (const [kind, d, bt] of MMA_CASES.grouped) await run(`${sg} subgroups ${rb} row blocks, grouped ${kind} ${d} planes tile ${bt}`, d, () => groupedCase(ctx, kind, d, bt));
     }
   } finally {
-    Object.assign(mmaTuning, { subgroups: saved.subgroups, enabled: saved.enabled });
+    Object.assign(mmaTuning, { subgroups: saved.subgroups, rowBlocks: saved.rowBlocks, enabled: saved.enabled });
     mmaChecked.passed = failures.length === 0;
     dpTuning.digits = saved.digits;
   }

@@ -20,7 +20,7 @@ export interface PrefillTuneResult {
   start_tok_s: number;
   tok_s: number;
   tried: { knob: string; value: number; tok_s: number }[];
-  chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; dp_slots: number; digits: number; mma: boolean; mma_subgroups: number };
+  chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; dp_slots: number; digits: number; mma: boolean; mma_subgroups: number; mma_row_blocks: number };
   /** prefill tok/s at each digit setting (0: f32 products), the chosen tiles otherwise */
   by_digits: Record<number, number>;
   /** where subgroup matrices run: prefill tok/s at each digit setting with the packed dot products instead */
@@ -51,10 +51,11 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   ];
   const mma = r.ctx.caps.subgroupMatrixI8 && mmaChecked.passed;
   if (dpTuning.digits && mma) {
-    // subgroup matrices on or off, then their subgroups a workgroup (a no-op where off)
+    // subgroup matrices on or off, then their subgroups a workgroup and row blocks a tile (no-ops where off)
     knobs.unshift(
       { knob: 'mma', values: [1, 0], get: () => mmaTuning.enabled, set: (v) => (mmaTuning.enabled = v as boolean), of: (v) => !!v },
       { knob: 'mma_subgroups', values: [1, 2, 4], get: () => mmaTuning.subgroups, set: (v) => (mmaTuning.subgroups = v as 1 | 2 | 4), of: (v) => v },
+      { knob: 'mma_row_blocks', values: [2, 4], get: () => mmaTuning.rowBlocks, set: (v) => (mmaTuning.rowBlocks = v as 2 | 4), of: (v) => v },
     );
   }
   if (dpTuning.digits) {
@@ -80,7 +81,7 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   }
   const chosen = {
     grouped: matmulTuning.grouped, bt: matmulTuning.bt, dp_nx: { ...dpTuning.nx }, dp_slots: dpTuning.slots, digits: dpTuning.digits,
-    mma: mma && mmaTuning.enabled, mma_subgroups: mmaTuning.subgroups,
+    mma: mma && mmaTuning.enabled, mma_subgroups: mmaTuning.subgroups, mma_row_blocks: mmaTuning.rowBlocks,
   };
   log(`  prefill tiles: ${start.toFixed(0)} -> ${bestTok.toFixed(0)} tok/s with ${JSON.stringify(chosen)}`);
   const by_digits: Record<number, number> = { [dpTuning.digits]: bestTok };

@@ -17,9 +17,11 @@ const SRC = { label: 'matmul-mma', code };
  * gpt-oss prefills ran ~10% (2 planes) to ~30% (1 plane) slower than with matmul-dp, though single
  * dense q8 / q4 products at 1 plane ran ~2x faster (bench results of 2026-11-22, round 6); the
  * bench's prefill tuner turns it on where it measures faster. subgroups: subgroups a workgroup
- * (1, 2 or 4), each multiplying all blocks and folding its share of them (2 was fastest).
+ * (1, 2 or 4), each multiplying all blocks and folding its share of them (2 was fastest);
+ * rowBlocks: rows a tile / 16 (2 or 4; with 4 the tile's accumulators must fit: 4 blocks x bt / 16
+ * x 8 / subgroups <= 64, else 2).
  */
-export const mmaTuning: { enabled: boolean; subgroups: 1 | 2 | 4 } = { enabled: false, subgroups: 2 };
+export const mmaTuning: { enabled: boolean; subgroups: 1 | 2 | 4; rowBlocks: 2 | 4 } = { enabled: false, subgroups: 2, rowBlocks: 2 };
 
 const KINDS = new Set<QuantKind>(['q8', 'q4', 'mxfp4']);
 
@@ -38,13 +40,15 @@ export function mmaRoute(ctx: GpuContext, kind: QuantKind, bt: number, xRows: nu
   const D = dpTuning.digits;
   if (!mmaTuning.enabled || !D || !ctx.caps.subgroupMatrixI8 || !KINDS.has(kind)) return null;
   if (![16, 32, 64].includes(bt) || xRows > ctx.limits.maxComputeWorkgroupsPerDimension) return null;
-  // workgroup bytes: staged weights and digit planes (two buffers), scales, block sums, tokens
-  const bytes = 2 * 32 * 32 + 2 * D * bt * 32 + 4 * 16 * 24 * 4 + 8 * 32 + 16 * bt + 16;
+  const rb = mmaTuning.rowBlocks === 4 && (4 * bt * 8) / 16 / mmaTuning.subgroups <= 64 ? 4 : 2;
+  const R = 16 * rb;
+  // workgroup bytes: staged weights and digit planes (two buffers), block sums, scales, tokens
+  const bytes = 2 * R * 32 + 2 * D * bt * 32 + 2 * rb * 16 * 24 * 4 + 8 * R + 16 * bt + 16;
   if (bytes > ctx.limits.maxComputeWorkgroupStorageSize) return null;
-  return { bt, rows: 32 };
+  return { bt, rows: R };
 }
 
 /** The pipeline of an entry point (mm — one matrix or q, k, v —, grouped_gate_up, grouped_down). */
 export function mmaKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: MmaShape): Kernel {
-  return ctx.pipelines.get(SRC, entry, { KIND: KIND_ID[kind], D: dpTuning.digits, BT: s.bt, SG: mmaTuning.subgroups });
+  return ctx.pipelines.get(SRC, entry, { KIND: KIND_ID[kind], D: dpTuning.digits, BT: s.bt, SG: mmaTuning.subgroups, RB: s.rows / 16 });
 }

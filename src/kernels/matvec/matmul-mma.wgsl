@@ -12,11 +12,11 @@ enable chromium_experimental_subgroup_matrix;
 //
 // How it parallelizes: SG subgroups of 32 a workgroup, and the matrix operations need offsets
 // uniform across the workgroup, so every subgroup multiplies all blocks (cheap: the tensor cores
-// idle) and each folds its share (KS = 8 / SG elements of 8 a lane). A tile is 32 rows (2 row
-// blocks; gate_up: 16 gate rows and the same 16 up rows) by BT = 16 TB tokens. Per 32-column
+// idle) and each folds its share (KS = 8 / SG elements of 8 a lane). A tile is R = 16 RB rows (RB
+// row blocks; gate_up: R / 2 gate rows and the same up rows) by BT = 16 TB tokens. Per 32-column
 // group: stage the weights (signed bytes in x-digits.wgsl's element order, 32 bytes a row; four
 // threads a row) and the digit planes (32 bytes a token and plane; four threads each) in
-// workgroup memory, two buffers; then per token block j: multiply its 2 blocks, store them
+// workgroup memory, two buffers; then per token block j: multiply its RB blocks, store them
 // row-major (stride 24 words: fewer bank conflicts), barrier, lane l folds elements token l % 16,
 // rows l / 16 + 2 k; one more barrier a group before its buffer is restaged.
 // Layout facts of this Dawn on Vulkan (NVIDIA 580), checked by the device check (bench): matrix
@@ -24,7 +24,7 @@ enable chromium_experimental_subgroup_matrix;
 // here is a multiple of 16 bytes long, as matrix loads lost bytes when one (8 bytes) was not.
 //
 // Entry points: mm (one matrix, or q, k, v in one dispatch), grouped_gate_up, grouped_down.
-// Bindings and dispatch: as matmul-dp.wgsl with BT tokens and R = 32 rows a tile (gate_up: 16 of each).
+// Bindings and dispatch: as matmul-dp.wgsl with BT tokens and R rows a tile (gate_up: R / 2 of each).
 
 override KIND: u32 = 3u; // 2 q8, 3 q4, 4 mxfp4
 override D: u32 = 2u; // digit planes of x: 1 or 2
@@ -33,9 +33,10 @@ override TB: u32 = BT / 16u; // token blocks
 override SG: u32 = 1u; // subgroups a workgroup: 1, 2 or 4
 override THREADS: u32 = 32u * SG;
 override KS: u32 = 8u / SG; // elements a lane folds of each block
-override WQ: u32 = 128u / THREADS; // W tasks (row, quarter) a thread
+override WQ: u32 = 4u * R / THREADS; // W tasks (row, quarter) a thread, at most 8
 override XQ: u32 = (4u * D * BT + THREADS - 1u) / THREADS; // X tasks (plane, token, quarter) a thread, at most 16
-const R: u32 = 32u; // rows a tile
+override RB: u32 = 2u; // row blocks of 16: 2 or 4 (RB TB KS <= 64 accumulators)
+override R: u32 = 16u * RB; // rows a tile
 const SW: u32 = 8u; // words a staged row or token plane (32 i8)
 const CS: u32 = 24u; // row stride of a stored block (words)
 const CB: u32 = 16u * CS; // words a stored block
@@ -85,7 +86,7 @@ var<private> ROWS: u32;
 
 var<workgroup> wm: array<i32, 2u * R * SW>; // wm[(b R + row) SW + kw]: word kw of a tile row (buffer b)
 var<workgroup> xm: array<i32, 2u * D * BT * SW>; // xm[((b D + d) BT + t) SW + kw]: plane d of token t
-var<workgroup> cm: array<i32, 4u * CB>; // cm[((j % 2) 2 + i) CB + CS r + t]: block (i, j) sums
+var<workgroup> cm: array<i32, 2u * RB * CB>; // cm[((j % 2) RB + i) CB + CS r + t]: block (i, j) sums
 var<workgroup> wsc: array<f32, 2u * R>; // row scales sc
 var<workgroup> xsc: array<f32, 2u * BT>; // token scales s 2^(8 (3 - D))
 var<workgroup> xrow: array<u32, BT>; // first record (vec4 index) of each tile token's row, or NONE
@@ -190,7 +191,7 @@ fn fetch_xs(t: u32, g: u32) -> f32 {
 }
 
 // One group's loads, held in registers until the group before is folded.
-struct Pref { w: array<vec3<u32>, 4>, x: array<vec2<u32>, 16>, s: array<f32, 2> }
+struct Pref { w: array<vec3<u32>, 8>, x: array<vec2<u32>, 16>, s: array<f32, 2> }
 
 fn fetch(mat: u32, mat2: u32, r0: u32, g: u32, lid: u32, dual: bool) -> Pref {
   var p: Pref;
@@ -223,23 +224,27 @@ fn block_sums(b: u32, i: u32, j: u32) {
     let x1 = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&xm, xo + BT * SW, SW);
     c = subgroupMatrixMultiplyAccumulate(wa, x1, subgroupMatrixScalarMultiply(c, 256));
   }
-  subgroupMatrixStore<row_major>(&cm, ((j % 2u) * 2u + i) * CB, c, CS);
+  subgroupMatrixStore<row_major>(&cm, ((j % 2u) * RB + i) * CB, c, CS);
 }
 
-// Accumulators of a lane: [(i TB + j) KS + k] = row block i (gate_up: 0 gate, 1 up), token block
+// Accumulators of a lane: [(i TB + j) KS + k] = row block i (gate_up: i < RB / 2 gate, the rest up), token block
 // j: token 16 j + l % 16, row 16 i + l / 16 + 2 (k0 + k) (l = lane, k0 = KS subgroup).
 struct Acc { v: array<f32, 64> }
 
-// Token block j of buffer b: multiply its two row blocks, then fold their sums into acc.
-fn fold_block(acc: ptr<function, Acc>, sc: ptr<function, array<f32, 16>>, b: u32, j: u32, lid: u32) {
+// Token block j of buffer b: multiply its row blocks, then fold their sums into acc.
+fn fold_block(acc: ptr<function, Acc>, sc: ptr<function, array<f32, 32>>, b: u32, j: u32, lid: u32) {
   block_sums(b, 0u, j);
   block_sums(b, 1u, j);
+  if (RB > 2u) {
+    block_sums(b, 2u, j);
+    block_sums(b, 3u, j);
+  }
   workgroupBarrier();
   let l = lid % 32u;
   let k0 = (lid / 32u) * KS;
   let sx = xsc[b * BT + 16u * j + l % 16u];
-  for (var i = 0u; i < 2u; i++) {
-    let cb = ((j % 2u) * 2u + i) * CB + l % 16u;
+  for (var i = 0u; i < RB; i++) {
+    let cb = ((j % 2u) * RB + i) * CB + l % 16u;
     for (var k = 0u; k < KS; k++) {
       let c = cm[cb + CS * (l / 16u + 2u * (k0 + k))];
       let a = (i * TB + j) * KS + k;
@@ -268,8 +273,8 @@ fn tile_loop(mat: u32, mat2: u32, r0: u32, lid: u32, dual: bool) -> Acc {
     // token blocks written out: a loop holding barriers may stay a loop, and accumulators indexed
     // by it would leave registers
     // the row scales of the lane's rows this group (one load each, not one per token block)
-    var sc: array<f32, 16>;
-    for (var i = 0u; i < 2u; i++) {
+    var sc: array<f32, 32>;
+    for (var i = 0u; i < RB; i++) {
       for (var k = 0u; k < KS; k++) { sc[i * KS + k] = wsc[b * R + acc_row(lid, i, k)]; }
     }
     fold_block(&acc, &sc, b, 0u, lid);
@@ -323,7 +328,7 @@ fn mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
   for (var j = 0u; j < TB; j++) {
     let tok = t0 + acc_tok(lid, j);
     if (tok >= P.tokens) { continue; }
-    for (var i = 0u; i < 2u; i++) {
+    for (var i = 0u; i < RB; i++) {
       for (var k = 0u; k < KS; k++) {
         let r = r0 + acc_row(lid, i, k);
         if (r >= ROWS) { continue; }
@@ -384,11 +389,13 @@ fn grouped_gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
   for (var j = 0u; j < TB; j++) {
     let p = prob[acc_tok(lid, j)];
     if (p == NONE) { continue; }
-    for (var k = 0u; k < KS; k++) {
-      let r = r0 + acc_row(lid, 0u, k);
+    for (var n = 0u; n < RB / 2u * KS; n++) {
+      let i = n / KS;
+      let k = n % KS;
+      let r = r0 + acc_row(lid, i, k);
       if (r >= P.rows) { continue; }
-      var g = acc.v[j * KS + k];
-      var u = acc.v[(TB + j) * KS + k];
+      var g = acc.v[(i * TB + j) * KS + k];
+      var u = acc.v[((i + RB / 2u) * TB + j) * KS + k];
       if (P.has_bias != 0u) {
         g += B[P.b_offset + slot + r];
         u += B[P.b2_offset + slot + r];
@@ -416,7 +423,7 @@ fn grouped_down(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   for (var j = 0u; j < TB; j++) {
     let p = prob[acc_tok(lid, j)];
     if (p == NONE) { continue; }
-    for (var i = 0u; i < 2u; i++) {
+    for (var i = 0u; i < RB; i++) {
       for (var k = 0u; k < KS; k++) {
         let r = r0 + acc_row(lid, i, k);
         if (r >= P.rows) { continue; }
