@@ -1,7 +1,8 @@
 // The subgroup-matrix form of the packed integer prefill products (matmul-mma.wgsl): the same digit
 // records and weight codes as matmul-dp.wgsl, the 32-column group products on i8 subgroup matrices
 // (tensor cores behind VK_KHR_cooperative_matrix). matmul-tiled.ts routes here first where the
-// device has them (caps.subgroupMatrixI8), then to matmul-dp, then to the f32 tiles.
+// device has them (caps.subgroupMatrixI8) and mmaTuning.enabled is set, then to matmul-dp, then to
+// the f32 tiles.
 
 import type { GpuContext } from '../../gpu/device.ts';
 import type { QuantKind } from '../../format/quant-layout.ts';
@@ -14,9 +15,9 @@ const SRC = { label: 'matmul-mma', code };
 
 /**
  * enabled: take subgroup matrices where the device has them; off by default: on the H100 whole
- * gpt-oss prefills ran ~10% (2 planes) to ~30% (1 plane) slower than with matmul-dp, though single
- * dense q8 / q4 products at 1 plane ran ~2x faster (bench results of 2026-11-22, round 6); the
- * bench's prefill tuner turns it on where it measures faster. subgroups: subgroups a workgroup
+ * gpt-oss prefills ran 25–30% slower than with matmul-dp at 1 and at 2 planes, single dense
+ * products at best level (bench results of 2026-11-22, round 6); the bench's prefill tuner turns
+ * it on where it measures faster. subgroups: subgroups a workgroup
  * (1, 2 or 4), each multiplying all blocks and folding its share of them (2 was fastest);
  * rowBlocks: rows a tile / 16 (2 or 4; with 4 the tile's accumulators must fit: 4 blocks x bt / 16
  * x 8 / subgroups <= 64, else 2).
