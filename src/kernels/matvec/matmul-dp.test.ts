@@ -7,7 +7,6 @@ import type { QuantKind } from '../../format/quant-layout.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import { testContext } from '../testing/harness.ts';
 import { denseCase, groupedCase, qkvCase } from '../testing/int-products.ts';
-import { matmulTuning } from './matmul-tiled.ts';
 import { dpRoute, dpTuning } from './matmul-dp.ts';
 import { mmaTuning } from './matmul-mma.ts';
 
@@ -31,11 +30,7 @@ async function withDigits(digits: 1 | 2, slots: 4 | 8, fn: (ctx: GpuContext) => 
 
 /** The route the tiles of bt tokens take must be this kernel with `slots` slots a thread. */
 function routed(ctx: GpuContext, kind: QuantKind, bt: number, slots: number): void {
-  const saved = matmulTuning.bt;
-  matmulTuning.bt = bt;
-  const sl = dpRoute(ctx, kind, bt, 1)?.sl;
-  matmulTuning.bt = saved;
-  if (sl !== slots) throw new Error(`the packed-integer route with ${slots} slots was not taken`);
+  if (dpRoute(ctx, kind, bt, 1)?.sl !== slots) throw new Error(`the packed-integer route with ${slots} slots was not taken`);
 }
 
 describe('matmul dp (packed integer prefill products)', () => {
