@@ -29,7 +29,7 @@ afterAll(async () => {
 
 async function stats(s: ServeProcess = srv, headers: Record<string, string> = {}) {
   return (await (await fetch(`${s.url}/stats`, { headers })).json()) as {
-    server: { clientAborts: number; completions: number; queue: { refused: number } };
+    server: { clientAborts: number; completions: number; queue: { refused: number; active: boolean; waiting: number } };
     engine: { last: { finishReason: string; completionTokens: number } | null; requests: number; completionTokens: number };
   };
 }
@@ -172,10 +172,16 @@ describe('webmoe serve: disconnects and the queue', () => {
     try {
       const req = { ...LONG, max_tokens: 60 };
       const order: string[] = [];
-      const first = postJson(`${q.baseUrl}/chat/completions`, req).then(async (r) => (order.push('first'), r.status, await r.json(), r.status));
-      await new Promise((r) => setTimeout(r, 150));
+      // the queue's state, not wall-clock waits, orders the requests (a fast host finished a
+      // 60-token first reply inside fixed 150 ms waits): the first generates 480 tokens
+      const until = async (what: string, ok: (q: { active: boolean; waiting: number }) => boolean) => {
+        for (let i = 0; i < 500 && !ok((await stats(q)).server.queue); i++) await new Promise((r) => setTimeout(r, 10));
+        if (!ok((await stats(q)).server.queue)) throw new Error(`the queue never got to: ${what}`);
+      };
+      const first = postJson(`${q.baseUrl}/chat/completions`, LONG).then(async (r) => (order.push('first'), await r.json(), r.status));
+      await until('one generating', (s) => s.active);
       const second = postJson(`${q.baseUrl}/chat/completions`, req).then(async (r) => (order.push('second'), await r.json(), r.status));
-      await new Promise((r) => setTimeout(r, 150));
+      await until('one waiting', (s) => s.waiting === 1);
       const third = await postJson(`${q.baseUrl}/chat/completions`, req);
       expect(third.status).toBe(429);
       expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
