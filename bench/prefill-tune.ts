@@ -23,8 +23,8 @@ export interface PrefillTuneResult {
   chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; dp_slots: number; digits: number; mma: boolean; mma_subgroups: number; mma_row_blocks: number };
   /** prefill tok/s at each digit setting (0: f32 products), the chosen tiles otherwise */
   by_digits: Record<number, number>;
-  /** where subgroup matrices run: prefill tok/s at each digit setting with the packed dot products instead */
-  dp_by_digits?: Record<number, number>;
+  /** where subgroup matrices run: prefill tok/s at 1 and 2 digit planes on each route, alternating (best of two) */
+  by_route?: { mma: Record<number, number>; dp: Record<number, number> };
 }
 
 /** Tune the prefill knobs (dpTuning.slots and .nx where the integer products run, matmulTuning.grouped and .bt) for `r`'s prefill of `prompt` in place. */
@@ -92,11 +92,11 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     by_digits[d] = await time();
     log(`    prefill with ${d} digit planes${d ? '' : ' (f32 products)'}: ${by_digits[d].toFixed(0)} tok/s`);
   }
-  let dp_by_digits: Record<number, number> | undefined;
+  let by_route: PrefillTuneResult['by_route'];
   if (mma) {
     // subgroup matrices against the packed dot products (matmul-dp.wgsl) at 1 and 2 planes,
     // alternating twice (an H100 has shown slow stretches of seconds): the best of each
-    dp_by_digits = {};
+    by_route = { mma: {}, dp: {} };
     const chosenMma = mmaTuning.enabled;
     for (let round = 0; round < 2; round++) {
       for (const d of [2, 1] as const) {
@@ -105,7 +105,7 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
           dpTuning.digits = d;
           mmaTuning.enabled = on;
           const tok = await time();
-          const into = on ? by_digits : dp_by_digits;
+          const into = by_route[on ? 'mma' : 'dp'];
           into[d] = Math.max(into[d] ?? 0, tok);
           log(`    prefill with ${d} digit planes, ${on ? 'subgroup matrices' : 'packed dot products'}: ${tok.toFixed(0)} tok/s`);
         }
@@ -114,5 +114,5 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     mmaTuning.enabled = chosenMma;
   }
   dpTuning.digits = setting;
-  return { start_tok_s: start, tok_s: bestTok, tried, chosen, by_digits, dp_by_digits };
+  return { start_tok_s: start, tok_s: bestTok, tried, chosen, by_digits, by_route };
 }

@@ -91,7 +91,7 @@ var<workgroup> wsc: array<f32, 2u * R>; // row scales sc
 var<workgroup> xsc: array<f32, 2u * BT>; // token scales s 2^(8 (3 - D))
 var<workgroup> xrow: array<u32, BT>; // first record (vec4 index) of each tile token's row, or NONE
 var<workgroup> prob: array<u32, BT>;
-var<workgroup> tile_info: array<u32, 4>; // expert slot (grouped), live tokens (16 bytes: see the header)
+var<workgroup> tile_info: array<u32, 4>; // [0]: the expert's slot (grouped); 16 bytes, see the header
 
 const NONE: u32 = 0xffffffffu;
 
@@ -307,7 +307,6 @@ fn stage_tokens(t0: u32, lid: u32) {
     let tok = t0 + t;
     xrow[t] = select(NONE, tok * G * 7u, tok < P.tokens);
   }
-  if (lid == 0u) { tile_info[1] = min(BT, P.tokens - t0); }
   workgroupBarrier();
 }
 
@@ -371,10 +370,7 @@ fn stage_group(tile: u32, lid: u32, x_of_token: bool) -> bool {
       xrow[t] = NONE;
     }
   }
-  if (lid == 0u) {
-    tile_info[0] = S[P.slot_offset + ORDER[PLAN[E + e]]];
-    tile_info[1] = live;
-  }
+  if (lid == 0u) { tile_info[0] = S[P.slot_offset + ORDER[PLAN[E + e]]]; }
   workgroupBarrier();
   return true;
 }

@@ -4,9 +4,9 @@ import { describe, it as vitestIt } from 'vitest';
 import { matvec as refMatvec } from '../../reference/ops.ts';
 import { activate } from '../../reference/moe.ts';
 import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
-import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
+import { QUANT_KINDS, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
-import { expectClose, expectEqual, packAligned, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
+import { expectClose, expectEqual, expertArena, packAligned, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
 import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords, type TileGeometry } from './matmul-tiled.ts';
 import { dpTuning } from './matmul-dp.ts';
 
@@ -118,28 +118,7 @@ describe('matmul tiled', () => {
       const E = 5;
       const K = 2;
       const T = 13;
-      const layout = expertLayout(kind, D, I, biases);
-      const slotOf = [3, 0, 4, 1, 2];
-      const cache = new Uint8Array(E * layout.bytes);
-      const mats: { g: Float32Array; u: Float32Array; d: Float32Array; bg?: Float32Array; bu?: Float32Array; bd?: Float32Array }[] = [];
-      for (let e = 0; e < E; e++) {
-        const base = slotOf[e] * layout.bytes;
-        const q = (sec: 'gate' | 'up' | 'down') => {
-          const [rr, cc] = layout[sec].shape;
-          const b = quantizeMatrix(kind, randWeights(r, rr * cc), rr, cc);
-          cache.set(b, base + layout[sec].offset);
-          return dequantizeMatrix(kind, b, rr, cc);
-        };
-        const m: (typeof mats)[number] = { g: q('gate'), u: q('up'), d: q('down') };
-        if (biases) {
-          for (const [k, sec, n] of [['bg', 'gate_bias', I], ['bu', 'up_bias', I], ['bd', 'down_bias', D]] as const) {
-            const v = randArray(r, n);
-            cache.set(new Uint8Array(v.buffer), base + layout[sec]!.offset);
-            m[k] = v;
-          }
-        }
-        mats.push(m);
-      }
+      const { layout, slotOf, cache, mats } = expertArena(r, kind, D, I, biases);
       // (T, K) distinct experts per token, skewed towards expert 1
       const ids = new Uint32Array(T * K);
       for (let t = 0; t < T; t++) {

@@ -2,6 +2,8 @@
 // through tests/browser/). Framework-free: checks throw Errors with the first mismatch.
 
 import { createGpuContext, type GpuContext } from '../../gpu/device.ts';
+import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
+import { expertLayout, type ExpertLayout, type QuantKind } from '../../format/quant-layout.ts';
 
 let ctxPromise: Promise<GpuContext> | null = null;
 
@@ -45,6 +47,38 @@ export function packAligned(parts: Uint8Array[], align = 256): { all: Uint8Array
   const all = new Uint8Array(at);
   parts.forEach((b, m) => all.set(b, offsets[m]));
   return { all, offsets };
+}
+
+/** An expert's weights as the reference sees them (dequantized), biases where the layout has them. */
+export interface ExpertMats { g: Float32Array; u: Float32Array; d: Float32Array; bg?: Float32Array; bu?: Float32Array; bd?: Float32Array }
+
+/**
+ * Five random experts (hidden D, intermediate I) packed into an expert-cache arena in slots
+ * `slotOf[e]` (not in expert order), with the dequantized weights the reference multiplies.
+ */
+export function expertArena(r: () => number, kind: QuantKind, D: number, I: number, biases: boolean): { layout: ExpertLayout; slotOf: number[]; cache: Uint8Array; mats: ExpertMats[] } {
+  const layout = expertLayout(kind, D, I, biases);
+  const slotOf = [3, 0, 4, 1, 2];
+  const cache = new Uint8Array(slotOf.length * layout.bytes);
+  const mats = slotOf.map((slot) => {
+    const base = slot * layout.bytes;
+    const q = (sec: 'gate' | 'up' | 'down') => {
+      const [rr, cc] = layout[sec].shape;
+      const b = quantizeMatrix(kind, randWeights(r, rr * cc), rr, cc);
+      cache.set(b, base + layout[sec].offset);
+      return dequantizeMatrix(kind, b, rr, cc);
+    };
+    const m: ExpertMats = { g: q('gate'), u: q('up'), d: q('down') };
+    if (biases) {
+      for (const [k, sec, n] of [['bg', 'gate_bias', I], ['bu', 'up_bias', I], ['bd', 'down_bias', D]] as const) {
+        const v = randArray(r, n);
+        cache.set(new Uint8Array(v.buffer), base + layout[sec]!.offset);
+        m[k] = v;
+      }
+    }
+    return m;
+  });
+  return { layout, slotOf, cache, mats };
 }
 
 /** Integer in [lo, hi]. */

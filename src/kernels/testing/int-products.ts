@@ -7,10 +7,10 @@
 import { matvec as refMatvec } from '../../reference/ops.ts';
 import { activate } from '../../reference/moe.ts';
 import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
-import { expertLayout, type QuantKind } from '../../format/quant-layout.ts';
+import type { QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import type { GpuContext } from '../../gpu/device.ts';
-import { expectClose, packAligned, randArray, randInt, randWeights, rng } from './harness.ts';
+import { expectClose, expertArena, packAligned, randArray, randInt, randWeights, rng } from './harness.ts';
 import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords } from '../matvec/matmul-tiled.ts';
 import { xDigitRows } from '../matvec/matvec.ts';
 
@@ -117,24 +117,7 @@ const ACT: ExpertActivation = { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 }
 export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: 1 | 2, bt: number): Promise<void> {
   const r = rng(kind.length * 29 + bt + digits);
   const [D, I, E, K, T] = [64, 96, 5, 2, 37];
-  const layout = expertLayout(kind, D, I, true);
-  const slotOf = [3, 0, 4, 1, 2];
-  const cache = new Uint8Array(E * layout.bytes);
-  const mats = Array.from({ length: E }, (_, e) => {
-    const base = slotOf[e] * layout.bytes;
-    const q = (sec: 'gate' | 'up' | 'down') => {
-      const [rr, cc] = layout[sec].shape;
-      const b = quantizeMatrix(kind, randWeights(r, rr * cc), rr, cc);
-      cache.set(b, base + layout[sec].offset);
-      return dequantizeMatrix(kind, b, rr, cc);
-    };
-    const bias = (sec: 'gate_bias' | 'up_bias' | 'down_bias', n: number) => {
-      const v = randArray(r, n);
-      cache.set(new Uint8Array(v.buffer), base + layout[sec]!.offset);
-      return v;
-    };
-    return { g: q('gate'), u: q('up'), d: q('down'), bg: bias('gate_bias', I), bu: bias('up_bias', I), bd: bias('down_bias', D) };
-  });
+  const { layout, slotOf, cache, mats } = expertArena(r, kind, D, I, true);
   const ids = new Uint32Array(T * K);
   for (let t = 0; t < T; t++) {
     const a = r() < 0.6 ? 1 : randInt(r, 0, E - 1);
