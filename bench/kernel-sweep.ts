@@ -12,6 +12,7 @@ import { fastMatvecPlan, matvec, matvecTuning, type FastGeometry, type MatvecVar
 import { matmulTiled, matmulTuning, type TileGeometry } from '../src/kernels/matvec/matmul-tiled.ts';
 import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
 import { mmaTuning } from '../src/kernels/matvec/matmul-mma.ts';
+import { hmmaTuning } from '../src/kernels/matvec/matmul-hmma.ts';
 import { Rand, randomPacked } from './synthetic.ts';
 import { bestMicros, gpuMicros } from './timing.ts';
 
@@ -116,6 +117,7 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
   const saved = { bt: matmulTuning.bt, geometry: { ...matmulTuning.geometry } };
   const savedDp = { digits: dpTuning.digits, slots: dpTuning.slots, nx: { ...dpTuning.nx } };
   const savedMma = { ...mmaTuning };
+  const savedHmma = { ...hmmaTuning };
   const T = small ? 32 : 512;
   const [rows, cols] = small ? [64, 64] : [2880, 2880];
   const bestBy = new Map<number, { geo: TileGeometry; us: number }>();
@@ -131,6 +133,13 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
         log(`  matmul ${kind.padEnd(6)} ${variant.padEnd(22)} T=${T} ${rows}x${cols}: ${us.toFixed(0)} us, ${(flops / us / 1e6).toFixed(2)} TFLOP/s`);
       };
       add('simple tile4', (await gpuMicros(ctx, (e) => matvec(e, { kind, rows, cols, w, x, y, problems: T, variant: 'simple' }), 2)).us);
+      // f16 subgroup-matrix products (matmul-hmma.wgsl; its x-half pass included), where it passed its device check
+      for (const [rb, tb] of ctx.caps.subgroupMatrixF16 && savedHmma.enabled ? (small ? [[2, 2]] : ([[2, 2], [2, 4], [4, 2], [4, 1]] as const)) : []) {
+        if (performance.now() > deadline) break;
+        Object.assign(hmmaTuning, { enabled: true, rowBlocks: rb, tokenBlocks: tb });
+        add(`hmma rb${rb} tb${tb}`, await bestMicros(ctx, (e) => matmulTiled(e, { kind, rows, cols, T, w, x, y }), small ? 1 : 5));
+      }
+      hmmaTuning.enabled = false;
       // subgroup-matrix products (matmul-mma.wgsl), packed integer products (matmul-dp.wgsl; the
       // x-digits pass included in both), then the f32 tiles
       for (const digits of ctx.caps.subgroupMatrixI8 ? ([2, 1] as const) : []) {
@@ -169,6 +178,7 @@ export async function sweepMatmul(ctx: GpuContext, small: boolean, log: (s: stri
     Object.assign(matmulTuning, saved);
     Object.assign(dpTuning, savedDp);
     Object.assign(mmaTuning, savedMma);
+    Object.assign(hmmaTuning, savedHmma);
   }
   if (!bestBy.size) return { rows: out, best: null };
   const geometry = { ...saved.geometry };

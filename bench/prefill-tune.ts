@@ -7,24 +7,32 @@
 // products (matmul-dp.wgsl) its slots a thread and threads along rows are knobs too; where the
 // device has i8 subgroup matrices and their kernel passed its device check (mma-check.ts),
 // matmul-mma.wgsl on / off and its subgroups a workgroup are knobs, and both routes are timed at 1
-// and 2 planes, alternating. The digit planes are a precision setting, not a knob: the other
-// settings are timed and reported, not chosen.
+// and 2 planes, alternating. Where the device has f16 subgroup matrices and their kernel passed
+// its check, matmul-hmma.wgsl on / off, its row blocks and its dense tokens a tile are knobs, and
+// it is timed against the 2-plane packed dot products, alternating. The digit planes are a
+// precision setting, not a knob: the other settings are timed and reported, not chosen.
 
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
 import { mmaTuning } from '../src/kernels/matvec/matmul-mma.ts';
-import { mmaChecked } from './mma-check.ts';
+import { hmmaTuning } from '../src/kernels/matvec/matmul-hmma.ts';
+import { hmmaChecked, mmaChecked } from './mma-check.ts';
 import type { GpuRunner } from '../src/model/gpu-runner.ts';
 
 export interface PrefillTuneResult {
   start_tok_s: number;
   tok_s: number;
   tried: { knob: string; value: number; tok_s: number }[];
-  chosen: { grouped: number; bt: number; dp_nx: Record<number, number>; dp_slots: number; digits: number; mma: boolean; mma_subgroups: number; mma_row_blocks: number };
+  chosen: {
+    grouped: number; bt: number; dp_nx: Record<number, number>; dp_slots: number; digits: number; mma: boolean; mma_subgroups: number; mma_row_blocks: number;
+    hmma: boolean; hmma_row_blocks: number; hmma_token_blocks: number;
+  };
   /** prefill tok/s at each digit setting (0: f32 products), the chosen tiles otherwise */
   by_digits: Record<number, number>;
   /** where subgroup matrices run: prefill tok/s at 1 and 2 digit planes on each route, alternating (best of two) */
   by_route?: { mma: Record<number, number>; dp: Record<number, number> };
+  /** where f16 subgroup matrices run: prefill tok/s with them and with the 2-plane packed dot products, alternating (best of two) */
+  hmma_vs_dp?: { hmma: number; dp: number };
 }
 
 /** Tune the prefill knobs (dpTuning.slots and .nx where the integer products run, matmulTuning.grouped and .bt) for `r`'s prefill of `prompt` in place. */
@@ -58,6 +66,15 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
       { knob: 'mma_row_blocks', values: [2, 4], get: () => mmaTuning.rowBlocks, set: (v) => (mmaTuning.rowBlocks = v as 2 | 4), of: (v) => v },
     );
   }
+  const hmma = r.ctx.caps.subgroupMatrixF16 && hmmaChecked.passed;
+  if (hmma) {
+    // f16 subgroup matrices on or off, then their row blocks and dense tokens a tile (no-ops where off)
+    knobs.unshift(
+      { knob: 'hmma', values: [1, 0], get: () => hmmaTuning.enabled, set: (v) => (hmmaTuning.enabled = v as boolean), of: (v) => !!v },
+      { knob: 'hmma_row_blocks', values: [2, 4], get: () => hmmaTuning.rowBlocks, set: (v) => (hmmaTuning.rowBlocks = v as 2 | 4), of: (v) => v },
+      { knob: 'hmma_token_blocks', values: [1, 2, 4], get: () => hmmaTuning.tokenBlocks, set: (v) => (hmmaTuning.tokenBlocks = v as 1 | 2 | 4), of: (v) => v },
+    );
+  }
   if (dpTuning.digits) {
     knobs.unshift(
       { knob: 'dp_slots', values: [4, 8], get: () => dpTuning.slots, set: (v) => (dpTuning.slots = v as 4 | 8), of: (v) => v },
@@ -82,9 +99,26 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   const chosen = {
     grouped: matmulTuning.grouped, bt: matmulTuning.bt, dp_nx: { ...dpTuning.nx }, dp_slots: dpTuning.slots, digits: dpTuning.digits,
     mma: mma && mmaTuning.enabled, mma_subgroups: mmaTuning.subgroups, mma_row_blocks: mmaTuning.rowBlocks,
+    hmma: hmma && hmmaTuning.enabled, hmma_row_blocks: hmmaTuning.rowBlocks, hmma_token_blocks: hmmaTuning.tokenBlocks,
   };
   log(`  prefill tiles: ${start.toFixed(0)} -> ${bestTok.toFixed(0)} tok/s with ${JSON.stringify(chosen)}`);
-  const by_digits: Record<number, number> = { [dpTuning.digits]: bestTok };
+  // the digit settings and the i8 routes below are timed with the f16 matrices off
+  const chosenHmma = hmmaTuning.enabled;
+  let hmma_vs_dp: PrefillTuneResult['hmma_vs_dp'];
+  if (hmma) {
+    hmma_vs_dp = { hmma: 0, dp: 0 };
+    for (let round = 0; round < 2; round++) {
+      for (const on of [true, false]) {
+        if (performance.now() > deadline) continue;
+        hmmaTuning.enabled = on;
+        const tok = await time();
+        hmma_vs_dp[on ? 'hmma' : 'dp'] = Math.max(hmma_vs_dp[on ? 'hmma' : 'dp'], tok);
+        log(`    prefill with ${on ? 'f16 subgroup matrices' : `${dpTuning.digits} digit planes`}: ${tok.toFixed(0)} tok/s`);
+      }
+    }
+  }
+  hmmaTuning.enabled = false;
+  const by_digits: Record<number, number> = { [dpTuning.digits]: chosenHmma ? await time() : bestTok };
   const setting = dpTuning.digits;
   for (const d of [0, 1, 2] as const) {
     if (d === setting || performance.now() > deadline) continue;
@@ -114,5 +148,6 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     mmaTuning.enabled = chosenMma;
   }
   dpTuning.digits = setting;
-  return { start_tok_s: start, tok_s: bestTok, tried, chosen, by_digits, by_route };
+  hmmaTuning.enabled = chosenHmma;
+  return { start_tok_s: start, tok_s: bestTok, tried, chosen, by_digits, by_route, hmma_vs_dp };
 }

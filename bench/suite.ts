@@ -13,8 +13,8 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
-import { createGpuContext, findGpu } from '../src/gpu/device.ts';
-import { checkMma } from './mma-check.ts';
+import { DAWN_EXPERIMENTAL, createGpuContext, findGpu } from '../src/gpu/device.ts';
+import { checkHmma, checkMma } from './mma-check.ts';
 import { matvecTuning } from '../src/kernels/matvec/matvec.ts';
 import { measureCeilings, measureF32Matvec, type Ceilings } from './ceilings.ts';
 import { sweepKernels, sweepMatmul } from './kernel-sweep.ts';
@@ -38,9 +38,10 @@ export async function run(argv: string[]): Promise<number> {
   const log = (s: string) => console.log(`[${((performance.now() - start) / 1000).toFixed(1)}s] ${s}`);
   const { nodeGpu } = await import('../src/gpu/node.ts');
   // --experimental 1 (default): Dawn's unsafe APIs on, which exposes the experimental subgroup
-  // matrices the prefill products use where present (Chrome: --enable-unsafe-webgpu)
+  // matrices the prefill products use where present, and f16 on NVIDIA (Chrome: --enable-unsafe-webgpu
+  // --enable-dawn-features=vulkan_enable_f16_on_nvidia)
   const experimental = (arg(argv, 'experimental') ?? '1') !== '0';
-  await nodeGpu(['disable-dawn-features=timestamp_quantization', ...(experimental ? ['enable-dawn-features=allow_unsafe_apis'] : [])]);
+  await nodeGpu(['disable-dawn-features=timestamp_quantization', ...(experimental ? [DAWN_EXPERIMENTAL] : [])]);
   const ctx = await createGpuContext({ gpu: await findGpu() });
   const small = (arg(argv, 'scale') ?? (ctx.caps.fallbackAdapter ? 'tiny' : 'real')) === 'tiny';
   const sections = new Set((arg(argv, 'sections') ?? 'ceilings,kernels,matmul,models,torch').split(','));
@@ -63,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
     adapter: { ...info, features: adapter ? [...adapter.features].sort() : [], subgroupMinSize: ctx.caps.subgroupMinSize,
-      experimental, subgroupMatrixI8: ctx.caps.subgroupMatrixI8,
+      experimental, subgroupMatrixI8: ctx.caps.subgroupMatrixI8, subgroupMatrixF16: ctx.caps.subgroupMatrixF16,
       subgroupMatrixConfigs: ((adapter?.info as unknown as { subgroupMatrixConfigs?: Record<string, unknown>[] })?.subgroupMatrixConfigs ?? []).map((c) => ({ M: c.M, N: c.N, K: c.K, componentType: c.componentType, resultComponentType: c.resultComponentType })) },
     scale: small ? 'tiny' : 'real',
     sizes,
@@ -133,8 +134,10 @@ export async function run(argv: string[]): Promise<number> {
   await section('matmul', 40, async () => {
     const mma_check = await checkMma(ctx, log);
     if (mma_check?.failures.length) errors.push(`matmul-mma device check: ${mma_check.failures.join('; ')}`);
+    const hmma_check = await checkHmma(ctx, log);
+    if (hmma_check?.failures.length) errors.push(`matmul-hmma device check: ${hmma_check.failures.join('; ')}`);
     const mm = await sweepMatmul(ctx, small, log, Math.min(deadline, performance.now() + 40_000));
-    result.kernels = { ...(result.kernels as object | undefined), matmul: mm, mma_check };
+    result.kernels = { ...(result.kernels as object | undefined), matmul: mm, mma_check, hmma_check };
     if (mm.best) Object.assign(matmulTuning, mm.best);
     log(`engine matmul tile: ${JSON.stringify(matmulTuning)}`);
   });

@@ -10,9 +10,15 @@ import { GpuDeviceLostError, GpuUnavailableError, GpuValidationError, toGpuError
 /**
  * Dawn's experimental subgroup matrices (VK_KHR_cooperative_matrix, Metal simdgroup matrices):
  * exposed only with unsafe APIs allowed (Chrome: --enable-unsafe-webgpu; Node: the `experimental`
- * option). The prefill products use its i8 form where present (matmul-mma.wgsl).
+ * option). The prefill products use its f16 form where present (matmul-hmma.wgsl), else its i8
+ * form where enabled (matmul-mma.wgsl). On NVIDIA, Dawn exposes f16 (`shader-f16` and the f16
+ * matrix configurations) only with its `vulkan_enable_f16_on_nvidia` toggle on (Chrome:
+ * --enable-dawn-features=vulkan_enable_f16_on_nvidia; Node: the `experimental` option).
  */
 const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix';
+
+/** Dawn's flag for the `experimental` option (Node): unsafe APIs, and f16 on NVIDIA's Vulkan driver. */
+export const DAWN_EXPERIMENTAL = 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia';
 
 /** Limits raised to the adapter's maximum. */
 const WANTED_LIMITS = [
@@ -43,6 +49,8 @@ export interface GpuCaps {
   packedDot: boolean;
   /** subgroup matrices with an i8 16 x 16 x 32 -> i32 configuration, subgroups of exactly 32 */
   subgroupMatrixI8: boolean;
+  /** subgroup matrices with an f16 16 x 16 x 16 -> f32 configuration, shader-f16, subgroups of exactly 32 */
+  subgroupMatrixF16: boolean;
 }
 
 export interface GpuOptions {
@@ -51,7 +59,7 @@ export interface GpuOptions {
   powerPreference?: GPUPowerPreference;
   /** features to leave off even when present (e.g. to test the f32 paths) */
   disableFeatures?: string[];
-  /** Node: allow Dawn's unsafe APIs, which exposes experimental features (subgroup matrices) */
+  /** Node: allow Dawn's unsafe APIs, which exposes experimental features (subgroup matrices), and f16 on NVIDIA */
   experimental?: boolean;
 }
 
@@ -87,6 +95,7 @@ export class GpuContext {
     subgroupMinSize = 0,
     packedDot = false,
     subgroupMatrixI8 = false,
+    subgroupMatrixF16 = false,
   ) {
     this.queue = device.queue;
     const lim = device.limits;
@@ -102,6 +111,7 @@ export class GpuContext {
       subgroupMinSize: f.has('subgroups') ? subgroupMinSize : 0,
       packedDot,
       subgroupMatrixI8: subgroupMatrixI8 && f.has(SUBGROUP_MATRIX as GPUFeatureName),
+      subgroupMatrixF16: subgroupMatrixF16 && f.has(SUBGROUP_MATRIX as GPUFeatureName) && f.has('shader-f16'),
     };
     this.lost = device.lost.then((info) => {
       this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
@@ -212,7 +222,7 @@ export async function findGpu(experimental = false): Promise<GPU> {
   if (!isNode) throw new GpuUnavailableError('navigator.gpu is missing in this browser context');
   try {
     const { nodeGpu } = await import('./node.ts');
-    return await nodeGpu(experimental ? ['enable-dawn-features=allow_unsafe_apis'] : []);
+    return await nodeGpu(experimental ? [DAWN_EXPERIMENTAL] : []);
   } catch (e) {
     throw new GpuUnavailableError(`the "webgpu" package could not be loaded (${(e as Error).message})`);
   }
@@ -244,13 +254,14 @@ export async function createGpuContext(opts: GpuOptions = {}): Promise<GpuContex
     fallback,
     (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
     !!(gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
-    hasI8Matrix(info),
+    hasMatrix(info, 'i8', 32, 'i32'),
+    hasMatrix(info, 'f16', 16, 'f32'),
   );
 }
 
-/** An i8 x i8 -> i32 16 x 16 x 32 subgroup matrix on an adapter whose subgroups are all 32 wide. */
-function hasI8Matrix(info: GPUAdapterInfo): boolean {
+/** A 16 x 16 x K subgroup matrix of `type` into `result` on an adapter whose subgroups are all 32 wide. */
+function hasMatrix(info: GPUAdapterInfo, type: string, K: number, result: string): boolean {
   const i = info as unknown as { subgroupMatrixConfigs?: MatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number };
   if (i.subgroupMinSize !== 32 || i.subgroupMaxSize !== 32) return false;
-  return !!i.subgroupMatrixConfigs?.some((c) => c.M === 16 && c.N === 16 && c.K === 32 && c.componentType === 'i8' && c.resultComponentType === 'i32');
+  return !!i.subgroupMatrixConfigs?.some((c) => c.M === 16 && c.N === 16 && c.K === K && c.componentType === type && c.resultComponentType === result);
 }

@@ -20,6 +20,7 @@ import { combine } from '../kernels/combine/combine.ts';
 import { residual } from '../kernels/residual/residual.ts';
 import { groupedDown, groupedGateUp, groupedTile, moePlan, tileShape } from '../kernels/matvec/matmul-tiled.ts';
 import { dpRoute } from '../kernels/matvec/matmul-dp.ts';
+import { hmmaRoute } from '../kernels/matvec/matmul-hmma.ts';
 
 /** Scratch buffers of the forward pass the experts read and write (sized for maxChunk tokens). */
 export interface ExpertBuffers {
@@ -61,7 +62,9 @@ export function recordExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t
   const r = l.residual;
   const E = l.moe.num_experts;
   if (l.groupedFrom > 0 && n >= l.groupedFrom * E) {
-    const bt = tileShape(e.ctx, groupedTile(n, E, !!dpRoute(e.ctx, layout.gate.quant, 32, nTok))).bt;
+    const q = layout.gate.quant;
+    const route = hmmaRoute(e.ctx, q, 32, D) ? 'hmma' : dpRoute(e.ctx, q, 32, nTok) ? 'dp' : 'f32';
+    const bt = tileShape(e.ctx, groupedTile(n, E, route)).bt;
     const common = { layout, n, K, E, bt, plan: b.plan, order: b.order, arena, slots: b.slots, slotsOffset: p0 };
     moePlan(e, { n, E, bt, ids: b.ids, idsOffset: p0, plan: b.plan, order: b.order });
     groupedGateUp(e, { ...common, activation: l.moe.activation, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I });

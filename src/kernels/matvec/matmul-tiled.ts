@@ -15,6 +15,7 @@ import type { ExpertLayout, QuantKind } from '../../format/quant-layout.ts';
 import { KIND_ID, xDigitRows, type MatvecResidual } from './matvec.ts';
 import { dpKernel, dpRoute, kvSinks } from './matmul-dp.ts';
 import { mmaKernel, mmaRoute } from './matmul-mma.ts';
+import { hmmaDenseTile, hmmaKernel, hmmaRoute, xHalfRows, type HalfGather } from './matmul-hmma.ts';
 import code from './matmul-tiled.wgsl?raw';
 import planCode from './moe-plan.wgsl?raw';
 
@@ -124,12 +125,16 @@ export interface MatmulTiledArgs {
   residual?: MatvecResidual;
 }
 
-/** x rows of a product: `rows` rows of `cols` floats at `offset`, `stride` apart. */
-interface XRows { buffer: BufferArg; offset: number; stride: number; cols: number; rows: number }
+/**
+ * x rows of a product: `rows` rows of `cols` floats at `offset`, `stride` apart; grouped
+ * products: `problems` (each reading row order[p] / div) in `gather`.
+ */
+interface XRows { buffer: BufferArg; offset: number; stride: number; cols: number; rows: number; gather?: HalfGather & { problems: number } }
 
 /**
- * Record an entry point of the tile kernels: after the x-digits pre-pass matmul-mma.wgsl where
- * mmaRoute applies (subgroup matrices), else matmul-dp.wgsl where dpRoute does, else
+ * Record an entry point of the tile kernels: matmul-hmma.wgsl where hmmaRoute applies (f16
+ * subgroup matrices; x as it is), else after the x-digits pre-pass matmul-mma.wgsl where mmaRoute
+ * applies (i8 subgroup matrices), else matmul-dp.wgsl where dpRoute does, else
  * matmul-tiled.wgsl with tile `t`. `buffers(xb)` are the bindings
  * with `xb` as binding 2 (x, or its digit records); `grid(rows, bt)` the grid for a tile of `rows`
  * rows (a single matrix) and `bt` tokens.
@@ -139,6 +144,20 @@ function recordTiled(
   buffers: (xb: BufferArg) => (BufferArg | null)[], grid: (rows: number, bt: number) => [number, number],
 ): void {
   // dense products choose their tile; the grouped ones take the tile their plan was made for
+  const hmma = hmmaRoute(enc.ctx, kind, entry === 'mm' ? hmmaDenseTile(x.rows) : t.bt, x.cols);
+  if (hmma) {
+    // the f16 copy: mm's tokens up to whole tiles, the grouped problems in expert order plus one tile
+    const g = x.gather;
+    const rows = g ? g.problems : x.rows;
+    const xh = xHalfRows(enc, x.buffer, x.offset, x.stride, x.cols, rows, g ? hmma.bt : Math.ceil(rows / hmma.bt) * hmma.bt - rows, g);
+    // one entry point for the three products: every binding present (unused ones: the sinks)
+    const [k, v] = kvSinks(enc.ctx);
+    const all = buffers(xh);
+    const bound = Array.from({ length: 10 }, (_, i) => all[i] ?? (i === 8 ? k : i === 9 ? v : enc.ctx.dummy));
+    enc.dispatch(hmmaKernel(enc.ctx, entry, kind, hmma), params, bound, grid(hmma.rows, hmma.bt));
+    enc.ctx.pool.release(xh);
+    return;
+  }
   const mma = mmaRoute(enc.ctx, kind, entry === 'mm' ? Math.min(t.bt, 64) : t.bt, x.rows);
   const dp = mma ? null : dpRoute(enc.ctx, kind, t.bt, x.rows);
   if (!mma && !dp) {
@@ -293,7 +312,8 @@ export function groupedGateUp(enc: GpuEncoder, a: GroupedGateUpArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: I, has_bias: +!!L.gate_bias, b_offset: (L.gate_bias?.offset ?? 0) / 4, b2_offset: (L.up_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0, act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
-  recordTiled(enc, 'grouped_gate_up', L.gate.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: D, cols: D, rows: a.n / a.K },
+  const gather = { order: a.order, div: a.K, problems: a.n };
+  recordTiled(enc, 'grouped_gate_up', L.gate.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: D, cols: D, rows: a.n / a.K, gather },
     (xb) => [a.arena, xb, a.arena, a.out, null, a.plan, a.order, a.slots], (rows, bt) => [Math.ceil(I / (rows / 2)), Math.ceil(a.n / bt) + a.E]);
 }
 
@@ -316,18 +336,21 @@ export function groupedDown(enc: GpuEncoder, a: GroupedDownArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: D, has_bias: +!!L.down_bias, b_offset: (L.down_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0,
   });
-  recordTiled(enc, 'grouped_down', L.down.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: I, cols: I, rows: a.n },
+  recordTiled(enc, 'grouped_down', L.down.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: I, cols: I, rows: a.n, gather: { order: a.order, div: 1, problems: a.n } },
     (xb) => [a.arena, xb, a.arena, a.out, null, a.plan, a.order, a.slots], (rows, bt) => [Math.ceil(D / rows), Math.ceil(a.n / bt) + a.E]);
 }
 
 /**
  * Tokens per tile for grouped experts: about the average tokens an expert gets, 16..128. With
- * packed integer products (`packed`: dpRoute applies) 32 up to 96 an expert: tiles of 32 won over
- * 64 at 64 tokens an expert in every H100 tuner run (gpt-oss, 512 tokens), and 64 above.
+ * packed integer products (route 'dp') 32 up to 96 an expert: tiles of 32 won over 64 at 64
+ * tokens an expert in every H100 tuner run (gpt-oss, 512 tokens), and 64 above. With f16
+ * subgroup matrices ('hmma', tiles up to 64) 64 from 40 an expert: 64 beat 32 by 10% at 64 an
+ * expert (H100, gpt-oss gate_up and down).
  */
-export function groupedTile(n: number, E: number, packed = false): number {
+export function groupedTile(n: number, E: number, route: 'f32' | 'dp' | 'hmma' = 'f32'): number {
   if (matmulTuning.grouped) return matmulTuning.grouped;
   const avg = n / E;
-  if (packed) return avg <= 20 ? 16 : avg <= 96 ? 32 : 64;
+  if (route === 'dp') return avg <= 20 ? 16 : avg <= 96 ? 32 : 64;
+  if (route === 'hmma') return avg <= 20 ? 16 : avg <= 40 ? 32 : 64;
   return avg <= 20 ? 16 : avg <= 40 ? 32 : avg <= 96 ? 64 : 128;
 }

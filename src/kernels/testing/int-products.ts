@@ -1,12 +1,15 @@
-// The integer prefill products' test cases (matmul-dp.wgsl and matmul-mma.wgsl take the same
-// inputs and must give the same sums): against the CPU reference, exactly (to f32 rounding) against W
-// times x as the digit records hold it, read back from the GPU, and within the digits' precision
-// against W times x itself. Dense (with bias and residual), q/k/v in one dispatch, and the grouped
-// experts. Used by both kernels' tests and by the bench's device check of the subgroup-matrix kernel.
+// The reduced-precision prefill products' test cases: the integer ones (matmul-dp.wgsl and
+// matmul-mma.wgsl take the same inputs and must give the same sums) and the f16 subgroup-matrix
+// one (matmul-hmma.wgsl). Against the CPU reference: exactly (to f32 rounding) against W times x
+// as the kernel sees them — x as its digit records hold it, read back from the GPU, or W and x
+// rounded to f16 —, and within that precision against W times x itself. Dense (with bias and
+// residual), q/k/v in one dispatch, and the grouped experts. Used by the kernels' tests and by the
+// bench's device check of the subgroup-matrix kernels.
 
 import { matvec as refMatvec } from '../../reference/ops.ts';
 import { activate } from '../../reference/moe.ts';
 import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
+import { f16ToF32, f32ToF16 } from '../../format/dtypes.ts';
 import type { QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import type { GpuContext } from '../../gpu/device.ts';
@@ -43,14 +46,28 @@ export async function digitX(ctx: GpuContext, x: GPUBuffer, xOffset: number, row
   return out;
 }
 
+/** How a kernel sees x (and W): its first 1 or 2 digit planes, or both rounded to f16. */
+export type Precision = 1 | 2 | 'f16';
+
+const half = (v: Float32Array) => v.map((a) => f16ToF32(f32ToF16(a)));
+
+/** x rows as a kernel of precision `p` multiplies them. */
+async function xAs(ctx: GpuContext, x: GPUBuffer, xOffset: number, rows: number, cols: number, p: Precision): Promise<Float32Array> {
+  if (p !== 'f16') return digitX(ctx, x, xOffset, rows, cols, p);
+  return half((await ctx.readF32(x)).slice(xOffset, xOffset + rows * cols));
+}
+
+/** W as a kernel of precision `p` multiplies it. */
+const wAs = (W: Float32Array, p: Precision) => (p === 'f16' ? half(W) : W);
+
 function rowsOf(W: Float32Array, x: Float32Array, T: number, rows: number, cols: number, bias?: Float32Array): Float32Array {
   const y = new Float32Array(T * rows);
   for (let t = 0; t < T; t++) y.set(refMatvec(W, x.subarray(t * cols, (t + 1) * cols), rows, cols, bias), t * rows);
   return y;
 }
 
-// precision of x at 1 and 2 digit planes, relative to the largest output
-export const LOOSE = { 1: { rtol: 2e-2, atol: 1e-5 }, 2: { rtol: 2e-4, atol: 1e-6 } };
+// precision of x at 1 and 2 digit planes and of x and W in f16, relative to the largest output
+export const LOOSE = { 1: { rtol: 2e-2, atol: 1e-5 }, 2: { rtol: 2e-4, atol: 1e-6 }, f16: { rtol: 4e-3, atol: 1e-5 } };
 export const EXACT = { rtol: 2e-5, atol: 1e-6 };
 
 /** [kind, digit planes, tile tokens] of the subgroup-matrix kernel's dense and grouped cases (every tile size: 16, 32, 64). */
@@ -59,37 +76,50 @@ export const MMA_CASES = {
   grouped: [['mxfp4', 2, 32], ['q4', 1, 16], ['q8', 2, 64], ['q4', 1, 64], ['mxfp4', 1, 32]],
 } as { dense: [QuantKind, 1 | 2, number][]; grouped: [QuantKind, 1 | 2, number][] };
 
+/**
+ * [kind, tile tokens, weight scale] of the f16 subgroup-matrix kernel's dense and grouped cases
+ * (mxfp4 at 2^-20: group scales below f16's normal range, the kernel's f32 path).
+ */
+export const HMMA_CASES = {
+  dense: [['q8', 64, 1], ['q4', 16, 1], ['mxfp4', 16, 1], ['q4', 32, 1], ['mxfp4', 64, 1], ['q8', 32, 1], ['mxfp4', 32, 2 ** -20]],
+  grouped: [['mxfp4', 32], ['q4', 16], ['q8', 64], ['mxfp4', 64]],
+} as { dense: [QuantKind, number, number][]; grouped: [QuantKind, number][] };
+
+const seedOf = (p: Precision) => (p === 'f16' ? 3 : p);
+
 /** Dense product with bias and residual at random T, rows and offsets, tiles of bt tokens. */
-export async function denseCase(ctx: GpuContext, kind: QuantKind, digits: 1 | 2, bt: number): Promise<void> {
-  const r = rng(700 + kind.length * 13 + digits * 5 + bt);
+export async function denseCase(ctx: GpuContext, kind: QuantKind, digits: Precision, bt: number, wScale = 1): Promise<void> {
+  const r = rng(700 + kind.length * 13 + seedOf(digits) * 5 + bt);
   const rows = randInt(r, 1, 150);
   const cols = 32 * randInt(r, 2, 5);
   const T = randInt(r, bt / 2 + 1, bt + 40);
-  const bytes = quantizeMatrix(kind, randWeights(r, rows * cols), rows, cols);
-  const W = dequantizeMatrix(kind, bytes, rows, cols);
+  const bytes = quantizeMatrix(kind, randWeights(r, rows * cols).map((v) => v * wScale), rows, cols);
+  const W = wAs(dequantizeMatrix(kind, bytes, rows, cols), digits);
   const xs = randArray(r, 4 + T * cols, -3, 3);
-  const bias = randArray(r, rows);
-  const y0 = randArray(r, T * rows);
+  const bias = randArray(r, rows).map((v) => v * wScale);
+  const y0 = randArray(r, T * rows).map((v) => v * wScale);
   const saved = matmulTuning.bt;
   try {
     matmulTuning.bt = bt;
     const x = ctx.upload(xs);
-    const xq = await digitX(ctx, x, 4, T, cols, digits);
+    const xq = await xAs(ctx, x, 4, T, cols, digits);
     const y = ctx.upload(y0);
     const enc = ctx.encoder();
     matmulTiled(enc, { kind, rows, cols, T, w: ctx.upload(bytes), x, xOffset: 4, y, bias: { buffer: ctx.upload(bias) }, residual: { alpha: 0.5, beta: 2 } });
     enc.submit();
     const got = await ctx.readF32(y);
     const mix = (v: Float32Array) => v.map((p, i) => 0.5 * y0[i] + 2 * p);
-    expectClose(got, mix(rowsOf(W, xq, T, rows, cols, bias)), `${kind} D=${digits} bt=${bt} vs the digit records`, EXACT);
-    expectClose(got, mix(rowsOf(W, xs.subarray(4), T, rows, cols, bias)), `${kind} D=${digits} bt=${bt} vs x`, LOOSE[digits]);
+    // bias, residual and atol scale with the weights
+    const tol = (t: { rtol: number; atol: number }) => ({ rtol: t.rtol, atol: t.atol * wScale });
+    expectClose(got, mix(rowsOf(W, xq, T, rows, cols, bias)), `${kind} D=${digits} bt=${bt} vs the digit records`, tol(EXACT));
+    expectClose(got, mix(rowsOf(W, xs.subarray(4), T, rows, cols, bias)), `${kind} D=${digits} bt=${bt} vs x`, tol(LOOSE[digits]));
   } finally {
     matmulTuning.bt = saved;
   }
 }
 
-/** q, k, v in one dispatch (q8, 2 planes) equal three products. */
-export async function qkvCase(ctx: GpuContext): Promise<void> {
+/** q, k, v in one dispatch (q8; 2 planes, or f16) equal three products. */
+export async function qkvCase(ctx: GpuContext, p: Precision = 2): Promise<void> {
   const r = rng(77);
   const cols = 96;
   const rows: [number, number, number] = [150, 40, 24];
@@ -99,13 +129,13 @@ export async function qkvCase(ctx: GpuContext): Promise<void> {
   const bAll = randArray(r, rows[0] + rows[1] + rows[2]);
   const bOffsets: [number, number, number] = [0, rows[0], rows[0] + rows[1]];
   const x = ctx.upload(randArray(r, T * cols));
-  const xq = await digitX(ctx, x, 0, T, cols, 2);
+  const xq = await xAs(ctx, x, 0, T, cols, p);
   const ys = rows.map((n) => ctx.createBuffer(T * n * 4)) as [GPUBuffer, GPUBuffer, GPUBuffer];
   const enc = ctx.encoder();
   matmulTiledQkv(enc, { kind: 'q8', cols, T, w: ctx.upload(all), wOffsets: offsets as [number, number, number], rows, x, ys, bias: { buffer: ctx.upload(bAll), offsets: bOffsets } });
   enc.submit();
   for (let m = 0; m < 3; m++) {
-    const W = dequantizeMatrix('q8', packed[m], rows[m], cols);
+    const W = wAs(dequantizeMatrix('q8', packed[m], rows[m], cols), p);
     const want = rowsOf(W, xq, T, rows[m], cols, bAll.subarray(bOffsets[m], bOffsets[m] + rows[m]));
     expectClose(await ctx.readF32(ys[m]), want, `matrix ${m}`, EXACT);
   }
@@ -114,10 +144,11 @@ export async function qkvCase(ctx: GpuContext): Promise<void> {
 const ACT: ExpertActivation = { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 };
 
 /** Grouped experts (biases, clamped SwiGLU): gate_up and down against the reference. */
-export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: 1 | 2, bt: number): Promise<void> {
-  const r = rng(kind.length * 29 + bt + digits);
+export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: Precision, bt: number): Promise<void> {
+  const r = rng(kind.length * 29 + bt + seedOf(digits));
   const [D, I, E, K, T] = [64, 96, 5, 2, 37];
-  const { layout, slotOf, cache, mats } = expertArena(r, kind, D, I, true);
+  const { layout, slotOf, cache, mats: exact } = expertArena(r, kind, D, I, true);
+  const mats = exact.map((m) => ({ ...m, g: wAs(m.g, digits), u: wAs(m.u, digits), d: wAs(m.d, digits) }));
   const ids = new Uint32Array(T * K);
   for (let t = 0; t < T; t++) {
     const a = r() < 0.6 ? 1 : randInt(r, 0, E - 1);
@@ -125,7 +156,7 @@ export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: 1 | 
   }
   const n = T * K;
   const x = ctx.upload(randArray(r, T * D, -2, 2));
-  const xq = await digitX(ctx, x, 0, T, D, digits);
+  const xq = await xAs(ctx, x, 0, T, D, digits);
   const arena = ctx.upload(cache);
   const slots = ctx.upload(Uint32Array.from(ids, (e) => (slotOf[e] * layout.bytes) / 4));
   const plan = ctx.createBuffer(planWords(E, n, bt) * 4);
@@ -147,8 +178,8 @@ export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: 1 | 
     wantA.set(Float32Array.from(g, (gv, i) => activate(ACT, gv, u[i])), p * I);
   }
   expectClose(await ctx.readF32(ea), wantA, `gate_up ${kind}`, EXACT);
-  // down's input is the GPU's gate_up output, as its digit records hold it
-  const aq = await digitX(ctx, ea, 0, n, I, digits);
+  // down's input is the GPU's gate_up output, as the kernel sees it
+  const aq = await xAs(ctx, ea, 0, n, I, digits);
   const wantY = new Float32Array(n * D);
   for (let p = 0; p < n; p++) wantY.set(refMatvec(mats[ids[p]].d, aq.subarray(p * I, (p + 1) * I), D, I, mats[ids[p]].bd), p * D);
   expectClose(await ctx.readF32(ey), wantY, `down ${kind}`, EXACT);

@@ -1,0 +1,86 @@
+// The f16 subgroup-matrix form of the prefill products (matmul-hmma.wgsl): x rows copied to f16
+// (x-half.wgsl; the grouped products' problems gathered in expert order), the q8 / q4 / mxfp4
+// weights dequantized into f16 in workgroup memory, the sums in f32 inside the matrices across
+// all columns. matmul-tiled.ts routes here first where the device
+// has f16 16 x 16 x 16 subgroup matrices (caps.subgroupMatrixF16) and hmmaTuning.enabled is set,
+// then to the i8 matrices (matmul-mma), the packed dot products (matmul-dp) and the f32 tiles.
+
+import type { GpuContext } from '../../gpu/device.ts';
+import type { BufferArg, GpuEncoder } from '../../gpu/encoder.ts';
+import { Params } from '../../gpu/params.ts';
+import type { QuantKind } from '../../format/quant-layout.ts';
+import type { Kernel } from '../../gpu/pipelines.ts';
+import { KIND_ID } from './matvec.ts';
+import code from './matmul-hmma.wgsl?raw';
+import halfCode from './x-half.wgsl?raw';
+
+/** the kernel's source (the bench's knock-out probes time edited copies of it) */
+export const HMMA_SRC = { label: 'matmul-hmma', code };
+
+/**
+ * enabled: take f16 subgroup matrices where the device has them; rowBlocks: rows a tile / 16
+ * (2 or 4); tokenBlocks: tokens a tile / 16 of the dense products (1, 2 or 4; the grouped ones
+ * take their plan's tile). A tile holds rowBlocks x tokenBlocks result matrices, at most 8.
+ */
+export const hmmaTuning: { enabled: boolean; rowBlocks: 2 | 4; tokenBlocks: 1 | 2 | 4 } = { enabled: true, rowBlocks: 2, tokenBlocks: 4 };
+
+const KINDS = new Set<QuantKind>(['q8', 'q4', 'mxfp4']);
+
+export interface HmmaShape {
+  bt: number;
+  /** rows per tile of a single matrix (gate_up: half of it of each) */
+  rows: number;
+}
+
+const HALF_SRC = { label: 'x-half', code: halfCode };
+
+/** Workgroup bytes of a tile: two f16 buffers of weights (rows 40 halves apart), a stored result pair, problems. */
+function tileBytes(rb: number, tb: number): number {
+  return 2 * 2 * 40 * 16 * rb + 2 * 16 * 16 * 4 + 16 * tb * 4 + 16;
+}
+
+/**
+ * The f16 subgroup-matrix tile for `kind` at `bt` tokens a tile (16, 32 or 64), or null where it
+ * does not apply (no f16 subgroup matrices, f32 / f16 weights, another tile size, too many
+ * result matrices, workgroup memory too small).
+ */
+export function hmmaRoute(ctx: GpuContext, kind: QuantKind, bt: number, cols: number): HmmaShape | null {
+  if (!hmmaTuning.enabled || !ctx.caps.subgroupMatrixF16 || !KINDS.has(kind) || ![16, 32, 64].includes(bt) || cols % 32) return null;
+  let rb: number = hmmaTuning.rowBlocks;
+  while (rb > 2 && rb * (bt / 16) > 8) rb /= 2;
+  if (rb * (bt / 16) > 8 || tileBytes(rb, bt / 16) > ctx.limits.maxComputeWorkgroupStorageSize) return null;
+  return { bt, rows: 16 * rb };
+}
+
+/** Tokens a dense tile for T tokens: hmmaTuning.tokenBlocks x 16, or fewer where T is smaller. */
+export function hmmaDenseTile(T: number): number {
+  return Math.min(16 * hmmaTuning.tokenBlocks, T <= 16 ? 16 : T <= 32 ? 32 : 64);
+}
+
+const MODES: Record<string, number> = { mm: 0, grouped_gate_up: 1, grouped_down: 2 };
+
+/** The pipeline of a product by matmul-tiled.wgsl's entry point (mm — one matrix or q, k, v —, grouped_gate_up, grouped_down). */
+export function hmmaKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: HmmaShape): Kernel {
+  // labelled by product (profiles): 'matmul-hmma.<entry>:main'
+  return ctx.pipelines.get({ label: `matmul-hmma.${entry}`, code: HMMA_SRC.code }, 'main', { MODE: MODES[entry], KIND: KIND_ID[kind], RB: s.rows / 16, TB: s.bt / 16 });
+}
+
+/** Where x-half.wgsl takes its rows: row i of the copy is x row order[i] / div (grouped experts). */
+export interface HalfGather {
+  order: BufferArg;
+  div: number;
+}
+
+/**
+ * Record the f16 copy of `rows` x rows (`cols` floats at `offset`, `stride` apart; gathered where
+ * `gather` is given) into a pooled buffer of `rows + pad` rows (the padding zeroed), which the
+ * caller releases after the product that reads it.
+ */
+export function xHalfRows(enc: GpuEncoder, x: BufferArg, offset: number, stride: number, cols: number, rows: number, pad: number, gather?: HalfGather): GPUBuffer {
+  const ctx = enc.ctx;
+  const total = rows + pad;
+  const out = ctx.pool.acquire(total * cols * 2, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'x-half');
+  const params = new Params().u32(rows).u32(cols).u32(offset).u32(stride).bool(!!gather).u32(gather?.div ?? 1).buffer;
+  enc.dispatch(ctx.pipelines.get(HALF_SRC, 'main', { WG: 64 }), params, [x, gather?.order ?? ctx.dummy, out], [total]);
+  return out;
+}
