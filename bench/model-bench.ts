@@ -12,6 +12,8 @@ import { bytesPerToken, specOf, syntheticModel, tinyConfig, type SyntheticModel 
 import { ProfilingEncoder } from './timing.ts';
 import { tuneDecode } from './decode-tune.ts';
 import { tunePrefill } from './prefill-tune.ts';
+import { hmmaTuning } from '../src/kernels/matvec/matmul-hmma.ts';
+import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
 
 export interface ShapeEntry {
   expert_quant: QuantKind;
@@ -156,14 +158,41 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
         r.reset();
         logits.push((await r.forward(prompt))[0]);
       }
-      let d = 0;
-      let m = 0;
-      for (let i = 0; i < logits[0].length; i++) {
-        d = Math.max(d, Math.abs(logits[0][i] - logits[1][i]));
-        m = Math.max(m, Math.abs(logits[0][i]));
+      const rel = (a: Float32Array, b: Float32Array) => {
+        let d = 0;
+        let m = 0;
+        for (let i = 0; i < a.length; i++) {
+          d = Math.max(d, Math.abs(a[i] - b[i]));
+          m = Math.max(m, Math.abs(a[i]));
+        }
+        return d / m;
+      };
+      out.variants_logits_rel_diff = rel(logits[0], logits[1]);
+      log(`  logits ${sz.variants.join(' vs ')}: max rel diff ${(out.variants_logits_rel_diff as number).toExponential(2)}`);
+      // the fast variant's prompt logits on each prefill route against the first variant's: the
+      // routes' precision (f16 subgroup matrices, 2 and 1 digit planes, f32 products)
+      const saved = { hmma: hmmaTuning.enabled, digits: dpTuning.digits };
+      const routes: Record<string, () => void> = {
+        f32: () => Object.assign(dpTuning, { digits: 0 }),
+        dp2: () => Object.assign(dpTuning, { digits: 2 }),
+        dp1: () => Object.assign(dpTuning, { digits: 1 }),
+      };
+      if (ctx.caps.subgroupMatrixF16 && saved.hmma) routes.hmma = () => Object.assign(hmmaTuning, { enabled: true });
+      const byRoute: Record<string, number> = {};
+      r.variant = sz.variants[sz.variants.length - 1];
+      try {
+        for (const [name, set] of Object.entries(routes)) {
+          hmmaTuning.enabled = false;
+          set();
+          r.reset();
+          byRoute[name] = rel(logits[0], (await r.forward(prompt))[0]);
+        }
+      } finally {
+        hmmaTuning.enabled = saved.hmma;
+        dpTuning.digits = saved.digits;
       }
-      out.variants_logits_rel_diff = d / m;
-      log(`  logits ${sz.variants.join(' vs ')}: max rel diff ${(d / m).toExponential(2)}`);
+      out.prefill_route_logits_rel_diff = byRoute;
+      log(`  prompt logits by prefill route vs ${sz.variants[0]}: ${Object.entries(byRoute).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
     }
     const same = sz.variants.length > 1 && sz.variants.every((v) => JSON.stringify((variants[v] as { decode: DecodeResult })?.decode.tokens) === JSON.stringify((variants[sz.variants[0]] as { decode: DecodeResult })?.decode.tokens));
     out.variants_same_tokens = same;
