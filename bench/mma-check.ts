@@ -1,8 +1,9 @@
-// The subgroup-matrix prefill products (matmul-mma.wgsl) checked on this device before anything is
-// timed: the kernel tests' cases (src/kernels/testing/int-products.ts: every tile size, q8 / q4 /
-// mxfp4, 1 and 2 digit planes, dense / q-k-v / grouped experts) at 1, 2 and 4 subgroups a
-// workgroup and 2 and 4 row blocks a tile, against the CPU reference. The machines that run CI have no subgroup matrices, so
-// this is where those tests run; the prefill tuner tries the kernel only after the check passed.
+// The subgroup-matrix prefill products (matmul-mma.wgsl: i8; matmul-hmma.wgsl: f16) checked on
+// this device before anything is timed: the kernel tests' cases (src/kernels/testing/int-products.ts:
+// every tile size, q8 / q4 / mxfp4, 1 and 2 digit planes or f16, dense / q-k-v / grouped experts)
+// in each kernel's layouts, against the CPU reference. The machines that run CI have no subgroup
+// matrices, so this is where those tests run; the prefill tuner tries a kernel only after its
+// check passed.
 
 import type { GpuContext } from '../src/gpu/device.ts';
 import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
@@ -20,21 +21,30 @@ export interface MmaCheck {
   failures: string[];
 }
 
-export async function checkMma(ctx: GpuContext, log: (s: string) => void): Promise<MmaCheck | null> {
-  if (!ctx.caps.subgroupMatrixI8) return null;
-  const saved = { digits: dpTuning.digits, enabled: mmaTuning.enabled, subgroups: mmaTuning.subgroups, rowBlocks: mmaTuning.rowBlocks };
-  const failures: string[] = [];
-  let cases = 0;
-  const run = async (name: string, digits: 1 | 2, fn: () => Promise<void>) => {
-    cases++;
-    dpTuning.digits = digits;
+/** A check's case runner: runs a case to the end of its GPU work, counting it and keeping its failure. */
+function caseRunner(ctx: GpuContext): { result: MmaCheck; run: (name: string, fn: () => Promise<void>) => Promise<void> } {
+  const result: MmaCheck = { cases: 0, failures: [] };
+  const run = async (name: string, fn: () => Promise<void>) => {
+    result.cases++;
     try {
       await fn();
       await ctx.device.queue.onSubmittedWorkDone();
       ctx.check();
     } catch (e) {
-      failures.push(`${name}: ${(e as Error).message.slice(0, 300)}`);
+      result.failures.push(`${name}: ${(e as Error).message.slice(0, 300)}`);
     }
+  };
+  return { result, run };
+}
+
+export async function checkMma(ctx: GpuContext, log: (s: string) => void): Promise<MmaCheck | null> {
+  if (!ctx.caps.subgroupMatrixI8) return null;
+  const saved = { digits: dpTuning.digits, enabled: mmaTuning.enabled, subgroups: mmaTuning.subgroups, rowBlocks: mmaTuning.rowBlocks };
+  const { result, run: runCase } = caseRunner(ctx);
+  const { failures } = result;
+  const run = (name: string, digits: 1 | 2, fn: () => Promise<void>) => {
+    dpTuning.digits = digits;
+    return runCase(name, fn);
   };
   try {
     mmaTuning.enabled = true;
@@ -51,8 +61,8 @@ export async function checkMma(ctx: GpuContext, log: (s: string) => void): Promi
     dpTuning.digits = saved.digits;
     hmmaTuning.enabled = true;
   }
-  log(`matmul-mma device check: ${cases - failures.length} of ${cases} cases pass${failures.length ? ` (kernel off): ${failures[0]}` : ''}`);
-  return { cases, failures };
+  log(`matmul-mma device check: ${result.cases - failures.length} of ${result.cases} cases pass${failures.length ? ` (kernel off): ${failures[0]}` : ''}`);
+  return result;
 }
 
 /**
@@ -63,18 +73,8 @@ export async function checkMma(ctx: GpuContext, log: (s: string) => void): Promi
 export async function checkHmma(ctx: GpuContext, log: (s: string) => void): Promise<MmaCheck | null> {
   if (!ctx.caps.subgroupMatrixF16) return null;
   const saved = { ...hmmaTuning };
-  const failures: string[] = [];
-  let cases = 0;
-  const run = async (name: string, fn: () => Promise<void>) => {
-    cases++;
-    try {
-      await fn();
-      await ctx.device.queue.onSubmittedWorkDone();
-      ctx.check();
-    } catch (e) {
-      failures.push(`${name}: ${(e as Error).message.slice(0, 300)}`);
-    }
-  };
+  const { result, run } = caseRunner(ctx);
+  const { failures } = result;
   try {
     for (const rb of [2, 4] as const) {
       Object.assign(hmmaTuning, { enabled: true, rowBlocks: rb });
@@ -90,6 +90,6 @@ export async function checkHmma(ctx: GpuContext, log: (s: string) => void): Prom
     hmmaChecked.passed = failures.length === 0;
     if (!hmmaChecked.passed) hmmaTuning.enabled = false;
   }
-  log(`matmul-hmma device check: ${cases - failures.length} of ${cases} cases pass${failures.length ? ` (kernel off): ${failures.slice(0, 3).join(' | ')}` : ''}`);
-  return { cases, failures };
+  log(`matmul-hmma device check: ${result.cases - failures.length} of ${result.cases} cases pass${failures.length ? ` (kernel off): ${failures.slice(0, 3).join(' | ')}` : ''}`);
+  return result;
 }
