@@ -34,9 +34,9 @@ export interface HmmaShape {
 
 const HALF_SRC = { label: 'x-half', code: halfCode };
 
-/** Workgroup bytes of a tile: two f16 buffers of weights (rows 40 halves apart), a stored result pair, problems. */
+/** Workgroup bytes of a tile: two f16 buffers of weights and of tokens (rows 40 halves apart), a stored result pair, problems. */
 function tileBytes(rb: number, tb: number): number {
-  return 2 * 2 * 40 * 16 * rb + 2 * 16 * 16 * 4 + 16 * tb * 4 + 16;
+  return 2 * 2 * 40 * 16 * (rb + tb) + 2 * 16 * 16 * 4 + 16 * tb * 4 + 16;
 }
 
 /**
@@ -65,22 +65,28 @@ export function hmmaKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: H
   return ctx.pipelines.get({ label: `matmul-hmma.${entry}`, code: HMMA_SRC.code }, 'main', { MODE: MODES[entry], KIND: KIND_ID[kind], RB: s.rows / 16, TB: s.bt / 16 });
 }
 
-/** Where x-half.wgsl takes its rows: row i of the copy is x row order[i] / div (grouped experts). */
+/**
+ * Where x-half.wgsl takes the grouped experts' rows: plan tile i (moe-plan.wgsl, tiles of `bt`
+ * problems) at rows i bt .., problem p reading x row order[p] / div.
+ */
 export interface HalfGather {
+  plan: BufferArg;
   order: BufferArg;
+  experts: number;
   div: number;
+  bt: number;
 }
 
 /**
- * Record the f16 copy of `rows` x rows (`cols` floats at `offset`, `stride` apart; gathered where
- * `gather` is given) into a pooled buffer of `rows + pad` rows (the padding zeroed), which the
- * caller releases after the product that reads it.
+ * Record the f16 copy of x (`cols` floats a row at `offset`, `stride` apart) in x-half.wgsl's 16 x 16
+ * blocks into a pooled buffer of `rows` rows (a multiple of 16; rows without a source zeroed): x
+ * rows 0 .. n - 1 as they are, or the plan's tiles where `gather` is given. The caller releases
+ * the buffer after the product that reads it.
  */
-export function xHalfRows(enc: GpuEncoder, x: BufferArg, offset: number, stride: number, cols: number, rows: number, pad: number, gather?: HalfGather): GPUBuffer {
+export function xHalfRows(enc: GpuEncoder, x: BufferArg, offset: number, stride: number, cols: number, n: number, rows: number, gather?: HalfGather): GPUBuffer {
   const ctx = enc.ctx;
-  const total = rows + pad;
-  const out = ctx.pool.acquire(total * cols * 2, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'x-half');
-  const params = new Params().u32(rows).u32(cols).u32(offset).u32(stride).bool(!!gather).u32(gather?.div ?? 1).buffer;
-  enc.dispatch(ctx.pipelines.get(HALF_SRC, 'main', { WG: 64 }), params, [x, gather?.order ?? ctx.dummy, out], [total]);
+  const out = ctx.pool.acquire(rows * cols * 2, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'x-half');
+  const params = new Params().u32(n).u32(cols).u32(offset).u32(stride).bool(!!gather).u32(gather?.div ?? 1).u32(gather?.bt ?? 16).u32(gather?.experts ?? 0).buffer;
+  enc.dispatch(ctx.pipelines.get(HALF_SRC, 'main', { WG: 64 }), params, [x, gather?.plan ?? ctx.dummy, gather?.order ?? ctx.dummy, out], [rows]);
   return out;
 }

@@ -23,22 +23,24 @@ enable chromium_experimental_subgroup_matrix;
 // with rows KP = 40 halves apart (80 bytes: the eight row addresses of a 16 x 16 load fall in
 // distinct 16-byte bank groups); two buffers, the next group's words prefetched into registers
 // while this group multiplies; then two k steps of 16, each RB left loads (weights) from
-// workgroup memory, TB right loads (tokens, column-major) straight from the f16 copy of x, and
-// RB TB multiplies. x is not staged: converting and storing it per workgroup cost more than the
-// multiplies (H100), and its copy holds the tile's tokens as consecutive rows: mm's tokens as
-// they are, the grouped products' problems in expert order (x-half.wgsl gathers them), so an
-// expert tile starts at row PLAN offset + j BT — an offset uniform across the workgroup, as the
-// matrix loads need.
-// Measured slower on the H100 and not kept: the next group's token matrices loaded into
-// registers a group ahead (3-4x slower: registers), two quant groups staged between barriers,
-// 4 row blocks with the grouped products, x staged through workgroup memory.
+// workgroup memory, TB right loads (tokens, column-major) straight from the f16 copy of x (the
+// next step's issued before this step's multiplies), and RB TB multiplies. x is not staged: WGSL
+// fills an f16 array two bytes a store, and staging cost more than it saved (H100). Instead
+// x-half.wgsl writes the copy in 16 x 16 blocks, so a token matrix is 512 contiguous bytes at a
+// constant stride (1.4-1.7x faster than loading it across whole rows), the tile's tokens as
+// consecutive blocks: mm's tokens as they are, the grouped products' problems tile by tile of the
+// plan (tile i at rows i BT ..) — offsets uniform across the workgroup, as the matrix loads need.
+// Measured slower on the H100 and not kept: the token matrices loaded two steps ahead (3-4x
+// slower: registers), two quant groups staged between barriers, x staged through workgroup
+// memory (from f32, or from the f16 copy with 16-byte loads: 1.7x slower), the weights
+// dequantized in packed f16 math (no change).
 // Epilogue: each result block (gate_up: a gate block and its up block) is stored to workgroup
 // memory and the lanes write its 256 values with bias, residual or activation.
 //
 // Products (override MODE, one entry point main): 0 mm (one matrix, or q, k, v in one dispatch),
 // 1 grouped_gate_up, 2 grouped_down — matmul-tiled.wgsl's entry points.
-// Bindings: as matmul-tiled.wgsl but 2: XH, the f16 copy of x (rows of cols halves, padded to
-// whole tiles). Dispatch: as matmul-tiled.wgsl with R rows (gate_up: R / 2 of each) and BT tokens
+// Bindings: as matmul-tiled.wgsl but 2: XH, the f16 copy of x in x-half.wgsl's blocks (whole
+// tiles; the grouped products' copy has a tile of rows for each of the grid's tiles). Dispatch: as matmul-tiled.wgsl with R rows (gate_up: R / 2 of each) and BT tokens
 // a tile.
 
 override MODE: u32 = 0u; // 0 mm, 1 grouped_gate_up, 2 grouped_down
@@ -191,9 +193,10 @@ fn lw(b: u32, i: u32, kk: u32) -> ML {
   return subgroupMatrixLoad<ML, row_major>(&wh, (b * R + 16u * i) * KP + 16u * kk, KP);
 }
 
-// Tokens x0 + 16 j .. of the x copy, columns c0 .. c0 + 15.
+// Tokens x0 + 16 j .. of the x copy, columns c0 .. c0 + 15: one 16 x 16 block of x-half.wgsl's
+// layout, token by token (x0 and c0 multiples of 16).
 fn lx(x0: u32, j: u32, c0: u32) -> MR {
-  return subgroupMatrixLoad<MR, col_major>(&XH, (x0 + 16u * j) * P.cols + c0, P.cols);
+  return subgroupMatrixLoad<MR, col_major>(&XH, ((x0 / 16u + j) * (P.cols / 16u) + c0 / 16u) * 256u, 16u);
 }
 
 fn mac(a: ML, x: MR, c: MC) -> MC {
@@ -328,8 +331,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   } else {
     ROWS = P.rows;
     r0 = wid.x * select(R, R / 2u, MODE == 1u);
-    x0 = stage_group(wid.y, lid);
-    if (x0 == NONE) { return; }
+    if (stage_group(wid.y, lid) == NONE) { return; }
+    x0 = wid.y * BT; // the x copy holds plan tile i at rows i BT ..
     slot = tile_info[0];
     mat = P.w_offset + slot;
     mat2 = P.w2_offset + slot;
@@ -344,6 +347,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var c6: MC;
   var c7: MC;
   let G = P.cols / 32u;
+  // token matrices one k step ahead (the next step's issued before this step's multiplies;
+  // the last step reloads its own columns)
+  var p0 = lx(x0, 0u, 0u);
+  var p1 = p0;
+  var p2 = p0;
+  var p3 = p0;
+  if (TB > 1u) { p1 = lx(x0, 1u, 0u); }
+  if (TB > 2u) {
+    p2 = lx(x0, 2u, 0u);
+    p3 = lx(x0, 3u, 0u);
+  }
   put(fetch(mat, mat2, r0, 0u, lid, dual), lid, 0u);
   workgroupBarrier();
   for (var g = 0u; g < G; g++) {
@@ -352,39 +366,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var pre: Pref;
     if (more) { pre = fetch(mat, mat2, r0, g + 1u, lid, dual); }
     for (var kk = 0u; kk < 2u; kk++) {
-      let k0 = 32u * g + 16u * kk;
+      let nc = min(32u * g + 16u * kk + 16u, P.cols - 16u);
+      let q0 = lx(x0, 0u, nc);
+      var q1 = q0;
+      var q2 = q0;
+      var q3 = q0;
+      if (TB > 1u) { q1 = lx(x0, 1u, nc); }
+      if (TB > 2u) {
+        q2 = lx(x0, 2u, nc);
+        q3 = lx(x0, 3u, nc);
+      }
       let a0 = lw(b, 0u, kk);
       let a1 = lw(b, 1u, kk);
-      let t0 = lx(x0, 0u, k0);
-      c0 = mac(a0, t0, c0);
-      c1 = mac(a1, t0, c1);
+      c0 = mac(a0, p0, c0);
+      c1 = mac(a1, p0, c1);
       if (RB == 4u) {
         let a2 = lw(b, 2u, kk);
         let a3 = lw(b, 3u, kk);
-        c2 = mac(a2, t0, c2);
-        c3 = mac(a3, t0, c3);
+        c2 = mac(a2, p0, c2);
+        c3 = mac(a3, p0, c3);
         if (TB > 1u) {
-          let t1 = lx(x0, 1u, k0);
-          c4 = mac(a0, t1, c4);
-          c5 = mac(a1, t1, c5);
-          c6 = mac(a2, t1, c6);
-          c7 = mac(a3, t1, c7);
+          c4 = mac(a0, p1, c4);
+          c5 = mac(a1, p1, c5);
+          c6 = mac(a2, p1, c6);
+          c7 = mac(a3, p1, c7);
         }
       } else {
         if (TB > 1u) {
-          let t1 = lx(x0, 1u, k0);
-          c2 = mac(a0, t1, c2);
-          c3 = mac(a1, t1, c3);
+          c2 = mac(a0, p1, c2);
+          c3 = mac(a1, p1, c3);
         }
         if (TB > 2u) {
-          let t2 = lx(x0, 2u, k0);
-          c4 = mac(a0, t2, c4);
-          c5 = mac(a1, t2, c5);
-          let t3 = lx(x0, 3u, k0);
-          c6 = mac(a0, t3, c6);
-          c7 = mac(a1, t3, c7);
+          c4 = mac(a0, p2, c4);
+          c5 = mac(a1, p2, c5);
+          c6 = mac(a0, p3, c6);
+          c7 = mac(a1, p3, c7);
         }
       }
+      p0 = q0;
+      p1 = q1;
+      p2 = q2;
+      p3 = q3;
     }
     if (more) { put(pre, lid, 1u - b); }
     workgroupBarrier();

@@ -127,9 +127,9 @@ export interface MatmulTiledArgs {
 
 /**
  * x rows of a product: `rows` rows of `cols` floats at `offset`, `stride` apart; grouped
- * products: `problems` (each reading row order[p] / div) in `gather`.
+ * products: their plan, `problems` (each reading row order[p] / div) in `gather`.
  */
-interface XRows { buffer: BufferArg; offset: number; stride: number; cols: number; rows: number; gather?: HalfGather & { problems: number } }
+interface XRows { buffer: BufferArg; offset: number; stride: number; cols: number; rows: number; gather?: Omit<HalfGather, 'bt'> & { problems: number } }
 
 /**
  * Record an entry point of the tile kernels: matmul-hmma.wgsl where hmmaRoute applies (f16
@@ -146,10 +146,12 @@ function recordTiled(
   // dense products choose their tile; the grouped ones take the tile their plan was made for
   const hmma = hmmaRoute(enc.ctx, kind, entry === 'mm' ? hmmaDenseTile(x.rows) : t.bt, x.cols);
   if (hmma) {
-    // the f16 copy: mm's tokens up to whole tiles, the grouped problems in expert order plus one tile
+    // the f16 copy: mm's tokens up to whole tiles; the grouped problems tile by tile, as many tiles as the grid has
     const g = x.gather;
-    const rows = g ? g.problems : x.rows;
-    const xh = xHalfRows(enc, x.buffer, x.offset, x.stride, x.cols, rows, g ? hmma.bt : Math.ceil(rows / hmma.bt) * hmma.bt - rows, g);
+    const bt = hmma.bt;
+    const xh = g
+      ? xHalfRows(enc, x.buffer, x.offset, x.stride, x.cols, g.problems, (Math.ceil(g.problems / bt) + g.experts) * bt, { ...g, bt })
+      : xHalfRows(enc, x.buffer, x.offset, x.stride, x.cols, x.rows, Math.ceil(x.rows / bt) * bt);
     // one entry point for the three products: every binding present (unused ones: the sinks)
     const [k, v] = kvSinks(enc.ctx);
     const all = buffers(xh);
@@ -312,7 +314,7 @@ export function groupedGateUp(enc: GpuEncoder, a: GroupedGateUpArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: I, has_bias: +!!L.gate_bias, b_offset: (L.gate_bias?.offset ?? 0) / 4, b2_offset: (L.up_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0, act: clamped ? 1 : 0, act_alpha: clamped ? act.alpha : 0, act_limit: clamped ? act.limit : 0,
   });
-  const gather = { order: a.order, div: a.K, problems: a.n };
+  const gather = { plan: a.plan, order: a.order, experts: a.E, div: a.K, problems: a.n };
   recordTiled(enc, 'grouped_gate_up', L.gate.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: D, cols: D, rows: a.n / a.K, gather },
     (xb) => [a.arena, xb, a.arena, a.out, null, a.plan, a.order, a.slots], (rows, bt) => [Math.ceil(I / (rows / 2)), Math.ceil(a.n / bt) + a.E]);
 }
@@ -336,7 +338,7 @@ export function groupedDown(enc: GpuEncoder, a: GroupedDownArgs): void {
     y_offset: a.outOffset ?? 0, y_stride: D, has_bias: +!!L.down_bias, b_offset: (L.down_bias?.offset ?? 0) / 4,
     experts: a.E, k_experts: a.K, slot_offset: a.slotsOffset ?? 0,
   });
-  recordTiled(enc, 'grouped_down', L.down.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: I, cols: I, rows: a.n, gather: { order: a.order, div: 1, problems: a.n } },
+  recordTiled(enc, 'grouped_down', L.down.quant, t, params, { buffer: a.x, offset: a.xOffset ?? 0, stride: I, cols: I, rows: a.n, gather: { plan: a.plan, order: a.order, experts: a.E, div: 1, problems: a.n } },
     (xb) => [a.arena, xb, a.arena, a.out, null, a.plan, a.order, a.slots], (rows, bt) => [Math.ceil(D / rows), Math.ceil(a.n / bt) + a.E]);
 }
 
