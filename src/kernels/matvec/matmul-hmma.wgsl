@@ -40,8 +40,8 @@ enable chromium_experimental_subgroup_matrix;
 // Products (override MODE, one entry point main): 0 mm (one matrix, or q, k, v in one dispatch),
 // 1 grouped_gate_up, 2 grouped_down — matmul-tiled.wgsl's entry points.
 // Bindings: as matmul-tiled.wgsl but 2: XH, the f16 copy of x in x-half.wgsl's blocks (whole
-// tiles; the grouped products' copy has a tile of rows for each of the grid's tiles). Dispatch: as matmul-tiled.wgsl with R rows (gate_up: R / 2 of each) and BT tokens
-// a tile.
+// tiles; the grouped products' copy has a tile of rows for each of the grid's tiles).
+// Dispatch: as matmul-tiled.wgsl with R rows (gate_up: R / 2 of each) and BT tokens a tile.
 
 override MODE: u32 = 0u; // 0 mm, 1 grouped_gate_up, 2 grouped_down
 override KIND: u32 = 3u; // 2 q8, 3 q4, 4 mxfp4
