@@ -78,9 +78,9 @@ export async function checkHmma(ctx: GpuContext, log: (s: string) => void): Prom
   try {
     for (const rb of [2, 4] as const) {
       Object.assign(hmmaTuning, { enabled: true, rowBlocks: rb });
-      for (const [kind, bt, scale] of HMMA_CASES.dense) {
+      for (const [kind, bt, scale, words] of HMMA_CASES.dense) {
         hmmaTuning.tokenBlocks = (bt / 16) as 1 | 2 | 4;
-        await run(`${rb} row blocks, dense ${kind} tile ${bt} weights x ${scale}`, () => denseCase(ctx, kind, 'f16', bt, scale));
+        await run(`${rb} row blocks, dense ${kind} tile ${bt} weights x ${scale} at word ${words}`, () => denseCase(ctx, kind, 'f16', bt, scale, words));
       }
       await run(`${rb} row blocks, q/k/v`, () => qkvCase(ctx, 'f16'));
       for (const [kind, bt] of HMMA_CASES.grouped) await run(`${rb} row blocks, grouped ${kind} tile ${bt}`, () => groupedCase(ctx, kind, 'f16', bt));

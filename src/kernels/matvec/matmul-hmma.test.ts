@@ -32,11 +32,11 @@ function routed(ctx: GpuContext, kind: QuantKind, bt: number): void {
 }
 
 describe('matmul hmma (f16 subgroup-matrix prefill products)', () => {
-  for (const [kind, bt, scale] of HMMA_CASES.dense) {
-    it(`${kind}, tiles of ${bt}, weights x ${scale}: random T, rows, bias, residual, offsets`, () =>
+  for (const [kind, bt, scale, words] of HMMA_CASES.dense) {
+    it(`${kind}, tiles of ${bt}, weights x ${scale} at word ${words}: random T, rows, bias, residual, offsets`, () =>
       withHmma(async (ctx) => {
         routed(ctx, kind, bt);
-        await denseCase(ctx, kind, 'f16', bt, scale);
+        await denseCase(ctx, kind, 'f16', bt, scale, words);
       }, (bt / 16) as 1 | 2 | 4));
   }
   it('q, k, v in one dispatch (q8) equal three products', () => withHmma((ctx) => qkvCase(ctx, 'f16')));

@@ -77,18 +77,19 @@ export const MMA_CASES = {
 } as { dense: [QuantKind, 1 | 2, number][]; grouped: [QuantKind, 1 | 2, number][] };
 
 /**
- * [kind, tile tokens, weight scale] of the f16 subgroup-matrix kernel's dense and grouped cases
- * (mxfp4 at 2^-20: group scales below f16's normal range, the kernel's f32 path).
+ * [kind, tile tokens, weight scale, weight offset in words] of the f16 subgroup-matrix kernel's
+ * dense and grouped cases (mxfp4 at 2^-20: group scales far below f16's normal range; an offset
+ * of one word: weights off the 16-byte grid of the engine's buffers).
  */
 export const HMMA_CASES = {
-  dense: [['q8', 64, 1], ['q4', 16, 1], ['mxfp4', 16, 1], ['q4', 32, 1], ['mxfp4', 64, 1], ['q8', 32, 1], ['mxfp4', 32, 2 ** -20]],
+  dense: [['q8', 64, 1, 0], ['q4', 16, 1, 0], ['mxfp4', 16, 1, 0], ['q4', 32, 1, 1], ['mxfp4', 64, 1, 0], ['q8', 32, 1, 1], ['mxfp4', 32, 2 ** -20, 0]],
   grouped: [['mxfp4', 32], ['q4', 16], ['q8', 64], ['mxfp4', 64]],
-} as { dense: [QuantKind, number, number][]; grouped: [QuantKind, number][] };
+} as { dense: [QuantKind, number, number, number][]; grouped: [QuantKind, number][] };
 
 const seedOf = (p: Precision) => (p === 'f16' ? 3 : p);
 
 /** Dense product with bias and residual at random T, rows and offsets, tiles of bt tokens. */
-export async function denseCase(ctx: GpuContext, kind: QuantKind, digits: Precision, bt: number, wScale = 1): Promise<void> {
+export async function denseCase(ctx: GpuContext, kind: QuantKind, digits: Precision, bt: number, wScale = 1, wWords = 0): Promise<void> {
   const r = rng(700 + kind.length * 13 + seedOf(digits) * 5 + bt);
   const rows = randInt(r, 1, 150);
   const cols = 32 * randInt(r, 2, 5);
@@ -105,7 +106,9 @@ export async function denseCase(ctx: GpuContext, kind: QuantKind, digits: Precis
     const xq = await xAs(ctx, x, 4, T, cols, digits);
     const y = ctx.upload(y0);
     const enc = ctx.encoder();
-    matmulTiled(enc, { kind, rows, cols, T, w: ctx.upload(bytes), x, xOffset: 4, y, bias: { buffer: ctx.upload(bias) }, residual: { alpha: 0.5, beta: 2 } });
+    const w = new Uint8Array(4 * wWords + bytes.length);
+    w.set(bytes, 4 * wWords);
+    matmulTiled(enc, { kind, rows, cols, T, w: ctx.upload(w), wOffset: 4 * wWords, x, xOffset: 4, y, bias: { buffer: ctx.upload(bias) }, residual: { alpha: 0.5, beta: 2 } });
     enc.submit();
     const got = await ctx.readF32(y);
     const mix = (v: Float32Array) => v.map((p, i) => 0.5 * y0[i] + 2 * p);
