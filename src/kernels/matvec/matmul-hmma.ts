@@ -14,9 +14,6 @@ import { KIND_ID } from './matvec.ts';
 import code from './matmul-hmma.wgsl?raw';
 import halfCode from './x-half.wgsl?raw';
 
-/** the kernel's source (the bench's knock-out probes time edited copies of it) */
-export const HMMA_SRC = { label: 'matmul-hmma', code };
-
 /**
  * enabled: take f16 subgroup matrices where the device has them; rowBlocks: rows a tile / 16
  * (2 or 4); tokenBlocks: tokens a tile / 16 of the dense products (1, 2 or 4; the grouped ones
@@ -58,11 +55,12 @@ export function hmmaDenseTile(T: number): number {
 }
 
 const MODES: Record<string, number> = { mm: 0, grouped_gate_up: 1, grouped_down: 2 };
+const SOURCES = Object.fromEntries(Object.keys(MODES).map((e) => [e, { label: `matmul-hmma.${e}`, code }]));
 
 /** The pipeline of a product by matmul-tiled.wgsl's entry point (mm — one matrix or q, k, v —, grouped_gate_up, grouped_down). */
 export function hmmaKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: HmmaShape): Kernel {
   // labelled by product (profiles): 'matmul-hmma.<entry>:main'
-  return ctx.pipelines.get({ label: `matmul-hmma.${entry}`, code: HMMA_SRC.code }, 'main', { MODE: MODES[entry], KIND: KIND_ID[kind], RB: s.rows / 16, TB: s.bt / 16 });
+  return ctx.pipelines.get(SOURCES[entry], 'main', { MODE: MODES[entry], KIND: KIND_ID[kind], RB: s.rows / 16, TB: s.bt / 16 });
 }
 
 /**
