@@ -132,11 +132,11 @@ export interface MatmulTiledArgs {
 interface XRows { buffer: BufferArg; offset: number; stride: number; cols: number; rows: number; gather?: Omit<HalfGather, 'bt'> & { problems: number } }
 
 /**
- * Record an entry point of the tile kernels: matmul-hmma.wgsl where hmmaRoute applies (f16
- * subgroup matrices; x as it is), else after the x-digits pre-pass matmul-mma.wgsl where mmaRoute
+ * Record an entry point of the tile kernels: after the x-half pre-pass (x's f16 copy)
+ * matmul-hmma.wgsl where hmmaRoute applies (f16 subgroup matrices), else after the x-digits pre-pass matmul-mma.wgsl where mmaRoute
  * applies (i8 subgroup matrices), else matmul-dp.wgsl where dpRoute does, else
  * matmul-tiled.wgsl with tile `t`. `buffers(xb)` are the bindings
- * with `xb` as binding 2 (x, or its digit records); `grid(rows, bt)` the grid for a tile of `rows`
+ * with `xb` as binding 2 (x, its f16 copy or its digit records); `grid(rows, bt)` the grid for a tile of `rows`
  * rows (a single matrix) and `bt` tokens.
  */
 function recordTiled(
