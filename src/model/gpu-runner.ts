@@ -7,6 +7,7 @@ import { ExpertCache, parseBudget } from '../experts/cache.ts';
 import type { ExpertActivity, ExpertCacheStats, GpuRunnerExtras, ModelRunner } from './runner.ts';
 import { GpuForward } from './gpu-forward.ts';
 import { GpuWeights } from './gpu-weights.ts';
+import { verifyHmma } from '../kernels/matvec/matmul-hmma.ts';
 import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 
 export interface GpuRunnerOptions {
@@ -153,6 +154,7 @@ export class GpuRunner implements ModelRunner, GpuRunnerExtras {
 
   static async create(pm: PackedModel, opts: GpuRunnerOptions = {}): Promise<GpuRunner> {
     const ctx = opts.ctx ?? (await createGpuContext(opts.gpu));
+    await verifyHmma(ctx); // the experimental f16 prefill kernel: off on this device if it does not compile
     const spec = pm.spec;
     const total = spec.num_hidden_layers * spec.moe.num_experts * pm.expertLayout.bytes;
     const weights = await GpuWeights.upload(ctx, pm, opts.onProgress && ((d, t) => opts.onProgress!('upload', d, t)));

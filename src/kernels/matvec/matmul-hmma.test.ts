@@ -7,10 +7,10 @@
 
 import { describe, it } from 'vitest';
 import type { QuantKind } from '../../format/quant-layout.ts';
-import type { GpuContext } from '../../gpu/device.ts';
+import { createGpuContext, type GpuContext } from '../../gpu/device.ts';
 import { testContext } from '../testing/harness.ts';
 import { HMMA_CASES, denseCase, groupedCase, qkvCase } from '../testing/int-products.ts';
-import { hmmaRoute, hmmaTuning } from './matmul-hmma.ts';
+import { hmmaRoute, hmmaTuning, verifyHmma } from './matmul-hmma.ts';
 
 async function withHmma(fn: (ctx: GpuContext) => Promise<void>, tokenBlocks = hmmaTuning.tokenBlocks): Promise<void> {
   const ctx = await testContext();
@@ -40,6 +40,19 @@ describe('matmul hmma (f16 subgroup-matrix prefill products)', () => {
       }, (bt / 16) as 1 | 2 | 4));
   }
   it('q, k, v in one dispatch (q8) equal three products', () => withHmma((ctx) => qkvCase(ctx, 'f16')));
+  it('a device that claims f16 subgroup matrices but cannot compile the kernel keeps the route off (verifyHmma)', async () => {
+    if ((await testContext()).caps.subgroupMatrixF16) return; // there the kernel compiles and the cases run it
+    const ctx = await createGpuContext(); // its caps claimed below: this compiler has no subgroup matrices
+    try {
+      (ctx.caps as { subgroupMatrixF16: boolean }).subgroupMatrixF16 = true;
+      if (!hmmaRoute(ctx, 'q4', 32, 64)) throw new Error('the claimed device should route to the kernel before the check');
+      if (await verifyHmma(ctx)) throw new Error('verifyHmma passed a kernel this device cannot compile');
+      if (hmmaRoute(ctx, 'q4', 32, 64)) throw new Error('the route stayed on after the failed check');
+      ctx.check(); // the failed compile stayed inside its error scope
+    } finally {
+      ctx.destroy();
+    }
+  });
   for (const [kind, bt] of HMMA_CASES.grouped) {
     it(`grouped experts (${kind}, tile ${bt}): gate_up and down match the reference`, () =>
       withHmma(async (ctx) => {

@@ -42,7 +42,8 @@ function tileBytes(rb: number, tb: number): number {
  * result matrices, workgroup memory too small).
  */
 export function hmmaRoute(ctx: GpuContext, kind: QuantKind, bt: number, cols: number): HmmaShape | null {
-  if (!hmmaTuning.enabled || !ctx.caps.subgroupMatrixF16 || !KINDS.has(kind) || ![16, 32, 64].includes(bt) || cols % 32) return null;
+  if (!hmmaTuning.enabled || !ctx.caps.subgroupMatrixF16 || compiles.get(ctx) === false) return null;
+  if (!KINDS.has(kind) || ![16, 32, 64].includes(bt) || cols % 32) return null;
   let rb: number = hmmaTuning.rowBlocks;
   while (rb > 2 && rb * (bt / 16) > 8) rb /= 2;
   if (rb * (bt / 16) > 8 || tileBytes(rb, bt / 16) > ctx.limits.maxComputeWorkgroupStorageSize) return null;
@@ -52,6 +53,35 @@ export function hmmaRoute(ctx: GpuContext, kind: QuantKind, bt: number, cols: nu
 /** Tokens a dense tile for T tokens: hmmaTuning.tokenBlocks x 16, or fewer where T is smaller. */
 export function hmmaDenseTile(T: number): number {
   return Math.min(16 * hmmaTuning.tokenBlocks, T <= 16 ? 16 : T <= 32 ? 32 : 64);
+}
+
+/** per device: whether the kernel compiled (verifyHmma); unknown counts as yes */
+const compiles = new WeakMap<GpuContext, boolean>();
+
+/**
+ * Compile the kernel's three products once on this device, inside an error scope, and keep the
+ * route off if any fails: the subgroup matrices are an experimental extension whose WGSL a
+ * browser version may not accept. The runner calls it before its first forward; false where the
+ * device has no f16 subgroup matrices or the kernel does not compile.
+ */
+export async function verifyHmma(ctx: GpuContext): Promise<boolean> {
+  if (!ctx.caps.subgroupMatrixF16) return false;
+  const known = compiles.get(ctx);
+  if (known !== undefined) return known;
+  const device = ctx.device;
+  device.pushErrorScope('validation');
+  let ok = true;
+  try {
+    const module = device.createShaderModule({ code, label: 'matmul-hmma (check)' });
+    for (const MODE of [0, 1, 2]) {
+      await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main', constants: { MODE, KIND: KIND_ID.mxfp4, RB: 2, TB: 4 } } });
+    }
+  } catch {
+    ok = false;
+  }
+  if (await device.popErrorScope()) ok = false;
+  compiles.set(ctx, ok);
+  return ok;
 }
 
 const MODES: Record<string, number> = { mm: 0, grouped_gate_up: 1, grouped_down: 2 };
