@@ -146,7 +146,11 @@ export async function qkvCase(ctx: GpuContext, p: Precision = 2): Promise<void> 
 
 const ACT: ExpertActivation = { kind: 'clamped_swiglu', alpha: 1.702, limit: 7 };
 
-/** Grouped experts (biases, clamped SwiGLU): gate_up and down against the reference. */
+/**
+ * Grouped experts (biases, clamped SwiGLU): gate_up and down against the reference, as a chunk
+ * of a longer prefill (its tokens, problems, slots and outputs after those of C0 earlier tokens,
+ * whose outputs must stay untouched).
+ */
 export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: Precision, bt: number): Promise<void> {
   const r = rng(kind.length * 29 + bt + seedOf(digits));
   const [D, I, E, K, T] = [64, 96, 5, 2, 37];
@@ -158,20 +162,30 @@ export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: Prec
     ids.set([a, (a + randInt(r, 1, E - 1)) % E], t * K);
   }
   const n = T * K;
-  const x = ctx.upload(randArray(r, T * D, -2, 2));
-  const xq = await xAs(ctx, x, 0, T, D, digits);
+  const [C0, P0] = [3, 3 * K]; // the chunk starts at token C0, problem P0
+  const before = (v: ArrayLike<number>, pad: number, fill: number) => {
+    const out = new (v instanceof Uint32Array ? Uint32Array : Float32Array)(pad + v.length).fill(fill);
+    out.set(v, pad);
+    return out;
+  };
+  const x = ctx.upload(before(randArray(r, T * D, -2, 2), C0 * D, 7));
+  const xq = await xAs(ctx, x, C0 * D, T, D, digits);
   const arena = ctx.upload(cache);
-  const slots = ctx.upload(Uint32Array.from(ids, (e) => (slotOf[e] * layout.bytes) / 4));
+  const allIds = before(ids, P0, 0) as Uint32Array;
+  const slots = ctx.upload(Uint32Array.from(allIds, (e) => (slotOf[e] * layout.bytes) / 4));
   const plan = ctx.createBuffer(planWords(E, n, bt) * 4);
   const order = ctx.createBuffer(n * 4);
-  const ea = ctx.createBuffer(n * I * 4);
-  const ey = ctx.createBuffer(n * D * 4);
+  const ea = ctx.createBuffer((P0 + n) * I * 4);
+  const ey = ctx.createBuffer((P0 + n) * D * 4);
   const enc = ctx.encoder();
-  moePlan(enc, { n, E, bt, ids: ctx.upload(ids), plan, order });
-  const common = { layout, n, K, E, bt, plan, order, arena, slots };
-  groupedGateUp(enc, { ...common, activation: ACT, x, out: ea });
-  groupedDown(enc, { ...common, x: ea, out: ey });
+  moePlan(enc, { n, E, bt, ids: ctx.upload(allIds), idsOffset: P0, plan, order });
+  const common = { layout, n, K, E, bt, plan, order, arena, slots, slotsOffset: P0 };
+  groupedGateUp(enc, { ...common, activation: ACT, x, xOffset: C0 * D, out: ea, outOffset: P0 * I });
+  groupedDown(enc, { ...common, x: ea, xOffset: P0 * I, out: ey, outOffset: P0 * D });
   enc.submit();
+  const untouched = (v: Float32Array, what: string) => {
+    if (v.some((a) => a !== 0)) throw new Error(`${what} wrote before its chunk`);
+  };
   const wantA = new Float32Array(n * I);
   for (let p = 0; p < n; p++) {
     const m = mats[ids[p]];
@@ -180,10 +194,14 @@ export async function groupedCase(ctx: GpuContext, kind: QuantKind, digits: Prec
     const u = refMatvec(m.u, xt, I, D, m.bu);
     wantA.set(Float32Array.from(g, (gv, i) => activate(ACT, gv, u[i])), p * I);
   }
-  expectClose(await ctx.readF32(ea), wantA, `gate_up ${kind}`, EXACT);
+  const gotA = await ctx.readF32(ea);
+  untouched(gotA.subarray(0, P0 * I), 'gate_up');
+  expectClose(gotA.subarray(P0 * I), wantA, `gate_up ${kind}`, EXACT);
   // down's input is the GPU's gate_up output, as the kernel sees it
-  const aq = await xAs(ctx, ea, 0, n, I, digits);
+  const aq = await xAs(ctx, ea, P0 * I, n, I, digits);
   const wantY = new Float32Array(n * D);
   for (let p = 0; p < n; p++) wantY.set(refMatvec(mats[ids[p]].d, aq.subarray(p * I, (p + 1) * I), D, I, mats[ids[p]].bd), p * D);
-  expectClose(await ctx.readF32(ey), wantY, `down ${kind}`, EXACT);
+  const gotY = await ctx.readF32(ey);
+  untouched(gotY.subarray(0, P0 * D), 'down');
+  expectClose(gotY.subarray(P0 * D), wantY, `down ${kind}`, EXACT);
 }
