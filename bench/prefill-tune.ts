@@ -48,6 +48,21 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
     }
     return best;
   };
+  // whole prefills under each setting in turn, alternating twice (an H100 has shown slow
+  // stretches of seconds): the best of each; settings past the deadline stay 0
+  const alternate = async (settings: [string, () => void][]): Promise<Record<string, number>> => {
+    const best: Record<string, number> = Object.fromEntries(settings.map(([name]) => [name, 0]));
+    for (let round = 0; round < 2; round++) {
+      for (const [name, set] of settings) {
+        if (performance.now() > deadline) continue;
+        set();
+        const tok = await time();
+        best[name] = Math.max(best[name], tok);
+        log(`    prefill with ${name}: ${tok.toFixed(0)} tok/s`);
+      }
+    }
+    return best;
+  };
   const tried: PrefillTuneResult['tried'] = [];
   const start = await time();
   let bestTok = start;
@@ -106,19 +121,13 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   const chosenHmma = hmmaTuning.enabled;
   let hmma_vs_dp: PrefillTuneResult['hmma_vs_dp'];
   if (hmma) {
-    hmma_vs_dp = { hmma: 0, dp: 0 };
-    for (let round = 0; round < 2; round++) {
-      for (const on of [true, false]) {
-        if (performance.now() > deadline) continue;
-        hmmaTuning.enabled = on;
-        const tok = await time();
-        hmma_vs_dp[on ? 'hmma' : 'dp'] = Math.max(hmma_vs_dp[on ? 'hmma' : 'dp'], tok);
-        log(`    prefill with ${on ? 'f16 subgroup matrices' : `${dpTuning.digits} digit planes`}: ${tok.toFixed(0)} tok/s`);
-      }
-    }
+    const [on, off] = ['f16 subgroup matrices', `${dpTuning.digits} digit planes`];
+    const ab = await alternate([[on, () => (hmmaTuning.enabled = true)], [off, () => (hmmaTuning.enabled = false)]]);
+    hmma_vs_dp = { hmma: ab[on], dp: ab[off] };
   }
   hmmaTuning.enabled = false;
-  const by_digits: Record<number, number> = { [dpTuning.digits]: chosenHmma ? await time() : bestTok };
+  // the chosen digit setting: its tuned figure, or (f16 matrices chosen) the A/B's other side
+  const by_digits: Record<number, number> = { [dpTuning.digits]: hmma && chosenHmma ? hmma_vs_dp!.dp || (await time()) : bestTok };
   const setting = dpTuning.digits;
   for (const d of [0, 1, 2] as const) {
     if (d === setting || performance.now() > deadline) continue;
@@ -128,23 +137,16 @@ export async function tunePrefill(r: GpuRunner, prompt: number[], log: (s: strin
   }
   let by_route: PrefillTuneResult['by_route'];
   if (mma) {
-    // subgroup matrices against the packed dot products (matmul-dp.wgsl) at 1 and 2 planes,
-    // alternating twice (an H100 has shown slow stretches of seconds): the best of each
-    by_route = { mma: {}, dp: {} };
+    // i8 subgroup matrices against the packed dot products (matmul-dp.wgsl) at 2 and 1 planes
     const chosenMma = mmaTuning.enabled;
-    for (let round = 0; round < 2; round++) {
-      for (const d of [2, 1] as const) {
-        for (const on of [true, false]) {
-          if (performance.now() > deadline) continue;
-          dpTuning.digits = d;
-          mmaTuning.enabled = on;
-          const tok = await time();
-          const into = by_route[on ? 'mma' : 'dp'];
-          into[d] = Math.max(into[d] ?? 0, tok);
-          log(`    prefill with ${d} digit planes, ${on ? 'subgroup matrices' : 'packed dot products'}: ${tok.toFixed(0)} tok/s`);
-        }
-      }
-    }
+    const label = (d: number, on: boolean) => `${d} digit planes, ${on ? 'subgroup matrices' : 'packed dot products'}`;
+    const settings = ([2, 1] as const).flatMap((d) =>
+      [true, false].map((on): [string, () => void] => [label(d, on), () => {
+        dpTuning.digits = d;
+        mmaTuning.enabled = on;
+      }]));
+    const ab = await alternate(settings);
+    by_route = { mma: { 2: ab[label(2, true)], 1: ab[label(1, true)] }, dp: { 2: ab[label(2, false)], 1: ab[label(1, false)] } };
     mmaTuning.enabled = chosenMma;
   }
   dpTuning.digits = setting;

@@ -31,9 +31,9 @@ export interface HmmaShape {
 
 const HALF_SRC = { label: 'x-half', code: halfCode };
 
-/** Workgroup bytes of a tile: two f16 buffers of weights and of tokens (rows 40 halves apart), a stored result pair, problems. */
+/** Workgroup bytes of a tile: two f16 buffers of weights (rows 40 halves apart), a stored result pair, problems, the slot. */
 function tileBytes(rb: number, tb: number): number {
-  return 2 * 2 * 40 * 16 * (rb + tb) + 2 * 16 * 16 * 4 + 16 * tb * 4 + 16;
+  return 2 * 2 * 40 * 16 * rb + 2 * 16 * 16 * 4 + 16 * tb * 4 + 16;
 }
 
 /**

@@ -248,10 +248,10 @@ fn write_dense(m: u32, bo: u32, r0: u32, t0: u32, i: u32, j: u32, lid: u32) {
   }
 }
 
-// The tile's problems (prob) and its first row in the gathered x copy, or NONE past the plan's tiles.
-fn stage_group(tile: u32, lid: u32) -> u32 {
+// The tile's problems (prob) and its expert's slot (tile_info[0]); false past the plan's tiles.
+fn stage_group(tile: u32, lid: u32) -> bool {
   let E = P.experts;
-  if (tile >= PLAN[2u * E + 1u]) { return NONE; }
+  if (tile >= PLAN[2u * E + 1u]) { return false; }
   let entry = PLAN[2u * E + 2u + tile];
   let e = entry & 0xffffu;
   let j = entry >> 16u;
@@ -262,37 +262,12 @@ fn stage_group(tile: u32, lid: u32) -> u32 {
   }
   if (lid == 0u) { tile_info[0] = S[P.slot_offset + ORDER[PLAN[E + e]]]; }
   workgroupBarrier();
-  return first;
+  return true;
 }
 
-// The lane's eight activations of a stored gate block (cm[0 ..]) and its up block (cm[16 CS ..]).
-fn write_gate_up(slot: u32, r0: u32, i: u32, j: u32, lid: u32) {
-  let p = prob[16u * j + lid % 16u];
-  if (p == NONE) { return; }
-  for (var k = 0u; k < 8u; k++) {
-    let rr = lid / 16u + 2u * k;
-    let r = r0 + 16u * i + rr;
-    if (r >= P.rows) { continue; }
-    var g = cm[rr * CS + lid % 16u];
-    var u = cm[16u * CS + rr * CS + lid % 16u];
-    if (P.has_bias != 0u) {
-      g += B[P.b_offset + slot + r];
-      u += B[P.b2_offset + slot + r];
-    }
-    var a = 0.0;
-    if (P.act == 1u) {
-      let gc = min(g, P.act_limit);
-      let uc = clamp(u, -P.act_limit, P.act_limit);
-      a = (uc + 1.0) * gc * sigmoid(P.act_alpha * gc);
-    } else {
-      a = g * sigmoid(g) * u;
-    }
-    Y[P.y_offset + p * P.y_stride + r] = a;
-  }
-}
-
-// The lane's eight outputs of a stored down block.
-fn write_down(slot: u32, r0: u32, i: u32, j: u32, lid: u32) {
+// The lane's eight outputs of a stored grouped block: down, y = v (+ bias); gate_up, the
+// activation of the gate block (cm[0 ..]) and its up block (cm[16 CS ..]).
+fn write_grouped(slot: u32, r0: u32, i: u32, j: u32, lid: u32) {
   let p = prob[16u * j + lid % 16u];
   if (p == NONE) { return; }
   for (var k = 0u; k < 8u; k++) {
@@ -301,6 +276,17 @@ fn write_down(slot: u32, r0: u32, i: u32, j: u32, lid: u32) {
     if (r >= P.rows) { continue; }
     var v = cm[rr * CS + lid % 16u];
     if (P.has_bias != 0u) { v += B[P.b_offset + slot + r]; }
+    if (MODE == 1u) {
+      var u = cm[16u * CS + rr * CS + lid % 16u];
+      if (P.has_bias != 0u) { u += B[P.b2_offset + slot + r]; }
+      if (P.act == 1u) {
+        let gc = min(v, P.act_limit);
+        let uc = clamp(u, -P.act_limit, P.act_limit);
+        v = (uc + 1.0) * gc * sigmoid(P.act_alpha * gc);
+      } else {
+        v = v * sigmoid(v) * u;
+      }
+    }
     Y[P.y_offset + p * P.y_stride + r] = v;
   }
 }
@@ -315,7 +301,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var mat = P.w_offset;
   var mat2 = 0u;
   var r0 = 0u;
-  var x0 = 0u;
+  let x0 = wid.y * BT; // the tile's first row of the x copy (grouped: plan tile i at rows i BT ..)
   var bo = P.b_offset;
   var slot = 0u;
   if (MODE == 0u) {
@@ -327,12 +313,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     bo = select(select(P.b_offset, P.b2_offset, m == 1u), P.b3_offset, m == 2u);
     ROWS = select(select(P.rows, P.rows2, m == 1u), P.rows3, m == 2u);
     r0 = tile * R;
-    x0 = wid.y * BT;
   } else {
     ROWS = P.rows;
     r0 = wid.x * select(R, R / 2u, MODE == 1u);
-    if (stage_group(wid.y, lid) == NONE) { return; }
-    x0 = wid.y * BT; // the x copy holds plan tile i at rows i BT ..
+    if (!stage_group(wid.y, lid)) { return; }
     slot = tile_info[0];
     mat = P.w_offset + slot;
     mat2 = P.w2_offset + slot;
@@ -418,10 +402,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       subgroupMatrixStore<row_major>(&cm, 0u, pick(i + RB * j, c0, c1, c2, c3, c4, c5, c6, c7), CS);
       if (MODE == 1u) { subgroupMatrixStore<row_major>(&cm, 16u * CS, pick(i + RB / 2u + RB * j, c0, c1, c2, c3, c4, c5, c6, c7), CS); }
       workgroupBarrier();
-      switch MODE {
-        case 0u: { write_dense(m, bo, r0, x0, i, j, lid); }
-        case 1u: { write_gate_up(slot, r0, i, j, lid); }
-        default: { write_down(slot, r0, i, j, lid); }
+      if (MODE == 0u) {
+        write_dense(m, bo, r0, x0, i, j, lid);
+      } else {
+        write_grouped(slot, r0, i, j, lid);
       }
       workgroupBarrier();
     }
