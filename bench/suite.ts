@@ -6,7 +6,7 @@
 //   models    gpt-oss-20b, Qwen3-30B-A3B, MiniMax-M2 (layer subset) shapes through GpuRunner
 //   torch     tools/bench_torch.py, HF transformers bf16 eager at the same shapes (same machine)
 //
-//   npm run bench [-- --scale tiny|real] [--models a,b] [--sections ceilings,kernels,models,torch]
+//   npm run bench [-- --scale tiny|real] [--models a,b] [--sections ceilings,kernels,matmul,attention,models,torch]
 //                 [--out file.json] [--time-limit s (ours)] [--torch-time s] [--torch-json file]
 //                 [--readme README.bench.md]
 
@@ -20,6 +20,7 @@ import { measureCeilings, measureF32Matvec, type Ceilings } from './ceilings.ts'
 import { sweepKernels, sweepMatmul } from './kernel-sweep.ts';
 import { downShape, sweepDownSum } from './down-sweep.ts';
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
+import { benchAttention } from './attention-bench.ts';
 import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry } from './model-bench.ts';
 import { headline, readmeTable } from './report.ts';
 
@@ -44,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   await nodeGpu(['disable-dawn-features=timestamp_quantization', ...(experimental ? [DAWN_EXPERIMENTAL] : [])]);
   const ctx = await createGpuContext({ gpu: await findGpu() });
   const small = (arg(argv, 'scale') ?? (ctx.caps.fallbackAdapter ? 'tiny' : 'real')) === 'tiny';
-  const sections = new Set((arg(argv, 'sections') ?? 'ceilings,kernels,matmul,models,torch').split(','));
+  const sections = new Set((arg(argv, 'sections') ?? 'ceilings,kernels,matmul,attention,models,torch').split(','));
   const shapes = JSON.parse(readFileSync('bench/shapes.json', 'utf8')) as Record<string, ShapeEntry>;
   const models = (arg(argv, 'models') ?? Object.keys(shapes).join(',')).split(',').filter((m) => shapes[m]);
   const info = ctx.adapterInfo;
@@ -140,6 +141,11 @@ export async function run(argv: string[]): Promise<number> {
     result.kernels = { ...(result.kernels as object | undefined), matmul: mm, mma_check, hmma_check };
     if (mm.best) Object.assign(matmulTuning, mm.best);
     log(`engine matmul tile: ${JSON.stringify(matmulTuning)}`);
+  });
+
+  await section('attention', 20, async () => {
+    const attention = await benchAttention(ctx, shapes, models, small ? 24 : 512, log);
+    result.kernels = { ...(result.kernels as object | undefined), attention };
   });
 
   const modelResults: Record<string, Record<string, unknown>> = {};

@@ -1,6 +1,8 @@
 // Softmax attention (decode and prefill; full or sliding; sinks; GQA). See attention.wgsl, and
-// attention-fast.wgsl for the variant with a workgroup per (token, head) ('auto' picks it on GPUs;
-// the one-thread-per-(token, head) kernel stays for CPU adapters and as the reference twin).
+// attention-fast.wgsl for the variant with a workgroup per (token, head), attention-tiled.wgsl for
+// the one with a workgroup per (tile of tokens, heads of one kv head) that reads each key once a
+// tile. 'auto' on GPUs: tiled for chunks of >= TILED_MIN_T tokens where its shape fits, else fast;
+// the one-thread-per-(token, head) kernel stays for CPU adapters and as the reference twin.
 
 import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
@@ -8,11 +10,19 @@ import { Params } from '../../gpu/params.ts';
 import code from './attention.wgsl?raw';
 import fastCode from './attention-fast.wgsl?raw';
 import decodeCode from './attention-decode.wgsl?raw';
+import tiledCode from './attention-tiled.wgsl?raw';
 
 const SRC = { label: 'attention', code };
 const FAST = { label: 'attention-fast', code: fastCode };
 const DECODE = { label: 'attention-decode', code: decodeCode };
+const TILED = { label: 'attention-tiled', code: tiledCode };
 const FAST_WG = 128;
+const TILED_WG = 128;
+/** keys a block in attention-tiled.wgsl (B) and the most vec4s of a row one thread keeps (MAXD4) */
+const TILED_B = 16;
+const TILED_MAXD4 = 16;
+/** 'auto' takes the tiled kernel from this many tokens a chunk */
+export const TILED_MIN_T = 8;
 const WG = 64;
 const MAX_HD = 256;
 
@@ -47,8 +57,8 @@ export interface AttentionArgs {
   outStride?: number;
   /** default 1 / sqrt(hd) */
   scale?: number;
-  /** 'auto' (default): the workgroup-per-head kernel unless the adapter is a CPU one */
-  variant?: 'auto' | 'simple' | 'fast';
+  /** 'auto' (default): tiled or fast (see the header) unless the adapter is a CPU one */
+  variant?: 'auto' | 'simple' | 'fast' | 'tiled';
 }
 
 /** Record attention of the chunk's queries; then record kvWrite for the same chunk. */
@@ -78,8 +88,14 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
   const variant = a.variant ?? 'auto';
   const aligned = a.hd % 4 === 0 && a.hd / 4 <= FAST_WG && [a.kOffset ?? 0, a.vOffset ?? 0, kvStride].every((v) => v % 4 === 0);
   if (variant === 'fast') check(aligned, 'fast attention needs hd % 4 == 0 and k/v offsets and strides % 4 == 0');
-  const fast = aligned && (variant === 'fast' || (variant === 'auto' && !enc.ctx.caps.fallbackAdapter));
-  const kernel = fast ? enc.ctx.pipelines.get(FAST, 'main', { WG: FAST_WG }) : enc.ctx.pipelines.get(SRC, 'main', { WG });
+  const gpu = !enc.ctx.caps.fallbackAdapter;
+  const tile = aligned ? tiledShape(a.hd, a.nHeads / a.nKv, enc.ctx.limits.maxComputeWorkgroupStorageSize) : null;
+  if (variant === 'tiled') check(tile !== null, `tiled attention needs aligned k/v rows, hd / 4 = S x (<= ${TILED_MAXD4}) with S | ${TILED_WG}, and its workgroup memory within the device limit (hd ${a.hd}, ${a.nHeads / a.nKv} heads a kv head)`);
+  const tiled = tile !== null && (variant === 'tiled' || (variant === 'auto' && gpu && a.T >= TILED_MIN_T));
+  const fast = !tiled && aligned && (variant === 'fast' || (variant === 'auto' && gpu));
+  const kernel = tiled
+    ? enc.ctx.pipelines.get(TILED, 'main', { WG: TILED_WG, S: tile!.S, HD4: a.hd / 4, HPW: tile!.HPW })
+    : fast ? enc.ctx.pipelines.get(FAST, 'main', { WG: FAST_WG }) : enc.ctx.pipelines.get(SRC, 'main', { WG });
   const params = new Params()
     .u32(a.T)
     .u32(a.nHeads)
@@ -97,8 +113,26 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
     .u32(kvStride)
     .u32(a.outOffset ?? 0)
     .u32(outStride).buffer;
-  const grid: [number, number] = fast ? [a.nHeads, a.T] : linearGrid(a.T * a.nHeads, WG);
+  const grid: [number, number] = tiled ? [Math.ceil(a.T / tile!.TQ), a.nHeads / tile!.HPW] : fast ? [a.nHeads, a.T] : linearGrid(a.T * a.nHeads, WG);
   enc.dispatch(kernel, params, [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out], grid);
+}
+
+/**
+ * attention-tiled.wgsl's shape for head_dim `hd` and `G` query heads a kv head: S threads a query
+ * row, HPW heads and TQ tokens a workgroup; null where it does not apply.
+ */
+export function tiledShape(hd: number, G: number, maxWorkgroupBytes: number): { S: number; HPW: number; TQ: number } | null {
+  const hd4 = hd / 4;
+  if (!Number.isInteger(hd4)) return null;
+  let S = 1;
+  while (S <= TILED_WG && (hd4 % S !== 0 || hd4 / S > TILED_MAXD4 || TILED_WG % S !== 0)) S++;
+  if (S > TILED_WG) return null;
+  const rows = TILED_WG / S;
+  let HPW = Math.min(G, rows);
+  while (G % HPW !== 0) HPW--;
+  const bytes = 2 * TILED_B * hd4 * 16 + TILED_B * (S > 1 ? TILED_WG : 1) * 4;
+  if (bytes > maxWorkgroupBytes) return null;
+  return { S, HPW, TQ: Math.floor(rows / HPW) };
 }
 
 export interface AttentionDecodeArgs extends Omit<AttentionArgs, 'T' | 'variant'> {

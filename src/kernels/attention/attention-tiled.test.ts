@@ -1,0 +1,63 @@
+// The tiled prefill attention (attention-tiled.wgsl) against the reference: tiles of tokens x heads
+// of one kv head, rows split over threads (hd 128), dead rows (a group of 3 heads), rings that wrap
+// and chunks after earlier ones (keys from the cache and from the chunk).
+
+import { describe, it } from 'vitest';
+import { softmaxAttention, type KvCache } from '../../reference/attention.ts';
+import { expectClose, randArray, rng, testContext } from '../testing/harness.ts';
+import { kvWrite } from '../kv-cache/kv-cache.ts';
+import { attention, tiledShape } from './attention.ts';
+
+const CASES = [
+  { name: 'full, GQA 8:1, hd 64, sinks (16 tokens a tile)', Hq: 8, Hkv: 1, hd: 64, window: null, sinks: true, chunks: [40, 1, 37] },
+  { name: 'sliding 20 (ring wraps), GQA 4:2, hd 128 (2 threads a row)', Hq: 4, Hkv: 2, hd: 128, window: 20, sinks: false, chunks: [30, 25, 9] },
+  { name: 'full, GQA 3:1 (2 dead rows a tile), hd 32', Hq: 6, Hkv: 2, hd: 32, window: null, sinks: true, chunks: [50, 45] },
+  { name: 'full, MHA, hd 16 (128 tokens a tile)', Hq: 2, Hkv: 2, hd: 16, window: null, sinks: false, chunks: [150, 3] },
+];
+
+describe('attention tiled variant + kvWrite', () => {
+  it('tiledShape: threads a row, heads and tokens a tile, and where it does not apply', () => {
+    const eq = (a: unknown, b: unknown) => {
+      if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${JSON.stringify(a)} != ${JSON.stringify(b)}`);
+    };
+    eq(tiledShape(64, 8, 32768), { S: 1, HPW: 8, TQ: 16 });
+    eq(tiledShape(128, 6, 32768), { S: 2, HPW: 6, TQ: 10 });
+    eq(tiledShape(128, 128, 32768), { S: 2, HPW: 64, TQ: 1 });
+    eq(tiledShape(80, 5, 32768), { S: 2, HPW: 5, TQ: 12 });
+    eq(tiledShape(256, 8, 32768), null); // 40 KiB of workgroup memory
+    eq(tiledShape(68, 1, 32768), null); // 17 vec4s: no S divides both
+  });
+
+  for (const c of CASES) {
+    it(`${c.name}: chunk by chunk equal to the reference`, async () => {
+      const ctx = await testContext();
+      const r = rng(c.name.length * 17 + c.hd);
+      const total = c.chunks.reduce((a, b) => a + b, 0);
+      const capacity = c.window ?? total;
+      const kvw = c.Hkv * c.hd;
+      const ref: KvCache = { kind: 'kv', capacity, length: 0, k: new Float32Array(capacity * kvw), v: new Float32Array(capacity * kvw) };
+      const sinks = c.sinks ? randArray(r, c.Hq, -1, 2) : undefined;
+      const kCache = ctx.createBuffer(capacity * kvw * 4);
+      const vCache = ctx.createBuffer(capacity * kvw * 4);
+      const sinkBuf = sinks && ctx.upload(sinks);
+      let pos0 = 0;
+      for (const T of c.chunks) {
+        const q = randArray(r, T * c.Hq * c.hd, -1, 1);
+        const k = randArray(r, T * kvw, -1, 1);
+        const v = randArray(r, T * kvw);
+        const expect = softmaxAttention(ref, q, k, v, T, c.Hq, c.Hkv, c.hd, c.window, sinks);
+        const out = ctx.createBuffer(T * c.Hq * c.hd * 4);
+        await ctx.scoped(`attention tiled ${c.name}`, async () => {
+          const enc = ctx.encoder();
+          const kb = ctx.upload(k);
+          const vb = ctx.upload(v);
+          attention(enc, { T, nHeads: c.Hq, nKv: c.Hkv, hd: c.hd, pos0, capacity, window: c.window, q: ctx.upload(q), k: kb, v: vb, kCache, vCache, sinks: sinkBuf, out, variant: 'tiled' });
+          kvWrite(enc, { T, width: kvw, pos0, capacity, k: kb, v: vb, kCache, vCache });
+          enc.submit();
+          expectClose(await ctx.readF32(out), expect, `${c.name} chunk at ${pos0} (T=${T})`, { rtol: 1e-5 });
+        });
+        pos0 += T;
+      }
+    });
+  }
+});
