@@ -14,6 +14,7 @@ import { tuneDecode } from './decode-tune.ts';
 import { tunePrefill } from './prefill-tune.ts';
 import { hmmaTuning } from '../src/kernels/matvec/matmul-hmma.ts';
 import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
+import { ringTuning } from '../src/experts/staging.ts';
 
 export interface ShapeEntry {
   expert_quant: QuantKind;
@@ -43,7 +44,9 @@ export interface DecodeResult {
 
 export interface StreamResult {
   budget: number;
-  upload: 'ring' | 'writeBuffer';
+  upload: 'ring' | 'writeBuffer' | 'ring-batched';
+  /** the staging ring's chunk bytes and whether each chunk is submitted as filled ('ring*' uploads) */
+  ring?: { chunk_MiB: number; eager: boolean };
   budget_bytes: number;
   slots_per_layer: number;
   tok_s: number;
@@ -213,11 +216,17 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
 
   // streaming: the same model with a fraction of the experts' bytes on the GPU
   const streaming: StreamResult[] = [];
-  const runs: [number, 'ring' | 'writeBuffer'][] = sz.budgets.map((b) => [b, 'ring']);
-  if (sz.budgets.includes(0.25)) runs.push([0.25, 'writeBuffer']);
+  // at 25% also: queue.writeBuffer, and the ring as before round 8 (16 MiB chunks submitted with
+  // the layer's experts) against the default (4 MiB chunks, each submitted as filled)
+  const runs: [number, StreamResult['upload']][] = sz.budgets.map((b) => [b, 'ring']);
+  if (sz.budgets.includes(0.25)) runs.push([0.25, 'ring-batched'], [0.25, 'writeBuffer']);
+  const ringDefault = { ...ringTuning };
   for (const [budget, upload] of runs) {
     if (performance.now() > deadline) break;
-    const s = await GpuRunner.create(pm, { ctx, maxLen, maxChunk: 64, expertBudget: budget, expertUpload: upload });
+    Object.assign(ringTuning, upload === 'ring-batched' ? { chunkBytes: 16 << 20, eager: false } : ringDefault);
+    const ring = upload === 'writeBuffer' ? undefined : { chunk_MiB: ringTuning.chunkBytes / 2 ** 20, eager: ringTuning.eager };
+    const s = await GpuRunner.create(pm, { ctx, maxLen, maxChunk: 64, expertBudget: budget, expertUpload: upload === 'writeBuffer' ? 'writeBuffer' : 'ring' });
+    Object.assign(ringTuning, ringDefault);
     try {
       await s.generateGreedy(prompt.slice(0, 8), 2); // warm-up
       // the best of three runs on different token streams (host hiccups stall whole layers); all are kept
@@ -247,6 +256,7 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
         return {
           budget,
           upload,
+          ring,
           budget_bytes: after.budgetBytes,
           slots_per_layer: Math.round(after.budgetBytes / spec.num_hidden_layers / pm.expertLayout.bytes),
           tok_s: (n / ms) * 1000,

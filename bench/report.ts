@@ -35,7 +35,7 @@ function summarize(name: string, m: ModelOut, ceilings: Ceilings | null, torch: 
   const rooflineTokS = (ceilings ? ceilings.f32Matvec.GBps * 1e9 : NaN) / m.bytes_per_token.total;
   const up = ceilings?.upload.bestGBps ?? NaN;
   for (const s of m.streaming ?? []) s.upload_efficiency = s.streamed_GBps / up;
-  const s25 = (m.streaming ?? []).find((s) => s.budget === 0.25 && s.upload !== 'writeBuffer');
+  const s25 = (m.streaming ?? []).find((s) => s.budget === 0.25 && s.upload === 'ring');
   return {
     decode: {
       tok_s: fast?.decode.tok_s ?? null,
@@ -97,7 +97,7 @@ export function readmeTable(result: Obj): string {
     const d = s.decode as Obj;
     const p = s.prefill as Obj;
     const st = s.streaming as { upload_efficiency: number | null; useful_upload_efficiency?: number | null; budgets: { budget: number; tok_s: number | null; miss_rate: number }[] };
-    const b = (x: number) => st.budgets.find((y) => y.budget === x && (y as { upload?: string }).upload !== 'writeBuffer');
+    const b = (x: number) => st.budgets.find((y) => y.budget === x && (y as { upload?: string }).upload === 'ring');
     const sb = (x: number) => (b(x) ? `${f(b(x)!.tok_s, 2)} (miss ${pct(b(x)!.miss_rate)})` : '–');
     lines.push(`| ${name} | ${f(d.tok_s)} | ${pct(d.roofline_fraction)} | ${f(d.vs_torch, 2)}× | ${f(d.torch_tok_s)} | ${f(p.tok_s, 0)} | ${f(p.vs_torch, 2)}× | ${f(p.torch_tok_s, 0)} | ${sb(0.5)} | ${sb(0.25)} | ${pct(st.upload_efficiency)} (${pct(st.useful_upload_efficiency ?? null)} used) |`);
   }

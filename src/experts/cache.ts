@@ -20,7 +20,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { PackedModel } from '../format/quant-layout.ts';
 import type { ExpertCacheStats } from '../model/runner.ts';
 import { LayerSlots } from './slots.ts';
-import { StagingRing } from './staging.ts';
+import { StagingRing, ringTuning } from './staging.ts';
 
 /** A blob (partly) uploaded into the speculative staging area. */
 interface StagedBlob {
@@ -96,7 +96,7 @@ export class ExpertCache {
     this.resident = this.slotsPerLayer === this.E;
     this.budgetBytes = this.slotsPerLayer * this.L * this.blobBytes;
     this.prefetchOn = opts.prefetch ?? true;
-    this.ring = (opts.upload ?? 'ring') === 'ring' ? new StagingRing(ctx.device, 8, Math.min(16 << 20, Math.max(1 << 20, this.blobBytes))) : null;
+    this.ring = (opts.upload ?? 'ring') === 'ring' ? new StagingRing(ctx.device, 8, Math.min(ringTuning.chunkBytes, Math.max(1 << 20, this.blobBytes)), ringTuning.eager) : null;
     this.layers = Array.from({ length: this.L }, () => new LayerSlots(this.slotsPerLayer));
     this.stats = { hits: 0, misses: 0, bytesStreamed: 0, stallMs: 0, budgetBytes: this.budgetBytes, prefetched: 0, prefetchUsed: 0, speculativeBytes: 0, speculativeUsedBytes: 0 };
     if (!this.resident && this.prefetchOn && this.ring) {

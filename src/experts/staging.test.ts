@@ -28,4 +28,22 @@ describe('StagingRing', () => {
       ctx.destroy();
     }
   });
+
+  it('eager: a blob of several chunks streams through a ring of two, each copy submitted as filled', async () => {
+    const ctx = await createGpuContext();
+    try {
+      const n = (5 << 16) + 12; // 6 chunks of 64 KiB through 2 buffers: the ring wraps 2.5 times
+      const src = Uint8Array.from({ length: n }, (_, i) => (i * 13 + (i >> 10)) & 0xff);
+      const dst = ctx.createBuffer(n + 64);
+      const ring = new StagingRing(ctx.device, 2, 1 << 16, true);
+      expect(await ring.write(dst, 64, src)).toBe(n);
+      expect(ring.take()).toBeNull(); // nothing left for a caller's submit
+      ring.submitted();
+      expect(new Uint8Array(await ctx.read(dst, 64, n))).toEqual(src);
+      await ring.drain();
+      ring.destroy();
+    } finally {
+      ctx.destroy();
+    }
+  });
 });

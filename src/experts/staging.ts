@@ -8,11 +8,19 @@
 // + `submitted()`), in queue order with everything else, so work submitted after that sees the
 // bytes, and work submitted before it never does.
 //
+// Pipelining (`ringTuning.eager`, default on): each chunk's copy is submitted as soon as its bytes
+// are in the mapped buffer, so the GPU's copy of chunk i runs while the host fills chunk i+1 (and
+// a blob larger than a chunk streams in several); queue order still puts the copy after work
+// submitted before it and before work submitted after it. Off: copies wait for flush()/take().
+//
 // Interruptible writes: `write(..., stop)` copies in 1 MiB pieces and yields to the event loop
 // between them; once `stop()` is true it records what is done and returns the byte count, so a
 // speculative upload never holds up the work that arrives meanwhile.
 
 const PIECE = 1 << 20;
+
+/** Knobs for the bench's A/B: bytes a staging buffer, and whether chunks are submitted as filled. */
+export const ringTuning = { chunkBytes: 4 << 20, eager: true };
 
 /** One turn of the event loop (lets GPU callbacks such as readbacks run). */
 export function yieldTurn(): Promise<void> {
@@ -40,6 +48,8 @@ export class StagingRing {
     private readonly device: GPUDevice,
     readonly count = 4,
     readonly chunkBytes = 16 << 20,
+    /** submit each chunk's copy as soon as it is filled (see the header) */
+    readonly eager = false,
   ) {
     this.buffers = Array.from({ length: count }, (_, i) =>
       device.createBuffer({ size: chunkBytes, usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC, mappedAtCreation: true, label: `staging-${i}` }),
@@ -89,6 +99,7 @@ export class StagingRing {
       this.enc.copyBufferToBuffer(buf, 0, dst, dstOffset + off, Math.ceil(done / 4) * 4);
       this.used.push(i);
       this.bytes += done;
+      if (this.eager) this.flush();
       if (done < n) return off + done;
     }
     return src.byteLength;
