@@ -88,12 +88,13 @@ async function decode(r: GpuRunner, prompt: number[], n: number, collect = true)
   return { tok_s: 1000 / ms, ms_per_token: ms, dispatches_per_token: dispatches / n, submits_per_token: submits / n, cpu_record_ms_per_token: cpu / n, tokens };
 }
 
-async function prefill(r: GpuRunner, prompt: number[]): Promise<{ tok_s: number; ms: number }> {
+async function prefill(r: GpuRunner, prompt: number[]): Promise<{ tok_s: number; ms: number; encode_ms: number; dispatches: number; submits: number }> {
   r.reset();
   const t0 = performance.now();
   await r.forward(prompt);
   const ms = performance.now() - t0;
-  return { tok_s: (prompt.length / ms) * 1000, ms };
+  const s = r.lastChunkStats; // the last chunk's CPU recording time, dispatches and submits
+  return { tok_s: (prompt.length / ms) * 1000, ms, encode_ms: s.encodeMs, dispatches: s.dispatches, submits: s.submits };
 }
 
 export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntry, small: boolean, sz: BenchSizes, log: Log, deadline: number, tune: 'all' | 'prefill' | 'none' = 'none') {
@@ -150,7 +151,7 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
       // the better of two (the first after decoding may meet lower clocks)
       const p = [await prefill(r, long), await prefill(r, long)].reduce((a, b) => (b.ms < a.ms ? b : a));
       variants[v] = { decode: { ...d, tokens: d.tokens.slice(0, 8) }, prefill: p };
-      log(`  ${v.padEnd(6)} decode ${d.tok_s.toFixed(1)} tok/s (${d.ms_per_token.toFixed(2)} ms, ${d.dispatches_per_token.toFixed(0)} dispatches, CPU record ${d.cpu_record_ms_per_token.toFixed(2)} ms), prefill ${sz.prefill}: ${p.tok_s.toFixed(0)} tok/s (${p.ms.toFixed(0)} ms)`);
+      log(`  ${v.padEnd(6)} decode ${d.tok_s.toFixed(1)} tok/s (${d.ms_per_token.toFixed(2)} ms, ${d.dispatches_per_token.toFixed(0)} dispatches, CPU record ${d.cpu_record_ms_per_token.toFixed(2)} ms), prefill ${sz.prefill}: ${p.tok_s.toFixed(0)} tok/s (${p.ms.toFixed(0)} ms; recording ${p.encode_ms.toFixed(1)} ms, ${p.dispatches} dispatches, ${p.submits} submits)`);
     }
     out.variants = variants;
     if (sz.variants.length > 1 && performance.now() < deadline) {

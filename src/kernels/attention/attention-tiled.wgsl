@@ -5,29 +5,41 @@
 // is read from memory once per tile into workgroup memory and used by all TQ x HPW query rows,
 // instead of once per (token, head) as in attention-fast.wgsl.
 //
-// Threads: S threads a query row (row r = i / S, slice s = i % S); a thread keeps its slice of q
-// (pre-scaled) and of the output, DPT4 = hd / (4 S) <= 16 vec4s each, in registers. Row r is token
-// tt = r / HPW of the tile, head hh = r % HPW of the head block; R = WG / S rows, TQ = R / HPW.
+// Threads: S lanes of one subgroup a query row (row r = i / S, slice s = i % S, S a power of two
+// no larger than the subgroup); a thread keeps its slice of q (pre-scaled) and of the output (the
+// row's vec4s s, s + S, s + 2 S, ...: the S lanes of a row read S consecutive vec4s of a key, in
+// different banks; contiguous slices were 4-way bank conflicts at head_dim 128), DPT4
+// vec4s each (hd / 4 = S x DPT4, DPT4 <= 16; 8 where the subgroup allows: on an H100 at gpt-oss's
+// shape 8 beat 4 (fewer shuffles) and 16 (registers)), in registers. The thread index i numbers subgroups in the order they arrive and lanes in
+// order, so a row's S lanes are consecutive lanes of one subgroup whatever the hardware's mapping.
+// Row r is token tt = r / HPW of the tile and head hh = r % HPW of the head block; R = WG / S
+// rows, TQ = R / HPW tokens a tile.
 //
 // Per block of B keys (flash attention, online softmax): the block's key and value rows are
-// loaded into kb / vb (zeros past the tile's last key); each thread scores its row's B keys over
-// its slice (S > 1: the slices' partial sums meet in ps, laid out key-major so consecutive threads
-// write consecutive words); keys outside the row's [first, p] are masked; the row's running max m
-// and denominator l are rescaled once a block. m starts at a finite -3e38 (or the sink logit with
-// l = 1 for has_sinks), so no infinities; masked keys get weight exactly 0.
+// stored into kb / vb from registers, where they were read during the previous block (zeros past
+// the tile's last key); each thread scores its row's keys four at a time over its slice, the S
+// slices meet by subgroup shuffles (xor butterfly), keys outside the row's [first, p] are masked,
+// and the row's running max m, denominator l and output are rescaled once per four keys.
+// m starts at a finite -3e38 (or the sink logit with l = 1 for has_sinks), so no infinities;
+// masked keys get weight exactly 0.
 //
-// Requirements (the wrapper checks): hd % 4 == 0, hd / 4 = S x DPT4 with DPT4 <= 16; k/v offsets
-// and strides % 4 == 0; HPW divides hq / hkv and HPW <= R.
+// Requirements (the wrapper checks): subgroups of at least S lanes; hd % 4 == 0; k/v offsets and
+// strides % 4 == 0; HPW divides hq / hkv and HPW <= R.
 // Bindings: as attention.wgsl (0 P, 1 Q, 2 KN, 3 VN, 4 KC, 5 VC, 6 SINK, 7 O), keys and values
 //   read as vec4.
 // Dispatch: workgroup (WG, 1, 1); grid (ceil(T / TQ), hq / HPW).
 
+enable subgroups;
+
 override WG: u32 = 128u;
-override S: u32 = 1u;
-override HD4: u32 = 16u; // hd / 4
+override S: u32 = 4u;
+override DPT4: u32 = 4u;
 override HPW: u32 = 8u;
+override HD4: u32 = S * DPT4; // hd / 4
 const B: u32 = 16u;
 const MAXD4: u32 = 16u;
+override NL: u32 = (B * HD4 + WG - 1u) / WG; // key (and value) vec4s a thread moves a block
+const MAXNL: u32 = 8u;
 const NEG_BIG: f32 = -3.0e38;
 
 struct Params {
@@ -60,7 +72,7 @@ struct Params {
 
 var<workgroup> kb: array<vec4<f32>, B * HD4>; // (B keys, hd / 4)
 var<workgroup> vb: array<vec4<f32>, B * HD4>;
-var<workgroup> ps: array<f32, B * select(1u, WG, S > 1u)>; // (B keys, WG threads) partial scores, S > 1 only
+var<workgroup> arrived: atomic<u32>; // subgroups numbered so far
 
 // vec4 index of key / value row j, head kvh (chunk rows for j >= pos0, else the ring).
 fn row4(j: u32, kvh: u32, chunk_offset: u32) -> u32 {
@@ -74,13 +86,36 @@ fn first_key(p: u32) -> u32 {
   return 0u;
 }
 
+// Read block j0's key / value vec4s e = i + n WG (zeros past the tile's last key hi) into kr / vr.
+fn fetch(kr: ptr<function, array<vec4<f32>, MAXNL>>, vr: ptr<function, array<vec4<f32>, MAXNL>>, j0: u32, hi: u32, kvh: u32, i: u32) {
+  for (var n = 0u; n < NL; n++) {
+    let e = i + n * WG;
+    let j = j0 + e / HD4;
+    let c = e % HD4;
+    var kv = vec4<f32>(0.0);
+    var vv = vec4<f32>(0.0);
+    if (e < B * HD4 && j <= hi) {
+      if (j >= P.pos0) {
+        kv = KN[row4(j, kvh, P.k_offset) + c];
+        vv = VN[row4(j, kvh, P.v_offset) + c];
+      } else {
+        kv = KC[row4(j, kvh, 0u) + c];
+        vv = VC[row4(j, kvh, 0u) + c];
+      }
+    }
+    (*kr)[n] = kv;
+    (*vr)[n] = vv;
+  }
+}
+
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
-  let dpt4 = HD4 / S;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sg_size: u32) {
+  var ord = 0u;
+  if (subgroupElect()) { ord = atomicAdd(&arrived, 1u); }
+  let i = subgroupBroadcastFirst(ord) * sg_size + lane;
   let rows = WG / S;
   let tq = rows / HPW;
   let r = i / S;
-  let sl = i % S;
   let tt = r / HPW;
   let h = wid.y * HPW + r % HPW;
   let kvh = (wid.y * HPW) / (P.hq / P.hkv);
@@ -92,17 +127,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // the tile's keys: from the first token's first key to the last live token's position
   let lo = first_key(P.pos0 + t0);
   let hi = P.pos0 + min(P.tokens, t0 + tq) - 1u;
-  let d0 = sl * dpt4; // this thread's first vec4 of a row
+  let sl = i % S; // this thread's vec4s of a row: sl, sl + S, sl + 2 S, ...
 
   var q: array<vec4<f32>, MAXD4>;
   var o: array<vec4<f32>, MAXD4>;
+  for (var c = 0u; c < DPT4; c++) {
+    q[c] = vec4<f32>(0.0);
+    o[c] = vec4<f32>(0.0);
+  }
   if (live) {
-    let qo = P.q_offset + t * P.q_tstride + h * P.hd + 4u * d0;
-    for (var c = 0u; c < dpt4; c++) {
-      q[c] = vec4<f32>(Q[qo + 4u * c], Q[qo + 4u * c + 1u], Q[qo + 4u * c + 2u], Q[qo + 4u * c + 3u]) * P.scale;
+    let qo = P.q_offset + t * P.q_tstride + h * P.hd + 4u * sl;
+    for (var c = 0u; c < DPT4; c++) {
+      let at = qo + 4u * S * c;
+      q[c] = vec4<f32>(Q[at], Q[at + 1u], Q[at + 2u], Q[at + 3u]) * P.scale;
     }
   }
-  for (var c = 0u; c < dpt4; c++) { o[c] = vec4<f32>(0.0); }
   var m = NEG_BIG;
   var l = 0.0;
   if (live && P.has_sinks != 0u) {
@@ -110,67 +149,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     l = 1.0;
   }
 
-  var sc: array<f32, B>;
+  // the block's key / value vec4s this thread moves (e = i + n WG), read from memory one block ahead
+  var kr: array<vec4<f32>, MAXNL>;
+  var vr: array<vec4<f32>, MAXNL>;
+  fetch(&kr, &vr, lo, hi, kvh, i);
   for (var j0 = lo; j0 <= hi; j0 += B) {
-    workgroupBarrier(); // the previous block's kb / vb / ps are no longer read
-    for (var e = i; e < B * HD4; e += WG) {
-      let j = j0 + e / HD4;
-      let c = e % HD4;
-      var kv = vec4<f32>(0.0);
-      var vv = vec4<f32>(0.0);
-      if (j <= hi) {
-        if (j >= P.pos0) {
-          kv = KN[row4(j, kvh, P.k_offset) + c];
-          vv = VN[row4(j, kvh, P.v_offset) + c];
-        } else {
-          kv = KC[row4(j, kvh, 0u) + c];
-          vv = VC[row4(j, kvh, 0u) + c];
-        }
+    workgroupBarrier(); // the previous block's kb / vb are no longer read
+    for (var n = 0u; n < NL; n++) {
+      let e = i + n * WG;
+      if (e < B * HD4) {
+        kb[e] = kr[n];
+        vb[e] = vr[n];
       }
-      kb[e] = kv;
-      vb[e] = vv;
     }
     workgroupBarrier();
-    for (var b = 0u; b < B; b++) {
-      var dv = vec4<f32>(0.0);
-      for (var c = 0u; c < dpt4; c++) { dv += q[c] * kb[b * HD4 + d0 + c]; }
-      sc[b] = dv.x + dv.y + dv.z + dv.w;
-    }
-    if (S > 1u) {
-      for (var b = 0u; b < B; b++) { ps[b * WG + i] = sc[b]; }
-      workgroupBarrier();
-      for (var b = 0u; b < B; b++) {
-        var sum = 0.0;
-        for (var u = 0u; u < S; u++) { sum += ps[b * WG + r * S + u]; }
-        sc[b] = sum;
+    if (j0 + B <= hi) { fetch(&kr, &vr, j0 + B, hi, kvh, i); }
+    // keys b .. b + 3 at a time: four independent dot products, one shuffle butterfly for the
+    // four, one rescale of the output
+    for (var b = 0u; b < B; b += 4u) {
+      var d = array<vec4<f32>, 4>();
+      for (var c = 0u; c < DPT4; c++) {
+        let qc = q[c];
+        d[0] += qc * kb[b * HD4 + c * S + sl];
+        d[1] += qc * kb[(b + 1u) * HD4 + c * S + sl];
+        d[2] += qc * kb[(b + 2u) * HD4 + c * S + sl];
+        d[3] += qc * kb[(b + 3u) * HD4 + c * S + sl];
       }
+      let one = vec4<f32>(1.0);
+      var s4 = vec4<f32>(dot(d[0], one), dot(d[1], one), dot(d[2], one), dot(d[3], one));
+      for (var x = 1u; x < S; x <<= 1u) { s4 += subgroupShuffleXor(s4, x); }
+      let j = vec4<u32>(j0 + b) + vec4<u32>(0u, 1u, 2u, 3u);
+      let ok = vec4<bool>(live) & (j >= vec4<u32>(first)) & (j <= vec4<u32>(p));
+      s4 = select(vec4<f32>(NEG_BIG), s4, ok);
+      let mb = max(m, max(max(s4.x, s4.y), max(s4.z, s4.w)));
+      let a = exp(m - mb);
+      let w = select(vec4<f32>(0.0), exp(s4 - vec4<f32>(mb)), ok);
+      l = l * a + (w.x + w.y + w.z + w.w);
+      for (var c = 0u; c < DPT4; c++) {
+        o[c] = o[c] * a + w.x * vb[b * HD4 + c * S + sl] + w.y * vb[(b + 1u) * HD4 + c * S + sl] + w.z * vb[(b + 2u) * HD4 + c * S + sl] + w.w * vb[(b + 3u) * HD4 + c * S + sl];
+      }
+      m = mb;
     }
-    var mb = m;
-    for (var b = 0u; b < B; b++) {
-      let j = j0 + b;
-      let ok = live && j >= first && j <= p;
-      sc[b] = select(NEG_BIG, sc[b], ok);
-      mb = max(mb, sc[b]);
-    }
-    let a = exp(m - mb);
-    l *= a;
-    for (var c = 0u; c < dpt4; c++) { o[c] *= a; }
-    for (var b = 0u; b < B; b++) {
-      let j = j0 + b;
-      let w = select(0.0, exp(sc[b] - mb), live && j >= first && j <= p);
-      l += w;
-      for (var c = 0u; c < dpt4; c++) { o[c] += w * vb[b * HD4 + d0 + c]; }
-    }
-    m = mb;
   }
   if (live) {
-    let oo = P.o_offset + t * P.o_tstride + h * P.hd + 4u * d0;
-    for (var c = 0u; c < dpt4; c++) {
+    let oo = P.o_offset + t * P.o_tstride + h * P.hd + 4u * sl;
+    for (var c = 0u; c < DPT4; c++) {
       let v = o[c] / l;
-      O[oo + 4u * c] = v.x;
-      O[oo + 4u * c + 1u] = v.y;
-      O[oo + 4u * c + 2u] = v.z;
-      O[oo + 4u * c + 3u] = v.w;
+      let at = oo + 4u * S * c;
+      O[at] = v.x;
+      O[at + 1u] = v.y;
+      O[at + 2u] = v.z;
+      O[at + 3u] = v.w;
     }
   }
 }

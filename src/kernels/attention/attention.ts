@@ -18,9 +18,8 @@ const DECODE = { label: 'attention-decode', code: decodeCode };
 const TILED = { label: 'attention-tiled', code: tiledCode };
 const FAST_WG = 128;
 const TILED_WG = 128;
-/** keys a block in attention-tiled.wgsl (B) and the most vec4s of a row one thread keeps (MAXD4) */
+/** keys a block in attention-tiled.wgsl (B) */
 const TILED_B = 16;
-const TILED_MAXD4 = 16;
 /** 'auto' takes the tiled kernel from this many tokens a chunk */
 export const TILED_MIN_T = 8;
 const WG = 64;
@@ -89,12 +88,13 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
   const aligned = a.hd % 4 === 0 && a.hd / 4 <= FAST_WG && [a.kOffset ?? 0, a.vOffset ?? 0, kvStride].every((v) => v % 4 === 0);
   if (variant === 'fast') check(aligned, 'fast attention needs hd % 4 == 0 and k/v offsets and strides % 4 == 0');
   const gpu = !enc.ctx.caps.fallbackAdapter;
-  const tile = aligned ? tiledShape(a.hd, a.nHeads / a.nKv, enc.ctx.limits.maxComputeWorkgroupStorageSize) : null;
-  if (variant === 'tiled') check(tile !== null, `tiled attention needs aligned k/v rows, hd / 4 = S x (<= ${TILED_MAXD4}) with S | ${TILED_WG}, and its workgroup memory within the device limit (hd ${a.hd}, ${a.nHeads / a.nKv} heads a kv head)`);
+  const caps = enc.ctx.caps;
+  const tile = aligned && caps.subgroups ? tiledShape(a.hd, a.nHeads / a.nKv, enc.ctx.limits.maxComputeWorkgroupStorageSize, caps.subgroupMinSize) : null;
+  if (variant === 'tiled') check(tile !== null, `tiled attention needs subgroups, aligned k/v rows, hd / 4 = S x DPT4 with S a power of two within the subgroup and DPT4 <= 16, and its workgroup memory within the device limit (hd ${a.hd}, ${a.nHeads / a.nKv} heads a kv head)`);
   const tiled = tile !== null && (variant === 'tiled' || (variant === 'auto' && gpu && a.T >= TILED_MIN_T));
   const fast = !tiled && aligned && (variant === 'fast' || (variant === 'auto' && gpu));
   const kernel = tiled
-    ? enc.ctx.pipelines.get(TILED, 'main', { WG: TILED_WG, S: tile!.S, HD4: a.hd / 4, HPW: tile!.HPW })
+    ? enc.ctx.pipelines.get(TILED, 'main', { WG: TILED_WG, S: tile!.S, DPT4: tile!.DPT4, HPW: tile!.HPW })
     : fast ? enc.ctx.pipelines.get(FAST, 'main', { WG: FAST_WG }) : enc.ctx.pipelines.get(SRC, 'main', { WG });
   const params = new Params()
     .u32(a.T)
@@ -118,21 +118,24 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
 }
 
 /**
- * attention-tiled.wgsl's shape for head_dim `hd` and `G` query heads a kv head: S threads a query
- * row, HPW heads and TQ tokens a workgroup; null where it does not apply.
+ * attention-tiled.wgsl's shape for head_dim `hd` and `G` query heads a kv head on a device whose
+ * subgroups have at least `sgMin` lanes: S lanes a query row keeping DPT4 vec4s each (8 where the
+ * subgroup allows), HPW heads and TQ tokens a workgroup; null where it does not apply.
  */
-export function tiledShape(hd: number, G: number, maxWorkgroupBytes: number): { S: number; HPW: number; TQ: number } | null {
+export function tiledShape(hd: number, G: number, maxWorkgroupBytes: number, sgMin: number): { S: number; DPT4: number; HPW: number; TQ: number } | null {
   const hd4 = hd / 4;
   if (!Number.isInteger(hd4)) return null;
-  let S = 1;
-  while (S <= TILED_WG && (hd4 % S !== 0 || hd4 / S > TILED_MAXD4 || TILED_WG % S !== 0)) S++;
-  if (S > TILED_WG) return null;
+  const pow2 = (n: number) => (n & (n - 1)) === 0;
+  const order = [8, 4, 16, 12, 10, 6, 5, 7, 9, 11, 13, 14, 15, 3, 2, 1];
+  const DPT4 = order.find((d) => hd4 % d === 0 && pow2(hd4 / d) && hd4 / d <= Math.min(sgMin, TILED_WG));
+  if (DPT4 === undefined) return null;
+  const S = hd4 / DPT4;
   const rows = TILED_WG / S;
   let HPW = Math.min(G, rows);
   while (G % HPW !== 0) HPW--;
-  const bytes = 2 * TILED_B * hd4 * 16 + TILED_B * (S > 1 ? TILED_WG : 1) * 4;
+  const bytes = 2 * TILED_B * hd4 * 16 + 16;
   if (bytes > maxWorkgroupBytes) return null;
-  return { S, HPW, TQ: Math.floor(rows / HPW) };
+  return { S, DPT4, HPW, TQ: Math.floor(rows / HPW) };
 }
 
 export interface AttentionDecodeArgs extends Omit<AttentionArgs, 'T' | 'variant'> {
