@@ -248,10 +248,11 @@ fn write_dense(m: u32, bo: u32, r0: u32, t0: u32, i: u32, j: u32, lid: u32) {
   }
 }
 
-// The tile's problems (prob) and its expert's slot (tile_info[0]); false past the plan's tiles.
-fn stage_group(tile: u32, lid: u32) -> bool {
+// The tile's problems (prob) and its expert's slot (tile_info[0]); returns the tile's live token
+// blocks (ceil(live / 16): an expert's last tile is often short), 0 past the plan's tiles.
+fn stage_group(tile: u32, lid: u32) -> u32 {
   let E = P.experts;
-  if (tile >= PLAN[2u * E + 1u]) { return false; }
+  if (tile >= PLAN[2u * E + 1u]) { return 0u; }
   let entry = PLAN[2u * E + 2u + tile];
   let e = entry & 0xffffu;
   let j = entry >> 16u;
@@ -262,7 +263,7 @@ fn stage_group(tile: u32, lid: u32) -> bool {
   }
   if (lid == 0u) { tile_info[0] = S[P.slot_offset + ORDER[PLAN[E + e]]]; }
   workgroupBarrier();
-  return true;
+  return (live + 15u) / 16u;
 }
 
 // The lane's eight outputs of a stored grouped block: down, y = v (+ bias); gate_up, the
@@ -304,6 +305,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let x0 = wid.y * BT; // the tile's first row of the x copy (grouped: plan tile i at rows i BT ..)
   var bo = P.b_offset;
   var slot = 0u;
+  // live token blocks of the tile (uniform: from the params or the plan)
+  var nt = min(TB, (P.tokens - min(x0, P.tokens) + 15u) / 16u);
   if (MODE == 0u) {
     let n0 = (P.rows + R - 1u) / R;
     let n1 = (P.rows2 + R - 1u) / R;
@@ -316,7 +319,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   } else {
     ROWS = P.rows;
     r0 = wid.x * select(R, R / 2u, MODE == 1u);
-    if (!stage_group(wid.y, lid)) { return; }
+    nt = stage_group(wid.y, lid);
+    if (nt == 0u) { return; }
     slot = tile_info[0];
     mat = P.w_offset + slot;
     mat2 = P.w2_offset + slot;
@@ -344,61 +348,85 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   put(fetch(mat, mat2, r0, 0u, lid, dual), lid, 0u);
   workgroupBarrier();
-  for (var g = 0u; g < G; g++) {
-    let b = g % 2u;
-    let more = g + 1u < G;
-    var pre: Pref;
-    if (more) { pre = fetch(mat, mat2, r0, g + 1u, lid, dual); }
-    for (var kk = 0u; kk < 2u; kk++) {
-      let nc = min(32u * g + 16u * kk + 16u, P.cols - 16u);
-      let q0 = lx(x0, 0u, nc);
-      var q1 = q0;
-      var q2 = q0;
-      var q3 = q0;
-      if (TB > 1u) { q1 = lx(x0, 1u, nc); }
-      if (TB > 2u) {
-        q2 = lx(x0, 2u, nc);
-        q3 = lx(x0, 3u, nc);
+  if (nt == 1u && TB > 1u) {
+    // a tile of one live token block (an expert's short last tile): only its multiplies, loads
+    // and results (a separate loop: conditions inside the full loop's body cost 1.7x on the H100)
+    for (var g = 0u; g < G; g++) {
+      let b = g % 2u;
+      let more = g + 1u < G;
+      var pre: Pref;
+      if (more) { pre = fetch(mat, mat2, r0, g + 1u, lid, dual); }
+      for (var kk = 0u; kk < 2u; kk++) {
+        let q0 = lx(x0, 0u, min(32u * g + 16u * kk + 16u, P.cols - 16u));
+        c0 = mac(lw(b, 0u, kk), p0, c0);
+        c1 = mac(lw(b, 1u, kk), p0, c1);
+        if (RB == 4u) {
+          c2 = mac(lw(b, 2u, kk), p0, c2);
+          c3 = mac(lw(b, 3u, kk), p0, c3);
+        }
+        p0 = q0;
       }
-      let a0 = lw(b, 0u, kk);
-      let a1 = lw(b, 1u, kk);
-      c0 = mac(a0, p0, c0);
-      c1 = mac(a1, p0, c1);
-      if (RB == 4u) {
-        let a2 = lw(b, 2u, kk);
-        let a3 = lw(b, 3u, kk);
-        c2 = mac(a2, p0, c2);
-        c3 = mac(a3, p0, c3);
-        if (TB > 1u) {
-          c4 = mac(a0, p1, c4);
-          c5 = mac(a1, p1, c5);
-          c6 = mac(a2, p1, c6);
-          c7 = mac(a3, p1, c7);
-        }
-      } else {
-        if (TB > 1u) {
-          c2 = mac(a0, p1, c2);
-          c3 = mac(a1, p1, c3);
-        }
-        if (TB > 2u) {
-          c4 = mac(a0, p2, c4);
-          c5 = mac(a1, p2, c5);
-          c6 = mac(a0, p3, c6);
-          c7 = mac(a1, p3, c7);
-        }
-      }
-      p0 = q0;
-      p1 = q1;
-      p2 = q2;
-      p3 = q3;
+      if (more) { put(pre, lid, 1u - b); }
+      workgroupBarrier();
     }
-    if (more) { put(pre, lid, 1u - b); }
-    workgroupBarrier();
+  } else {
+    for (var g = 0u; g < G; g++) {
+      let b = g % 2u;
+      let more = g + 1u < G;
+      var pre: Pref;
+      if (more) { pre = fetch(mat, mat2, r0, g + 1u, lid, dual); }
+      for (var kk = 0u; kk < 2u; kk++) {
+        let nc = min(32u * g + 16u * kk + 16u, P.cols - 16u);
+        let q0 = lx(x0, 0u, nc);
+        var q1 = q0;
+        var q2 = q0;
+        var q3 = q0;
+        if (TB > 1u) { q1 = lx(x0, 1u, nc); }
+        if (TB > 2u) {
+          q2 = lx(x0, 2u, nc);
+          q3 = lx(x0, 3u, nc);
+        }
+        let a0 = lw(b, 0u, kk);
+        let a1 = lw(b, 1u, kk);
+        c0 = mac(a0, p0, c0);
+        c1 = mac(a1, p0, c1);
+        if (RB == 4u) {
+          let a2 = lw(b, 2u, kk);
+          let a3 = lw(b, 3u, kk);
+          c2 = mac(a2, p0, c2);
+          c3 = mac(a3, p0, c3);
+          if (TB > 1u) {
+            c4 = mac(a0, p1, c4);
+            c5 = mac(a1, p1, c5);
+            c6 = mac(a2, p1, c6);
+            c7 = mac(a3, p1, c7);
+          }
+        } else {
+          if (TB > 1u) {
+            c2 = mac(a0, p1, c2);
+            c3 = mac(a1, p1, c3);
+          }
+          if (TB > 2u) {
+            c4 = mac(a0, p2, c4);
+            c5 = mac(a1, p2, c5);
+            c6 = mac(a0, p3, c6);
+            c7 = mac(a1, p3, c7);
+          }
+        }
+        p0 = q0;
+        p1 = q1;
+        p2 = q2;
+        p3 = q3;
+      }
+      if (more) { put(pre, lid, 1u - b); }
+      workgroupBarrier();
+    }
   }
   // epilogue: each block (gate_up: a gate block and its up block) through cm to the lanes
   let IB = select(RB, RB / 2u, MODE == 1u);
   for (var i = 0u; i < IB; i++) {
     for (var j = 0u; j < TB; j++) {
+      if (j >= nt) { break; } // dead token blocks: nothing to write
       subgroupMatrixStore<row_major>(&cm, 0u, pick(i + RB * j, c0, c1, c2, c3, c4, c5, c6, c7), CS);
       if (MODE == 1u) { subgroupMatrixStore<row_major>(&cm, 16u * CS, pick(i + RB / 2u + RB * j, c0, c1, c2, c3, c4, c5, c6, c7), CS); }
       workgroupBarrier();
