@@ -1,20 +1,10 @@
 import { describe, it } from 'vitest';
 import { softmaxAttention, type KvCache } from '../../reference/attention.ts';
 import { expectClose, expectThrows, randArray, rng, testContext } from '../testing/harness.ts';
-import { kvWrite } from '../kv-cache/kv-cache.ts';
+import { attentionChunks, type AttentionChunksCase } from '../testing/attention-chunks.ts';
 import { attention } from './attention.ts';
 
-interface Case {
-  name: string;
-  Hq: number;
-  Hkv: number;
-  hd: number;
-  window: number | null;
-  sinks: boolean;
-  chunks: number[];
-}
-
-const CASES: Case[] = [
+const CASES: AttentionChunksCase[] = [
   { name: 'full, MHA, prefill then decode', Hq: 2, Hkv: 2, hd: 16, window: null, sinks: false, chunks: [6, 1, 1, 3] },
   { name: 'full, GQA 4:1, sinks', Hq: 4, Hkv: 1, hd: 32, window: null, sinks: true, chunks: [1, 5, 1] },
   { name: 'sliding 4 (ring wraps), GQA 2:1, sinks', Hq: 4, Hkv: 2, hd: 8, window: 4, sinks: true, chunks: [3, 1, 1, 6, 1, 1, 2] },
@@ -41,39 +31,7 @@ describe('attention + kvWrite', () => {
   });
 
   for (const c of CASES) {
-    it(`${c.name}: chunk by chunk equal to the reference`, async () => {
-      const ctx = await testContext();
-      const r = rng(c.name.length * 13 + c.hd);
-      const total = c.chunks.reduce((a, b) => a + b, 0);
-      const capacity = c.window ?? total;
-      const kvw = c.Hkv * c.hd;
-      const ref: KvCache = { kind: 'kv', capacity, length: 0, k: new Float32Array(capacity * kvw), v: new Float32Array(capacity * kvw) };
-      const sinks = c.sinks ? randArray(r, c.Hq, -1, 2) : undefined;
-      const kCache = ctx.createBuffer(capacity * kvw * 4);
-      const vCache = ctx.createBuffer(capacity * kvw * 4);
-      const sinkBuf = sinks && ctx.upload(sinks);
-      let pos0 = 0;
-      for (const T of c.chunks) {
-        const q = randArray(r, T * c.Hq * c.hd, -2, 2);
-        const k = randArray(r, T * kvw, -2, 2);
-        const v = randArray(r, T * kvw);
-        const expect = softmaxAttention(ref, q, k, v, T, c.Hq, c.Hkv, c.hd, c.window, sinks);
-        const out = ctx.createBuffer(T * c.Hq * c.hd * 4);
-        await ctx.scoped(`attention ${c.name}`, async () => {
-          const enc = ctx.encoder();
-          const kb = ctx.upload(k);
-          const vb = ctx.upload(v);
-          attention(enc, { T, nHeads: c.Hq, nKv: c.Hkv, hd: c.hd, pos0, capacity, window: c.window, q: ctx.upload(q), k: kb, v: vb, kCache, vCache, sinks: sinkBuf, out });
-          kvWrite(enc, { T, width: kvw, pos0, capacity, k: kb, v: vb, kCache, vCache });
-          enc.submit();
-          expectClose(await ctx.readF32(out), expect, `${c.name} chunk at ${pos0} (T=${T})`, { rtol: 1e-5 });
-        });
-        pos0 += T;
-      }
-      // the ring holds what the reference cache holds
-      expectClose(await ctx.readF32(kCache), ref.k, 'key cache', { rtol: 0, atol: 0 });
-      expectClose(await ctx.readF32(vCache), ref.v, 'value cache', { rtol: 0, atol: 0 });
-    });
+    it(`${c.name}: chunk by chunk equal to the reference`, () => attentionChunks(c, undefined, c.name.length * 13 + c.hd, 2));
   }
 
   it('fused qkv rows: strides and offsets select q, k and v inside one buffer', async () => {
