@@ -253,8 +253,9 @@ export class GpuForward extends ForwardBuffers {
       enc = await this.moeBlock(enc, L, T);
       // a chunk of several tokens: hand each layer to the GPU as soon as it is recorded, so the GPU
       // runs layer L while the CPU records L + 1 (recording a 512-token prefill of gpt-oss-20b's 24
-      // layers took 21 ms of CPU before its single submit: 18% of the prefill on an H100)
-      if (T > 1 && L + 1 < s.num_hidden_layers && !this.capturing) {
+      // layers took 21 ms of CPU before its single submit: 18% of the prefill on an H100). Streaming
+      // already submitted the layer (moeBlock returns a fresh encoder).
+      if (T > 1 && L + 1 < s.num_hidden_layers && !this.capturing && this.experts.resident) {
         this.submit(enc);
         enc = ctx.encoder('chunk');
       }
