@@ -29,6 +29,8 @@ export interface BenchSizes {
   prefill: number;
   streamDecode: number;
   budgets: number[];
+  /** staging-ring settings also streamed at the 25% budget besides the engine's (default: 16 MiB, not eager) */
+  rings?: { chunkMiB: number; eager: boolean }[];
   variants: MatvecVariant[];
   profile: boolean;
 }
@@ -44,7 +46,8 @@ export interface DecodeResult {
 
 export interface StreamResult {
   budget: number;
-  upload: 'ring' | 'writeBuffer' | 'ring-batched';
+  /** ring: the engine's staging ring; ring-batched / ring-alt: other ring settings (`ring`), not eager / eager */
+  upload: 'ring' | 'writeBuffer' | 'ring-batched' | 'ring-alt';
   /** the staging ring's chunk bytes and whether each chunk is submitted as filled ('ring*' uploads) */
   ring?: { chunk_MiB: number; eager: boolean };
   budget_bytes: number;
@@ -217,14 +220,18 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
 
   // streaming: the same model with a fraction of the experts' bytes on the GPU
   const streaming: StreamResult[] = [];
-  // at 25% also: queue.writeBuffer, and the ring as before round 8 (16 MiB chunks submitted with
-  // the layer's experts) against the default (4 MiB chunks, each submitted as filled)
-  const runs: [number, StreamResult['upload']][] = sz.budgets.map((b) => [b, 'ring']);
-  if (sz.budgets.includes(0.25)) runs.push([0.25, 'ring-batched'], [0.25, 'writeBuffer']);
+  // at 25% also: queue.writeBuffer, and other staging-ring settings (default: as before round 8,
+  // 16 MiB chunks submitted with the layer's experts) against the engine's (4 MiB chunks, each but
+  // a blob's last submitted as filled)
   const ringDefault = { ...ringTuning };
-  for (const [budget, upload] of runs) {
+  const runs: [number, StreamResult['upload'], { chunkBytes: number; eager: boolean }][] = sz.budgets.map((b) => [b, 'ring', ringDefault]);
+  if (sz.budgets.includes(0.25)) {
+    for (const r of sz.rings ?? [{ chunkMiB: 16, eager: false }]) runs.push([0.25, r.eager ? 'ring-alt' : 'ring-batched', { chunkBytes: r.chunkMiB << 20, eager: r.eager }]);
+    runs.push([0.25, 'writeBuffer', ringDefault]);
+  }
+  for (const [budget, upload, setting] of runs) {
     if (performance.now() > deadline) break;
-    Object.assign(ringTuning, upload === 'ring-batched' ? { chunkBytes: 16 << 20, eager: false } : ringDefault);
+    Object.assign(ringTuning, setting);
     const ring = upload === 'writeBuffer' ? undefined : { chunk_MiB: ringTuning.chunkBytes / 2 ** 20, eager: ringTuning.eager };
     const s = await GpuRunner.create(pm, { ctx, maxLen, maxChunk: 64, expertBudget: budget, expertUpload: upload === 'writeBuffer' ? 'writeBuffer' : 'ring' });
     Object.assign(ringTuning, ringDefault);
@@ -273,7 +280,7 @@ export async function benchModel(ctx: GpuContext, name: string, entry: ShapeEntr
       for (let k = 0; k < (small ? 1 : 3); k++) all.push(await once(k));
       const res: StreamResult = { ...all.reduce((a, b) => (b.tok_s > a.tok_s ? b : a)), runs_tok_s: all.map((x) => x.tok_s), runs_GBps: all.map((x) => x.streamed_GBps) };
       streaming.push(res);
-      log(`  stream ${(budget * 100).toFixed(0)}% (${upload}): ${res.tok_s.toFixed(2)} tok/s, miss ${(res.miss_rate * 100).toFixed(0)}%, ${res.streamed_GBps.toFixed(2)} GB/s streamed (speculative ${res.speculative_GB!.toFixed(2)} GB, used ${res.speculative_used_GB!.toFixed(2)} GB)`);
+      log(`  stream ${(budget * 100).toFixed(0)}% (${upload}${ring ? ` ${ring.chunk_MiB} MiB${ring.eager ? ' eager' : ''}` : ''}): ${res.tok_s.toFixed(2)} tok/s, miss ${(res.miss_rate * 100).toFixed(0)}%, ${res.streamed_GBps.toFixed(2)} GB/s streamed (speculative ${res.speculative_GB!.toFixed(2)} GB, used ${res.speculative_used_GB!.toFixed(2)} GB)`);
     } finally {
       s.dispose();
     }

@@ -24,7 +24,7 @@ import { benchAttention } from './attention-bench.ts';
 import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry } from './model-bench.ts';
 import { headline, readmeTable } from './report.ts';
 
-export const usage = 'the full suite (default): ceilings, kernels, models, torch peer [--scale --models --sections --out --time-limit --variants --budgets --tune]';
+export const usage = 'the full suite (default): ceilings, kernels, models, torch peer [--scale --models --sections --out --time-limit --variants --budgets --rings --tune]';
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);
@@ -60,6 +60,9 @@ export async function run(argv: string[]): Promise<number> {
   if (variants) sizes.variants = variants.split(',') as BenchSizes['variants'];
   const budgets = arg(argv, 'budgets');
   if (budgets) sizes.budgets = budgets === 'none' ? [] : budgets.split(',').map(Number);
+  // staging-ring settings streamed at 25% besides the engine's: MiB:eager, e.g. --rings 16:0,8:1
+  const rings = arg(argv, 'rings');
+  if (rings) sizes.rings = rings.split(',').map((x) => ({ chunkMiB: Number(x.split(':')[0]), eager: x.split(':')[1] === '1' }));
   const tune = ({ '0': 'none', prefill: 'prefill' } as const)[arg(argv, 'tune') ?? ''] ?? 'all';
   const adapter = await (await findGpu()).requestAdapter({ powerPreference: 'high-performance' });
   const result: Record<string, unknown> = {
