@@ -109,3 +109,26 @@ function simpleExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t0: numb
     variant: l.variant,
   });
 }
+
+/**
+ * Streaming: split a chunk's routed ids (T, K) into runs of consecutive tokens whose union of
+ * experts fits the layer's `slots` (a single token always forms a run, K <= slots), so any budget
+ * down to K slots a layer can serve a long chunk. Each run: tokens [t0, t1) and its experts.
+ */
+export function slotRuns(ids: Uint32Array, T: number, K: number, slots: number): { t0: number; t1: number; experts: number[] }[] {
+  const runs: { t0: number; t1: number; experts: number[] }[] = [];
+  for (let t0 = 0; t0 < T; ) {
+    let union = new Set<number>();
+    let t1 = t0;
+    while (t1 < T) {
+      const more = new Set(union);
+      for (let k = 0; k < K; k++) more.add(ids[t1 * K + k]);
+      if (more.size > slots && t1 > t0) break;
+      union = more;
+      t1++;
+    }
+    runs.push({ t0, t1, experts: [...union] });
+    t0 = t1;
+  }
+  return runs;
+}

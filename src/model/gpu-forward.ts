@@ -24,7 +24,7 @@ import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/e
 import { route, routeNorm, routeNormUsable, routeTuning } from '../kernels/router/router.ts';
 import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
 import { matmulTiled, matmulTiledQkv, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
-import { recordExperts, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
+import { recordExperts, slotRuns, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
 import { argmax } from '../kernels/argmax/argmax.ts';
 import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 import type { ExpertCache } from '../experts/cache.ts';
@@ -251,10 +251,8 @@ export class GpuForward extends ForwardBuffers {
         this.routerBlock(e, L, T);
       });
       enc = await this.moeBlock(enc, L, T);
-      // a chunk of several tokens: hand each layer to the GPU as soon as it is recorded, so the GPU
-      // runs layer L while the CPU records L + 1 (recording a 512-token prefill of gpt-oss-20b's 24
-      // layers took 21 ms of CPU before its single submit: 18% of the prefill on an H100). Streaming
-      // already submitted the layer (moeBlock returns a fresh encoder).
+      // several tokens: submit each layer once recorded, so the GPU runs it while the CPU records
+      // the next (ARCHITECTURE: 12-47 ms of recording for a 512-token prefill); streaming submits itself
       if (T > 1 && L + 1 < s.num_hidden_layers && !this.capturing && this.experts.resident) {
         this.submit(enc);
         enc = ctx.encoder('chunk');
@@ -452,8 +450,8 @@ export class GpuForward extends ForwardBuffers {
       cache.stats.hits += T * K;
       return enc;
     }
-    // streaming: read back the routed ids, make them resident group by group of consecutive
-    // tokens whose union of experts fits the layer's slots, then record their expert work.
+    // streaming: read back the routed ids, make them resident run by run of consecutive tokens
+    // whose union of experts fits the layer's slots (slotRuns), then record their expert work.
     // Prefetch: the next layer's router applied to this layer's normed hidden state is a cheap
     // predictor of its experts; their store reads start now and overlap this layer's work.
     const predP = this.predictorFor(L) ? enc.read(this.predIds, 0, T * K * 4) : null;
@@ -474,28 +472,15 @@ export class GpuForward extends ForwardBuffers {
     }
     this.ctx.check();
     const slotWords = new Uint32Array(T * K);
-    let t0 = 0;
-    while (t0 < T) {
-      let union = new Set<number>();
-      let t1 = t0;
-      while (t1 < T) {
-        const more = new Set(union);
-        for (let k = 0; k < K; k++) more.add(ids[t1 * K + k]);
-        if (more.size > cache.slotsPerLayer && t1 > t0) break;
-        union = more;
-        t1++;
-      }
-      const experts = [...union];
+    for (const { t0, t1, experts } of slotRuns(ids, T, K, cache.slotsPerLayer)) {
       const words = await cache.ensure(L, experts, true);
       const at = new Map(experts.map((e, i) => [e, words[i]]));
       for (let i = t0 * K; i < t1 * K; i++) slotWords[i] = at.get(ids[i])!;
       this.ctx.queue.writeBuffer(this.slots, t0 * K * 4, slotWords, t0 * K, (t1 - t0) * K);
       const e = this.ctx.encoder('experts');
-      const [a, n] = [t0, t1 - t0];
-      this.taped(e, `experts${L}`, () => recordExperts(e, layer, bufs, a, n));
+      this.taped(e, `experts${L}`, () => recordExperts(e, layer, bufs, t0, t1 - t0));
       this.submit(e, cache.takeUploads()); // the uploads and the experts in one submit
       cache.uploadsSubmitted();
-      t0 = t1;
     }
     return this.ctx.encoder('chunk');
   }

@@ -129,12 +129,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let hi = P.pos0 + min(P.tokens, t0 + tq) - 1u;
   let sl = i % S; // this thread's vec4s of a row: sl, sl + S, sl + 2 S, ...
 
-  var q: array<vec4<f32>, MAXD4>;
+  var q: array<vec4<f32>, MAXD4>; // zero-initialized, as every WGSL variable without an initializer
   var o: array<vec4<f32>, MAXD4>;
-  for (var c = 0u; c < DPT4; c++) {
-    q[c] = vec4<f32>(0.0);
-    o[c] = vec4<f32>(0.0);
-  }
   if (live) {
     let qo = P.q_offset + t * P.q_tstride + h * P.hd + 4u * sl;
     for (var c = 0u; c < DPT4; c++) {

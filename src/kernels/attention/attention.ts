@@ -87,8 +87,8 @@ export function attention(enc: GpuEncoder, a: AttentionArgs): void {
   const variant = a.variant ?? 'auto';
   const aligned = a.hd % 4 === 0 && a.hd / 4 <= FAST_WG && [a.kOffset ?? 0, a.vOffset ?? 0, kvStride].every((v) => v % 4 === 0);
   if (variant === 'fast') check(aligned, 'fast attention needs hd % 4 == 0 and k/v offsets and strides % 4 == 0');
-  const gpu = !enc.ctx.caps.fallbackAdapter;
   const caps = enc.ctx.caps;
+  const gpu = !caps.fallbackAdapter;
   const tile = aligned && caps.subgroups ? tiledShape(a.hd, a.nHeads / a.nKv, enc.ctx.limits.maxComputeWorkgroupStorageSize, caps.subgroupMinSize) : null;
   if (variant === 'tiled') check(tile !== null, `tiled attention needs subgroups, aligned k/v rows, hd / 4 = S x DPT4 with S a power of two within the subgroup and DPT4 <= 16, and its workgroup memory within the device limit (hd ${a.hd}, ${a.nHeads / a.nKv} heads a kv head)`);
   const tiled = tile !== null && (variant === 'tiled' || (variant === 'auto' && gpu && a.T >= TILED_MIN_T));
