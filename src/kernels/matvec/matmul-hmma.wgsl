@@ -21,19 +21,27 @@ enable chromium_experimental_subgroup_matrix;
 // 32-column group (one quant group): the lanes stage the tile's weights (four tasks a row: a word
 // of q4 / mxfp4 codes, two of q8, times the group scale) as f16 in workgroup memory, row-major
 // with rows KP = 40 halves apart (80 bytes: the eight row addresses of a 16 x 16 load fall in
-// distinct 16-byte bank groups); two buffers, the next group's words prefetched into registers
-// while this group multiplies; then two k steps of 16, each RB left loads (weights) from
-// workgroup memory, TB right loads (tokens, column-major) straight from the f16 copy of x (the
-// next step's issued before this step's multiplies), and RB TB multiplies. x is not staged: WGSL
-// fills an f16 array two bytes a store, and staging cost more than it saved (H100). Instead
-// x-half.wgsl writes the copy in 16 x 16 blocks, so a token matrix is 512 contiguous bytes at a
-// constant stride (1.4-1.7x faster than loading it across whole rows), the tile's tokens as
-// consecutive blocks: mm's tokens as they are, the grouped products' problems tile by tile of the
-// plan (tile i at rows i BT ..) — offsets uniform across the workgroup, as the matrix loads need.
+// distinct 16-byte bank groups), eight halves a task in two vec4<f16> stores (the matrix loads
+// take arrays of vectors, offsets and strides counted in vectors; with eight f16 stores a task
+// the grouped products were 1.1-1.4x slower); two buffers, the next group's words prefetched into
+// registers while this group multiplies; then two k steps of 16, each RB left loads (weights)
+// from workgroup memory, TB right loads (tokens, column-major) straight from the f16 copy of x
+// (the next step's issued before this step's multiplies), and RB TB multiplies. x-half.wgsl
+// writes the copy in 16 x 16 blocks, so a token matrix is 512 contiguous bytes at a constant
+// stride (1.4-1.7x faster than loading it across whole rows), the tile's tokens as consecutive
+// blocks: mm's tokens as they are, the grouped products' problems tile by tile of the plan (tile
+// i at rows i BT ..) — offsets uniform across the workgroup, as the matrix loads need. These
+// loads are the loop's largest cost (a knock-out probe at gpt-oss gate_up's grid: multiplies
+// alone 236 us, with the token loads 1796, with the weight loads from workgroup memory instead
+// 511): the copy is read once a row tile, R rows.
 // Measured slower on the H100 and not kept: the token matrices loaded two steps ahead (3-4x
 // slower: registers), two quant groups staged between barriers, x staged through workgroup
-// memory (from f32, or from the f16 copy with 16-byte loads: 1.7x slower), the weights
-// dequantized in packed f16 math (no change).
+// memory (from f32, or from the f16 copy with 16-byte loads and f16 stores: 1.7x slower), the
+// weights dequantized in packed f16 math (no change), 4 x 4 result matrices a tile (1.6x slower
+// in whole prefills), several subgroups a workgroup sharing the staged weights (the matrix
+// offsets then differ between subgroups: `diagnostic(off, chromium.subgroup_matrix_uniformity)`
+// and `subgroup_id`; 2 to 4 subgroups along tokens or rows 1.0-1.5x slower, with the token
+// matrices shared through workgroup memory 1.3-1.5x slower).
 // Epilogue: each result block (gate_up: a gate block and its up block) is stored to workgroup
 // memory and the lanes write its 256 values with bias, residual or activation.
 //
@@ -96,7 +104,7 @@ struct Params {
 
 var<private> ROWS: u32;
 
-var<workgroup> wh: array<f16, 2u * R * KP>; // wh[(b R + row) KP + k]: weight (row, column k of the group), buffer b
+var<workgroup> wh: array<vec4<f16>, 2u * R * KP / 4u>; // halves [(b R + row) KP + k]: weight (row, column k of the group), buffer b
 var<workgroup> cm: array<f32, 2u * 16u * CS>; // a result block (gate_up: gate, then up), row-major
 var<workgroup> prob: array<u32, BT>; // problem of each tile token (grouped)
 var<workgroup> tile_info: array<u32, 4>; // [0]: the expert's slot (grouped); 16 bytes, as every array here
@@ -157,19 +165,15 @@ fn put_w(t: u32, o: vec3<u32>, b: u32) {
     let s = unpack2x16float(o.z).x;
     let a = vec4<f32>(unpack4xI8(o.x)) * s;
     let c = vec4<f32>(unpack4xI8(o.y)) * s;
-    for (var k = 0u; k < 4u; k++) {
-      wh[base + k] = f16(a[k]);
-      wh[base + 4u + k] = f16(c[k]);
-    }
+    wh[base / 4u] = vec4<f16>(a);
+    wh[base / 4u + 1u] = vec4<f16>(c);
     return;
   }
   let s = select(unpack2x16float(o.z).x, bitcast<f32>(min(o.z, 254u) << 23u) * 0.5, KIND == 4u);
   let lo = vec4<f32>(unpack4xI8(nibbles(o.x & 0x0f0f0f0fu))) * s;
   let hi = vec4<f32>(unpack4xI8(nibbles((o.x >> 4u) & 0x0f0f0f0fu))) * s;
-  for (var k = 0u; k < 4u; k++) {
-    wh[base + 2u * k] = f16(lo[k]);
-    wh[base + 2u * k + 1u] = f16(hi[k]);
-  }
+  wh[base / 4u] = vec4<f16>(vec4<f32>(lo.x, hi.x, lo.y, hi.y));
+  wh[base / 4u + 1u] = vec4<f16>(vec4<f32>(lo.z, hi.z, lo.w, hi.w));
 }
 
 // One group's loads, held in registers while the group before multiplies.
@@ -190,7 +194,8 @@ alias MR = subgroup_matrix_right<f16, 16, 16>;
 alias MC = subgroup_matrix_result<f32, 16, 16>;
 
 fn lw(b: u32, i: u32, kk: u32) -> ML {
-  return subgroupMatrixLoad<ML, row_major>(&wh, (b * R + 16u * i) * KP + 16u * kk, KP);
+  // an array of vectors: offset and stride count vectors (four halves)
+  return subgroupMatrixLoad<ML, row_major>(&wh, ((b * R + 16u * i) * KP + 16u * kk) / 4u, KP / 4u);
 }
 
 // Tokens x0 + 16 j .. of the x copy, columns c0 .. c0 + 15: one 16 x 16 block of x-half.wgsl's
