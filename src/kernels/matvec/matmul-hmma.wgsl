@@ -7,7 +7,7 @@ enable chromium_experimental_subgroup_matrix;
 // rounded to f16, the products summed in f32 inside the matrices across all columns (16 x 16 x 16
 // f16 multiplies into f32 results: tensor cores where the driver maps VK_KHR_cooperative_matrix
 // to them).
-//   acc(r, t) = sum over k of f16(w[r, k]) f16(x[t, k])     (f32 sums)
+//   acc(t, r) = sum over k of f16(x[t, k]) f16(w[r, k])     (f32 sums)
 // Unlike matmul-mma.wgsl's i8 products, the group scales are folded into the weights before the
 // multiply, so the sums stay in the matrices from the first column to the last and leave them
 // once per tile: no per-group round trip through workgroup memory.
@@ -24,8 +24,8 @@ enable chromium_experimental_subgroup_matrix;
 // distinct 16-byte bank groups), eight halves a task in two vec4<f16> stores (the matrix loads
 // take arrays of vectors, offsets and strides counted in vectors; with eight f16 stores a task
 // the grouped products were 1.1-1.4x slower); two buffers, the next group's words prefetched into
-// registers while this group multiplies; then two k steps of 16, each RB left loads (weights)
-// from workgroup memory, TB right loads (tokens, column-major) straight from the f16 copy of x
+// registers while this group multiplies; then two k steps of 16, each RB right loads (weights)
+// from workgroup memory, TB left loads (tokens, row-major) straight from the f16 copy of x
 // (the next step's issued before this step's multiplies), and RB TB multiplies. x-half.wgsl
 // writes the copy in 16 x 16 blocks, so a token matrix is 512 contiguous bytes at a constant
 // stride (1.4-1.7x faster than loading it across whole rows), the tile's tokens as consecutive
@@ -36,7 +36,8 @@ enable chromium_experimental_subgroup_matrix;
 // 511): the copy is read once a row tile, R rows.
 // Measured slower on the H100 and not kept: the token matrices loaded two steps ahead (3-4x
 // slower: registers), two quant groups staged between barriers, x staged through workgroup
-// memory (from f32, or from the f16 copy with 16-byte loads and f16 stores: 1.7x slower), the
+// memory (from f32, or from the f16 copy with 16-byte loads and f16 stores: 1.7x slower; with
+// vec4<f16> stores: gpt-oss's grouped products 1.3-1.4x slower, Qwen3's equal), the
 // weights dequantized in packed f16 math (no change), 4 x 4 result matrices a tile (1.6x slower
 // in whole prefills), several subgroups a workgroup sharing the staged weights (the matrix
 // offsets then differ between subgroups: `diagnostic(off, chromium.subgroup_matrix_uniformity)`
@@ -189,23 +190,28 @@ fn put(p: Pref, lid: u32, b: u32) {
   for (var q = 0u; q < WQ; q++) { put_w(lid + 32u * q, p.w[q], b); }
 }
 
-alias ML = subgroup_matrix_left<f16, 16, 16>;
-alias MR = subgroup_matrix_right<f16, 16, 16>;
+// The products are computed transposed, Y^T blocks (tokens x rows) = X (tokens x k) W^T (k x rows):
+// tokens the left matrices, weights the right ones. A left matrix loads from the x copy 1.3x
+// faster than a right one (H100, a probe of the token loads alone: row-major left 734-760 us,
+// column-major right 957-970, row-major right 983-996).
+alias MX = subgroup_matrix_left<f16, 16, 16>;
+alias MW = subgroup_matrix_right<f16, 16, 16>;
 alias MC = subgroup_matrix_result<f32, 16, 16>;
 
-fn lw(b: u32, i: u32, kk: u32) -> ML {
-  // an array of vectors: offset and stride count vectors (four halves)
-  return subgroupMatrixLoad<ML, row_major>(&wh, ((b * R + 16u * i) * KP + 16u * kk) / 4u, KP / 4u);
+// Rows 16 i .. of the staged weights, columns 16 kk ..: W^T's block (k, row) column-major. An
+// array of vectors: offset and stride count vectors (four halves).
+fn lw(b: u32, i: u32, kk: u32) -> MW {
+  return subgroupMatrixLoad<MW, col_major>(&wh, ((b * R + 16u * i) * KP + 16u * kk) / 4u, KP / 4u);
 }
 
 // Tokens x0 + 16 j .. of the x copy, columns c0 .. c0 + 15: one 16 x 16 block of x-half.wgsl's
-// layout, token by token (x0 and c0 multiples of 16).
-fn lx(x0: u32, j: u32, c0: u32) -> MR {
-  return subgroupMatrixLoad<MR, col_major>(&XH, ((x0 / 16u + j) * (P.cols / 16u) + c0 / 16u) * 256u, 16u);
+// layout, token by token (x0 and c0 multiples of 16), row-major.
+fn lx(x0: u32, j: u32, c0: u32) -> MX {
+  return subgroupMatrixLoad<MX, row_major>(&XH, ((x0 / 16u + j) * (P.cols / 16u) + c0 / 16u) * 256u, 16u);
 }
 
-fn mac(a: ML, x: MR, c: MC) -> MC {
-  return subgroupMatrixMultiplyAccumulate(a, x, c);
+fn mac(a: MW, x: MX, c: MC) -> MC {
+  return subgroupMatrixMultiplyAccumulate(x, a, c);
 }
 
 // Block n of eight (the epilogue's pick; n is uniform).
@@ -432,8 +438,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var i = 0u; i < IB; i++) {
     for (var j = 0u; j < TB; j++) {
       if (j >= nt) { break; } // dead token blocks: nothing to write
-      subgroupMatrixStore<row_major>(&cm, 0u, pick(i + RB * j, c0, c1, c2, c3, c4, c5, c6, c7), CS);
-      if (MODE == 1u) { subgroupMatrixStore<row_major>(&cm, 16u * CS, pick(i + RB / 2u + RB * j, c0, c1, c2, c3, c4, c5, c6, c7), CS); }
+      // (tokens, rows) blocks stored column-major: cm[row * CS + token]
+      subgroupMatrixStore<col_major>(&cm, 0u, pick(i + RB * j, c0, c1, c2, c3, c4, c5, c6, c7), CS);
+      if (MODE == 1u) { subgroupMatrixStore<col_major>(&cm, 16u * CS, pick(i + RB / 2u + RB * j, c0, c1, c2, c3, c4, c5, c6, c7), CS); }
       workgroupBarrier();
       if (MODE == 0u) {
         write_dense(m, bo, r0, x0, i, j, lid);
