@@ -14,9 +14,9 @@ enable chromium_experimental_subgroup_matrix;
 // Precision: x and w to 11 significant bits (|rel| <= 2^-11 each); x-half.wgsl saturates |x|
 // above 65504 (the inputs here are normed hidden states and expert activations).
 //
-// How it parallelizes: ONE subgroup of 32 a workgroup: the matrix operations need offsets
-// uniform across the workgroup, so a second subgroup could only repeat the first one's work;
-// occupancy comes from many small workgroups a core instead. A tile is R = 16 RB rows (gate_up:
+// How it parallelizes: ONE subgroup of 32 a workgroup, occupancy from many small workgroups a
+// core (the matrix operations take offsets uniform across the workgroup; with that check turned
+// off, subgroups sharing a workgroup's staged weights measured slower, see below). A tile is R = 16 RB rows (gate_up:
 // R / 2 gate rows and the same up rows) by BT = 16 TB tokens, RB TB result matrices. Per
 // 32-column group (one quant group): the lanes stage the tile's weights (four tasks a row: a word
 // of q4 / mxfp4 codes, two of q8, times the group scale) as f16 in workgroup memory, row-major
