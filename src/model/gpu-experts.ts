@@ -64,7 +64,8 @@ export function recordExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t
   if (l.groupedFrom > 0 && n >= l.groupedFrom * E) {
     const q = layout.gate.quant;
     const route = hmmaRoute(e.ctx, q, 32, D) ? 'hmma' : dpRoute(e.ctx, q, 32, nTok) ? 'dp' : 'f32';
-    const bt = tileShape(e.ctx, groupedTile(n, E, route)).bt;
+    // the f16 copy of x (hmma) within a binding: gate_up reads D columns, down I
+    const bt = tileShape(e.ctx, groupedTile(n, E, route, Math.floor(e.ctx.limits.maxStorageBufferBindingSize / (2 * Math.max(D, I))))).bt;
     const common = { layout, n, K, E, bt, plan: b.plan, order: b.order, arena, slots: b.slots, slotsOffset: p0 };
     moePlan(e, { n, E, bt, ids: b.ids, idsOffset: p0, plan: b.plan, order: b.order });
     groupedGateUp(e, { ...common, activation: l.moe.activation, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I });

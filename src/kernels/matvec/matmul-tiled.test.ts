@@ -7,7 +7,7 @@ import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import { expectClose, expectEqual, expertArena, packAligned, randArray, randInt, randWeights, rng, testContext } from '../testing/harness.ts';
-import { groupedDown, groupedGateUp, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords, type TileGeometry } from './matmul-tiled.ts';
+import { groupedDown, groupedGateUp, groupedTile, matmulTiled, matmulTiledQkv, matmulTuning, moePlan, planWords, type TileGeometry } from './matmul-tiled.ts';
 import { dpTuning } from './matmul-dp.ts';
 
 // These cover the f32 kernel (matmul-tiled.wgsl) for every kind; matmul-dp.test.ts the packed
@@ -169,4 +169,22 @@ describe('matmul tiled', () => {
       });
     });
   }
+});
+
+describe('grouped tile choice (groupedTile)', () => {
+  vitestIt('f16 subgroup matrices: one tile of 64 an expert from 8 tokens an expert, smaller where the f16 copy of x would pass the binding', async () => {
+    const cases: [number, number, number, number][] = [
+      // problems, experts, rows the f16 copy may have, tile
+      [512 * 8, 256, Infinity, 64], // MiniMax-M2 at 512 tokens: 16 an expert
+      [512 * 8, 128, Infinity, 64], // Qwen3-30B-A3B: 32 an expert
+      [512 * 4, 32, Infinity, 64], // gpt-oss: 64 an expert
+      [64 * 8, 256, Infinity, 16], // 2 an expert
+      [512 * 8, 256, 15000, 16], // 64 would need (64 + 256) 64 = 20480 rows; 16 an expert: 16
+      [512 * 8, 128, 12000, 32], // 64 would need (64 + 128) 64 = 12288 rows; 32 an expert: 32
+    ];
+    for (const [n, E, rows, want] of cases) {
+      const got = groupedTile(n, E, 'hmma', rows);
+      if (got !== want) throw new Error(`groupedTile(${n}, ${E}, 'hmma', ${rows}) = ${got}, want ${want}`);
+    }
+  });
 });

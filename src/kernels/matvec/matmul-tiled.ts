@@ -346,13 +346,21 @@ export function groupedDown(enc: GpuEncoder, a: GroupedDownArgs): void {
  * Tokens per tile for grouped experts: about the average tokens an expert gets, 16..128. With
  * packed integer products (route 'dp') 32 up to 96 an expert: tiles of 32 won over 64 at 64
  * tokens an expert in every H100 tuner run (gpt-oss, 512 tokens), and 64 above. With f16
- * subgroup matrices ('hmma', tiles up to 64) 64 from 40 an expert: 64 beat 32 by 10% at 64 an
- * expert (H100, gpt-oss gate_up and down).
+ * subgroup matrices ('hmma', tiles up to 64) 64 from 8 tokens an expert: an expert's short last
+ * tile runs only its live token block, so one tile an expert beats several smaller ones (H100,
+ * 512 tokens, gate_up: Qwen3-30B-A3B at 32 an expert 24.3 ms vs 35.1-35.2 with tiles of 32 or 16,
+ * MiniMax-M2 at 16 an expert 13.1 vs 17.5 / 21.0; gpt-oss at 64 an expert: 64 beat 32 by 10%);
+ * 16 at 8 or fewer (not measured). `maxHalfRows`: rows the f16 copy of x may have (the binding
+ * limit over a row's bytes); a tile whose worst-case copy is larger is not taken.
  */
-export function groupedTile(n: number, E: number, route: 'f32' | 'dp' | 'hmma' = 'f32'): number {
+export function groupedTile(n: number, E: number, route: 'f32' | 'dp' | 'hmma' = 'f32', maxHalfRows = Infinity): number {
   if (matmulTuning.grouped) return matmulTuning.grouped;
   const avg = n / E;
   if (route === 'dp') return avg <= 20 ? 16 : avg <= 96 ? 32 : 64;
-  if (route === 'hmma') return avg <= 20 ? 16 : avg <= 40 ? 32 : 64;
+  if (route === 'hmma') {
+    // the f16 copy of x has rows for the most tiles a plan can have: ceil(n / bt) + E tiles
+    const fits = (bt: number) => (Math.ceil(n / bt) + E) * bt <= maxHalfRows;
+    return avg > 8 && fits(64) ? 64 : avg <= 20 || !fits(32) ? 16 : 32;
+  }
   return avg <= 20 ? 16 : avg <= 40 ? 32 : avg <= 96 ? 64 : 128;
 }

@@ -11,6 +11,7 @@ import { xHalfRows } from './matmul-hmma.ts';
 import { moePlan, planWords } from './matmul-tiled.ts';
 
 const NONE = -1;
+const UNREAD = -2; // a row past the plan's tiles: the product never reads it, the copy may leave it
 
 /** The copy's half at (row i, column c) in the blocked layout. */
 const at = (cols: number, i: number, c: number) => (Math.floor(i / 16) * (cols / 16) + Math.floor(c / 16)) * 256 + (i % 16) * 16 + (c % 16);
@@ -20,6 +21,7 @@ async function check(ctx: GpuContext, out: GPUBuffer, rows: number, cols: number
   ctx.pool.release(out);
   for (let i = 0; i < rows; i++) {
     const row = src(i);
+    if (row === UNREAD) continue;
     for (let c = 0; c < cols; c++) {
       const want = row === NONE ? 0 : f32ToF16(x[offset + row * stride + c]);
       const h = got[at(cols, i, c)];
@@ -40,7 +42,7 @@ describe('x-half (f16 blocks of x for the f16 subgroup-matrix products)', () => 
     await check(ctx, out, rows, cols, x, offset, stride, (i) => (i < n ? i : NONE));
   });
 
-  it('lays out the grouped problems tile by tile of the plan, each reading x row ORDER[p] / div', async () => {
+  it('lays out the grouped problems tile by tile of the plan, each reading x row ORDER[p] / div (short tiles zero-filled)', async () => {
     const ctx = await testContext();
     const r = rng(12);
     const [T, K, E, cols, bt] = [23, 2, 5, 64, 16];
@@ -58,14 +60,14 @@ describe('x-half (f16 blocks of x for the f16 subgroup-matrix products)', () => 
     const O = await ctx.readU32(order);
     const src = (i: number) => {
       const tile = Math.floor(i / bt);
-      if (tile >= P[2 * E + 1]) return NONE;
+      if (tile >= P[2 * E + 1]) return UNREAD;
       const entry = P[2 * E + 2 + tile];
       const e = entry & 0xffff;
       const jt = (entry >>> 16) * bt + (i % bt);
       return jt < P[e] ? Math.floor(O[P[E + e] + jt] / K) : NONE;
     };
     let live = 0;
-    for (let i = 0; i < rows; i++) live += +(src(i) !== NONE);
+    for (let i = 0; i < rows; i++) live += +(src(i) >= 0);
     if (live !== n) throw new Error(`the plan's tiles hold ${live} problems, not ${n}`);
     await check(ctx, out, rows, cols, x, 0, cols, src);
   });

@@ -7,7 +7,8 @@
 // Sources: mode 0 (dense products): src(i) = i for i < n. Mode 1 (grouped experts, tiles of BT
 // problems from moe-plan.wgsl): out rows i BT .. of plan tile i hold that tile's problems, problem
 // p reading x row ORDER[p] / DIV (gate_up: the token; down: the problem), so a tile's tokens are
-// BT consecutive rows at a block boundary whatever its expert's offset.
+// BT consecutive rows at a block boundary whatever its expert's offset. The out buffer has rows
+// for the most tiles a plan can have; rows past the plan's tiles are left unwritten.
 //
 // How it parallelizes: one workgroup per out row, WG threads along it, four values a thread and step.
 //
@@ -51,6 +52,8 @@ fn source(i: u32) -> u32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = wid.x;
+  // mode 1: rows past the plan's tiles are never read (their workgroups of the product return)
+  if (P.mode == 1u && i / P.bt >= PLAN[2u * P.experts + 1u]) { return; }
   let src = source(i);
   let xo = (P.x_offset + src * P.x_stride) / 4u;
   let row = (i / 16u) * (P.cols / 16u) * 64u + (i % 16u) * 4u; // vec2 index of the row's first block
