@@ -16,8 +16,9 @@ enable chromium_experimental_subgroup_matrix;
 //
 // How it parallelizes: ONE subgroup of 32 a workgroup, occupancy from many small workgroups a
 // core (the matrix operations take offsets uniform across the workgroup; with that check turned
-// off, subgroups sharing a workgroup's staged weights measured slower, see below). A tile is R = 16 RB rows (gate_up:
-// R / 2 gate rows and the same up rows) by BT = 16 TB tokens, RB TB result matrices. Per
+// off, subgroups sharing a workgroup's staged weights measured slower, see below). A tile is
+// R = 16 RB rows (gate_up: R / 2 gate rows and the same up rows) by BT = 16 TB tokens, RB TB
+// result matrices. Per
 // 32-column group (one quant group): the lanes stage the tile's weights (four tasks a row: a word
 // of q4 / mxfp4 codes, two of q8, times the group scale) as f16 in workgroup memory, row-major
 // with rows KP = 40 halves apart (80 bytes: the eight row addresses of a 16 x 16 load fall in
@@ -106,7 +107,7 @@ struct Params {
 var<private> ROWS: u32;
 
 var<workgroup> wh: array<vec4<f16>, 2u * R * KP / 4u>; // halves [(b R + row) KP + k]: weight (row, column k of the group), buffer b
-var<workgroup> cm: array<f32, 2u * 16u * CS>; // a result block (gate_up: gate, then up), row-major
+var<workgroup> cm: array<f32, 2u * 16u * CS>; // a result block (gate_up: gate, then up): cm[row CS + token]
 var<workgroup> prob: array<u32, BT>; // problem of each tile token (grouped)
 var<workgroup> tile_info: array<u32, 4>; // [0]: the expert's slot (grouped); 16 bytes, as every array here
 
