@@ -119,14 +119,22 @@ function simpleExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t0: numb
 export function slotRuns(ids: Uint32Array, T: number, K: number, slots: number): { t0: number; t1: number; experts: number[] }[] {
   const runs: { t0: number; t1: number; experts: number[] }[] = [];
   for (let t0 = 0; t0 < T; ) {
-    let union = new Set<number>();
+    const union = new Set<number>();
+    const added: number[] = [];
     let t1 = t0;
-    while (t1 < T) {
-      const more = new Set(union);
-      for (let k = 0; k < K; k++) more.add(ids[t1 * K + k]);
-      if (more.size > slots && t1 > t0) break;
-      union = more;
-      t1++;
+    for (; t1 < T; t1++) {
+      added.length = 0;
+      for (let k = 0; k < K; k++) {
+        const id = ids[t1 * K + k];
+        if (!union.has(id)) {
+          union.add(id);
+          added.push(id);
+        }
+      }
+      if (union.size > slots && t1 > t0) {
+        for (const id of added) union.delete(id); // token t1 starts the next run
+        break;
+      }
     }
     runs.push({ t0, t1, experts: [...union] });
     t0 = t1;

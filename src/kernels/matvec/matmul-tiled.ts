@@ -360,7 +360,8 @@ export function groupedTile(n: number, E: number, route: 'f32' | 'dp' | 'hmma' =
   if (route === 'hmma') {
     // the f16 copy of x has rows for the most tiles a plan can have: ceil(n / bt) + E tiles
     const fits = (bt: number) => (Math.ceil(n / bt) + E) * bt <= maxHalfRows;
-    return avg > 8 && fits(64) ? 64 : avg <= 20 || !fits(32) ? 16 : 32;
+    if (avg > 8 && fits(64)) return 64;
+    return avg > 20 && fits(32) ? 32 : 16;
   }
   return avg <= 20 ? 16 : avg <= 40 ? 32 : avg <= 96 ? 64 : 128;
 }
