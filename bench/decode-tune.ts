@@ -18,7 +18,7 @@ const unit = (wg: number, rpt: number, unr: number, dq = 0): FastGeometry => ({ 
 const sx = (wg: number, rpt: number, dq = 0): FastGeometry => ({ wg, rpt, unr: 1, dq, design: 'sx' });
 
 function geometries(kind: QuantKind, downSum: boolean): FastGeometry[] {
-  const dqs = kind === 'q4' || kind === 'mxfp4' ? [0, 1] : [0];
+  const dqs = kind === 'mxfp4' ? [0, 1, 2] : kind === 'q4' ? [0, 1] : [0];
   const out: FastGeometry[] = [];
   for (const dq of dqs) {
     for (const [wg, rpt] of [[64, 2], [64, 4], [128, 2], [128, 4], [256, 4], [256, 8]]) out.push(wide(wg, rpt, 1, dq, downSum ? 1 : 0));

@@ -74,7 +74,7 @@ export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, de
       out.base[kind] = baseUs;
       log(`  down_sum ${kind.padEnd(6)} engine geometry: ${baseUs.toFixed(1)} us over ${setups.length} shape(s)`);
       let best: { g: FastGeometry; us: number } | null = null;
-      for (const dq of lut && (kind === 'q4' || kind === 'mxfp4') ? [0, 1] : [0])
+      for (const dq of kind === 'mxfp4' ? (lut ? [0, 1, 2] : [0, 2]) : lut && kind === 'q4' ? [0, 1] : [0])
         for (const wg of [64, 128, 256])
           for (const rpt of [1, 2, 4])
             for (const kx of [0, 1]) {

@@ -221,7 +221,7 @@ export async function sweepKernels(ctx: GpuContext, small: boolean, ceilingGBps:
   const grid = (k: QuantKind, which: 'large' | 'small'): Tuning[] => {
     if (small) return [{ wg: 64, rpt: 2, unr: 2, dq: 0, design: 'unit' }, { wg: 64, rpt: 2, unr: 1, dq: 0, design: 'sx' }, { wg: 64, rpt: 2, unr: 1, dq: 0, pf: 1, design: 'wide' }];
     const out: Tuning[] = [];
-    const dqs = lut(k) ? [0, 1] : [0];
+    const dqs = lut(k) ? (k === 'mxfp4' ? [0, 1, 2] : [0, 1]) : k === 'mxfp4' ? [0, 2] : [0];
     const maxWg = ctx.limits.maxComputeInvocationsPerWorkgroup;
     for (const dq of dqs) {
       if (which === 'large') {

@@ -2,6 +2,7 @@
 // Node), request the adapter's full limits (large models need big storage bindings) and the
 // optional features we can use, and surface device loss and uncaptured errors as typed errors.
 
+import probeCode from './f16-probe.wgsl?raw';
 import { BufferPool } from './pool.ts';
 import { PipelineCache } from './pipelines.ts';
 import { GpuEncoder } from './encoder.ts';
@@ -51,6 +52,8 @@ export interface GpuCaps {
   subgroupMatrixI8: boolean;
   /** subgroup matrices with an f16 16 x 16 x 16 -> f32 configuration, shader-f16, subgroups of exactly 32 */
   subgroupMatrixF16: boolean;
+  /** unpack2x16float keeps f16 subnormals (measured at creation by f16-probe.wgsl) */
+  f16Subnormals: boolean;
 }
 
 export interface GpuOptions {
@@ -96,6 +99,7 @@ export class GpuContext {
     packedDot = false,
     subgroupMatrixI8 = false,
     subgroupMatrixF16 = false,
+    f16Subnormals = false,
   ) {
     this.queue = device.queue;
     const lim = device.limits;
@@ -112,6 +116,7 @@ export class GpuContext {
       packedDot,
       subgroupMatrixI8: subgroupMatrixI8 && f.has(SUBGROUP_MATRIX as GPUFeatureName),
       subgroupMatrixF16: subgroupMatrixF16 && f.has(SUBGROUP_MATRIX as GPUFeatureName) && f.has('shader-f16'),
+      f16Subnormals,
     };
     this.lost = device.lost.then((info) => {
       this.lostError = new GpuDeviceLostError(info.reason ?? 'unknown', info.message);
@@ -256,7 +261,42 @@ export async function createGpuContext(opts: GpuOptions = {}): Promise<GpuContex
     !!(gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures?.has('packed_4x8_integer_dot_product'),
     hasMatrix(info, 'i8', 32, 'i32'),
     hasMatrix(info, 'f16', 16, 'f32'),
+    await keepsF16Subnormals(device),
   );
+}
+
+/** Run f16-probe.wgsl once: true when both subnormal halves come back exact (false on any error). */
+async function keepsF16Subnormals(device: GPUDevice): Promise<boolean> {
+  const made: GPUBuffer[] = [];
+  const buffer = (size: number, usage: number) => {
+    const b = device.createBuffer({ size, usage, label: 'f16-probe' });
+    made.push(b);
+    return b;
+  };
+  try {
+    const input = buffer(4, STORAGE_RW);
+    const out = buffer(8, STORAGE_RW);
+    const read = buffer(8, 0x01 | 0x08); // MAP_READ | COPY_DST
+    device.queue.writeBuffer(input, 0, new Uint32Array([0x80010200]));
+    const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code: probeCode, label: 'f16-probe' }), entryPoint: 'main' } });
+    const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: input } }, { binding: 1, resource: { buffer: out } }] });
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    enc.copyBufferToBuffer(out, 0, read, 0, 8);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(1); // GPUMapMode.READ
+    const [lo, hi] = new Float32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    return lo === 2 ** -15 && hi === -(2 ** -24);
+  } catch {
+    return false;
+  } finally {
+    for (const b of made) b.destroy();
+  }
 }
 
 /** A 16 x 16 x K subgroup matrix of `type` into `result` on an adapter whose subgroups are all 32 wide. */

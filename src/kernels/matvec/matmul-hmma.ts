@@ -90,7 +90,7 @@ const SOURCES = Object.fromEntries(Object.keys(MODES).map((e) => [e, { label: `m
 /** The pipeline of a product by matmul-tiled.wgsl's entry point (mm — one matrix or q, k, v —, grouped_gate_up, grouped_down). */
 export function hmmaKernel(ctx: GpuContext, entry: string, kind: QuantKind, s: HmmaShape): Kernel {
   // labelled by product (profiles): 'matmul-hmma.<entry>:main'
-  return ctx.pipelines.get(SOURCES[entry], 'main', { MODE: MODES[entry], KIND: KIND_ID[kind], RB: s.rows / 16, TB: s.bt / 16 });
+  return ctx.pipelines.get(SOURCES[entry], 'main', { MODE: MODES[entry], KIND: KIND_ID[kind], RB: s.rows / 16, TB: s.bt / 16, F16BITS: +(kind === 'mxfp4' && ctx.caps.f16Subnormals) });
 }
 
 /**

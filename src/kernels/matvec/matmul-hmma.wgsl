@@ -55,6 +55,7 @@ enable chromium_experimental_subgroup_matrix;
 
 override MODE: u32 = 0u; // 0 mm, 1 grouped_gate_up, 2 grouped_down
 override KIND: u32 = 3u; // 2 q8, 3 q4, 4 mxfp4
+override F16BITS: bool = false; // mxfp4: codes to f16 as bit patterns (the adapter keeps f16 subnormals)
 override RB: u32 = 4u; // row blocks of 16 a tile: 2 or 4
 override TB: u32 = 2u; // token blocks of 16 a tile: 1, 2 or 4 (RB TB <= 8)
 override R: u32 = 16u * RB;
@@ -169,6 +170,21 @@ fn put_w(t: u32, o: vec3<u32>, b: u32) {
     let c = vec4<f32>(unpack4xI8(o.y)) * s;
     wh[base / 4u] = vec4<f16>(a);
     wh[base / 4u + 1u] = vec4<f16>(c);
+    return;
+  }
+  if (KIND == 4u && F16BITS) {
+    // code n of the word is column 8 J + n: pairs (n, n + 4) as f16 bit patterns of v 2^-14
+    // (matvec-fast.wgsl e2m1_bits), times 2^14 then the scale in f32: the same single rounding
+    let s = bitcast<f32>(min(o.z, 254u) << 23u);
+    let M = 0x0E000E00u;
+    let S = 0x80008000u;
+    let u = o.x;
+    let p0 = unpack2x16float(((u << 9u) & M) | ((u << 12u) & S)) * 16384.0 * s;
+    let p1 = unpack2x16float(((u << 5u) & M) | ((u << 8u) & S)) * 16384.0 * s;
+    let p2 = unpack2x16float(((u << 1u) & M) | ((u << 4u) & S)) * 16384.0 * s;
+    let p3 = unpack2x16float(((u >> 3u) & M) | (u & S)) * 16384.0 * s;
+    wh[base / 4u] = vec4<f16>(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
+    wh[base / 4u + 1u] = vec4<f16>(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
     return;
   }
   let s = select(unpack2x16float(o.z).x, bitcast<f32>(min(o.z, 254u) << 23u) * 0.5, KIND == 4u);

@@ -8,7 +8,7 @@ import { dequantizeMatrix, quantizeMatrix } from '../../format/quant.ts';
 import { QUANT_KINDS, expertLayout, type QuantKind } from '../../format/quant-layout.ts';
 import type { ExpertActivation } from '../../format/spec.ts';
 import { expectClose, randArray, randInt, rng, testContext } from '../testing/harness.ts';
-import { fastMatvecPlan, matvec, matvecSegments, matvecTuning } from './matvec.ts';
+import { fastKernel, fastMatvecPlan, matvec, matvecSegments, matvecTuning } from './matvec.ts';
 import { expertDownSum, expertGateUp, fusedMoeUsable } from './moe-fused.ts';
 
 function ref(kind: QuantKind, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, bias?: Float32Array): Float32Array {
@@ -42,9 +42,14 @@ async function eachTuning(fn: (label: string) => Promise<void>, variant: 'fast' 
       { wg: 2048, rpt: 2, unr: 1, design: 'wide', pf: 1 }, // over every device's limit: shrunk to it
       { wg: 64, rpt: 3, unr: 1, design: 'dp' }, // q4: packed integer dots on x's digit planes; others: wide
       { wg: 32, rpt: 8, unr: 1, design: 'dp' },
+      // mxfp4 through f16 bit patterns (where the adapter keeps f16 subnormals; others: dq 0)
+      { wg: 64, rpt: 2, unr: 2, design: 'unit', dq: 2 },
+      { wg: 32, rpt: 3, unr: 1, design: 'sx', dq: 2 },
+      { wg: 32, rpt: 5, unr: 1, design: 'wide', pf: 1, dq: 2 },
+      { wg: 64, rpt: 2, unr: 1, design: 'wide', pf: 0, kx: 1, dq: 2 },
     ] as const) {
-      Object.assign(matvecTuning, { xc: undefined, pf: undefined, kx: undefined }, t);
-      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}${'pf' in t ? ` pf ${t.pf}` : ''}${'kx' in t ? ` kx ${t.kx}` : ''}`);
+      Object.assign(matvecTuning, { xc: undefined, pf: undefined, kx: undefined, dq: saved.dq }, t);
+      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}${'pf' in t ? ` pf ${t.pf}` : ''}${'kx' in t ? ` kx ${t.kx}` : ''}${'dq' in t ? ` dq ${t.dq}` : ''}`);
     }
   } finally {
     Object.assign(matvecTuning, saved);
@@ -59,6 +64,27 @@ describe('matvec fast variant', () => {
     if (fastMatvecPlan(ctx, { cols: 40 })) throw new Error('cols 40 must fall back');
     if (fastMatvecPlan(ctx, { cols: 64, xOffset: 2 })) throw new Error('unaligned x must fall back');
     if (fastMatvecPlan(ctx, { cols: 64, wOffset: 8 })) throw new Error('a matrix off a 16-byte boundary must fall back');
+  });
+
+  it('the f16-bit mxfp4 decoder (dq 2) runs only where the adapter keeps f16 subnormals, else the table or arithmetic one', async () => {
+    const ctx = await testContext();
+    if (!ctx.caps.subgroups) return;
+    const caps = ctx.caps as { f16Subnormals: boolean; subgroupMinSize: number };
+    const saved = { ...caps };
+    const shape = { rows: 64, cols: 64, problems: 1 };
+    const pick = (kind: QuantKind, dq: number) => fastKernel(ctx, kind, 'mv', shape, false, true, { wg: 64, rpt: 2, unr: 1, dq, design: 'unit' }).kernel;
+    try {
+      for (const [f16, sg] of [[true, 4], [false, 4], [true, 32], [false, 32]] as const) {
+        Object.assign(caps, { f16Subnormals: f16, subgroupMinSize: sg });
+        const want = f16 ? 'its own pipeline' : sg >= 16 ? 'the table pipeline' : 'the arithmetic pipeline';
+        const got = pick('mxfp4', 2);
+        const same = f16 ? got !== pick('mxfp4', 1) && got !== pick('mxfp4', 0) : got === pick('mxfp4', sg >= 16 ? 1 : 0);
+        if (!same) throw new Error(`mxfp4 dq 2 with f16Subnormals ${f16}, subgroups of ${sg}: expected ${want}`);
+        if (pick('q4', 2) !== pick('q4', sg >= 16 ? 1 : 0)) throw new Error(`q4 dq 2 (subgroups of ${sg}) must fall back to the ${sg >= 16 ? 'table' : 'arithmetic'} decoder`);
+      }
+    } finally {
+      Object.assign(caps, saved);
+    }
   });
 
   for (const kind of QUANT_KINDS) {

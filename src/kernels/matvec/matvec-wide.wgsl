@@ -125,8 +125,25 @@ fn e2m1_vec(c: vec4<u32>) -> vec4<f32> {
   return bitcast<vec4<f32>>(bitcast<vec4<u32>>(m) | ((c & vec4<u32>(8u)) << vec4<u32>(28u)));
 }
 
+// 2 x E2M1 value of a word's eight codes times 2^-15, as f16 bit patterns (DQ = 2): code k and
+// k + 4 (k < 4) make one pair, their magnitude bits (e1 e0 m) moved to the f16's bits 9..11 and
+// their signs to bit 15: exponent field e, mantissa m / 2, so e > 0 reads 2^(e - 15)(1 + m / 2) =
+// v 2^-14 and e = 0 the subnormal m 2^-15 = v 2^-14 (v the E2M1 value), all exact. Four shifts,
+// masks and one f16 pair conversion per two codes, no table reads (which share the load / shuffle
+// pipe with the weight loads). Needs f16 subnormals kept by the conversion (caps.f16Subnormals).
+fn e2m1_bits(u: u32, a: vec4<f32>, b: vec4<f32>) -> f32 {
+  let M = 0x0E000E00u;
+  let S = 0x80008000u;
+  let p0 = unpack2x16float(((u << 9u) & M) | ((u << 12u) & S));
+  let p1 = unpack2x16float(((u << 5u) & M) | ((u << 8u) & S));
+  let p2 = unpack2x16float(((u << 1u) & M) | ((u << 4u) & S));
+  let p3 = unpack2x16float(((u >> 3u) & M) | (u & S));
+  return (dot(vec4<f32>(p0.x, p1.x, p2.x, p3.x), a) + dot(vec4<f32>(p0.y, p1.y, p2.y, p3.y), b)) * 32768.0;
+}
+
 // 8 codes of word u (elements 8j .. 8j + 7) against x vec4s a (first 4) and b (last 4).
 fn nib8(u: u32, a: vec4<f32>, b: vec4<f32>, lut: f32) -> f32 {
+  if (KIND == 4u && DQ == 2u) { return e2m1_bits(u, a, b); }
   let c0 = vec4<u32>(u, u >> 4u, u >> 8u, u >> 12u) & vec4<u32>(15u);
   let c1 = vec4<u32>(u >> 16u, u >> 20u, u >> 24u, u >> 28u) & vec4<u32>(15u);
   if (DQ == 1u) {

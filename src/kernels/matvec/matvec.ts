@@ -34,8 +34,9 @@ export type MatvecVariant = 'auto' | 'simple' | 'fast';
 
 /**
  * Geometry of the fast variant: WG threads per workgroup, RPT rows per team of lanes, UNR units
- * per lane per step, DQ the q4 / mxfp4 decoder (0 arithmetic, 1 subgroup-shuffle table; used when
- * the subgroup has >= 16 lanes). Defaults from bench/results; `byKind` overrides per weight kind
+ * per lane per step, DQ the q4 / mxfp4 decoder (0 arithmetic, 1 subgroup-shuffle table, used when
+ * the subgroup has >= 16 lanes; 2 mxfp4 through f16 bit patterns, where f16 subnormals are kept,
+ * else 1). Defaults from bench/results; `byKind` overrides per weight kind
  * and `small` per kind for products of at most `smallBytes` bytes of weights (the bench sweeps
  * both and fills them).
  */
@@ -78,14 +79,14 @@ export const matvecTuning: FastGeometry & {
     f16: { wg: 256, rpt: 1, unr: 2, dq: 0, design: 'unit' },
     q8: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
     q4: { wg: 64, rpt: 4, unr: 1, dq: 0, design: 'dp' }, // without packed dots: the wide design at this geometry
-    mxfp4: { wg: 512, rpt: 8, unr: 1, dq: 1, pf: 1, design: 'wide' },
+    mxfp4: { wg: 512, rpt: 8, unr: 1, dq: 2, pf: 1, design: 'wide' },
   },
   small: {
-    mxfp4: { wg: 256, rpt: 4, unr: 2, dq: 1, design: 'unit' },
+    mxfp4: { wg: 256, rpt: 4, unr: 1, dq: 2, design: 'sx' },
     q4: { wg: 64, rpt: 4, unr: 1, dq: 0, pf: 0, design: 'wide' },
     q8: { wg: 128, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
   },
-  downSum: {},
+  downSum: { mxfp4: { wg: 256, rpt: 4, unr: 2, dq: 2, design: 'unit' } },
   smallBytes: 48 << 20,
   /** workgroups below which a product cannot fill a large GPU: small matrices take smaller groups */
   minGroups: 264,
@@ -167,6 +168,17 @@ function stagedFloats(ctx: GpuContext): number {
 }
 
 /**
+ * The q4 / mxfp4 decoder a geometry's `dq` gets on this device: 2 (mxfp4 through f16 bit
+ * patterns) where unpack2x16float keeps f16 subnormals, else 1 (shuffle table) where subgroups
+ * have >= 16 lanes, else 0 (arithmetic).
+ */
+function decoder(ctx: GpuContext, kind: QuantKind, dq: number): number {
+  if (dq === 2 && kind === 'mxfp4' && ctx.caps.f16Subnormals) return 2;
+  if (dq >= 1 && (kind === 'mxfp4' || kind === 'q4') && ctx.caps.subgroupMinSize >= 16) return 1;
+  return 0;
+}
+
+/**
  * The fast variant's pipeline for `kind` and entry point (mv, gate_up, down_sum) on this device,
  * and the rows one of its workgroups covers (grid x = ceil(rows / rowsPerGroup)).
  * `vec4Tail`: the weight binding extends to a 16-byte boundary past the matrix (the shared-x
@@ -183,7 +195,7 @@ export function fastKernel(
 ): { kernel: Kernel; rowsPerGroup: number } {
   const tpr = fastTeamSize(ctx);
   const rowsPerGroup = (g.wg / tpr) * g.rpt;
-  const dq = (kind === 'mxfp4' || kind === 'q4') && g.dq === 1 && ctx.caps.subgroupMinSize >= 16 ? 1 : 0;
+  const dq = decoder(ctx, kind, g.dq);
   if (g.design === 'wide' || g.design === 'dp') {
     const kx = entry === 'down_sum' && g.kx === 1 && (sh.mats ?? 1) <= 16 ? (sh.mats ?? 1) : 0;
     return { kernel: ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx }), rowsPerGroup };
