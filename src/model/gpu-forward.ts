@@ -17,7 +17,7 @@ import { embedding } from '../kernels/embedding/embedding.ts';
 import { rmsnorm } from '../kernels/rmsnorm/rmsnorm.ts';
 import { fastMatvecPlan, fitsL2, matvec, matvecSegments, matvecTuning, type MatvecNorm } from '../kernels/matvec/matvec.ts';
 import { rope, ropeCosSin, ropeKv, ropeKvApplies } from '../kernels/rope/rope.ts';
-import { ATTENTION_DECODE_POS_WORD, attention, attentionDecode, attentionDecodeUsable } from '../kernels/attention/attention.ts';
+import { ATTENTION_DECODE_POS_WORD, attention, attentionDecode, attentionDecodeNormUsable, attentionDecodeUsable, type AttentionDecodeArgs } from '../kernels/attention/attention.ts';
 import { kvWrite } from '../kernels/kv-cache/kv-cache.ts';
 import { lightning } from '../kernels/lightning/lightning.ts';
 import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/elementwise.ts';
@@ -309,14 +309,16 @@ export class GpuForward extends ForwardBuffers {
     if (!fused) rmsnorm(enc, { T, n: D, eps, x: this.x, y: this.h, w: lw.input_norm!.buffer, variant: this.kv });
     const r = this.ropes[L];
     const decodeAtt = T === 1 && !linear && !!r && this.variant !== 'simple' && (this.variant === 'fast' || attentionDecodeUsable(enc, { hd, rotaryDim: r.table.rotaryDim }));
-    if (decodeAtt && fused && lw.qkv && ls.qk_norm === 'none' && s.clip_qkv === null) {
-      // decode: q, k and v as one product (their weights share a buffer) into qkv, then attention reads it
+    const qkNorm = ls.qk_norm === 'none' ? undefined : { mode: ls.qk_norm, eps, q: lw.q_norm!.buffer, k: lw.k_norm!.buffer };
+    if (decodeAtt && fused && lw.qkv && s.clip_qkv === null && (!qkNorm || attentionDecodeNormUsable(this.ctx))) {
+      // decode: q, k and v as one product (their weights share a buffer) into qkv, then attention
+      // reads it (and applies the q / k norms)
       matvecSegments(enc, {
         kind: lw.q_proj!.quant, cols: D, w: lw.q_proj!.buffer, mats: lw.qkv.mats, table: { buffer: lw.qkv.table },
         x: this.x, y: this.qkv, bias: lw.q_bias?.buffer, norm: { ...nrm!, out: { buffer: this.h } }, variant: this.mv,
       });
       const [, k, v] = lw.qkv.mats;
-      this.decodeAttention(enc, L, { q: this.qkv, k: this.qkv, v: this.qkv, kOffset: k.yOffset, vOffset: v.yOffset });
+      this.decodeAttention(enc, L, { q: this.qkv, k: this.qkv, v: this.qkv, kOffset: k.yOffset, vOffset: v.yOffset, qkNorm });
       return;
     }
     if (!nrm && lw.qkv && this.tiled(T, D)) matmulTiledQkv(enc, { ...qkvTiledArgs(lw, lw.qkv), cols: D, T, x: xin, ys: [this.q, this.k, this.v] });
@@ -372,7 +374,7 @@ export class GpuForward extends ForwardBuffers {
   }
 
   /** Decode (T = 1): rope, ring write and attention in one pass (attention-decode.wgsl), then o_proj; a capture notes its params (position word). */
-  private decodeAttention(enc: GpuEncoder, L: number, src: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; kOffset?: number; vOffset?: number }): void {
+  private decodeAttention(enc: GpuEncoder, L: number, src: Pick<AttentionDecodeArgs, 'q' | 'k' | 'v' | 'kOffset' | 'vOffset' | 'qkNorm'>): void {
     const s = this.spec;
     const att = s.layers[L].attention;
     const st = this.states[L];

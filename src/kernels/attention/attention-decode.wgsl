@@ -9,11 +9,18 @@
 //   the row it replaces holds key p - cap, outside every window that includes p.
 //   Softmax as attention.wgsl (online, sinks, window).
 //
+// main_norm: the q / k RMSNorm before the rotation as well (rmsnorm.wgsl's math, eps P.eps):
+//   qk_norm 1 (per head): q_h = q_h / rms(q_h) * QNW[0..hd), the new key likewise with KNW;
+//   qk_norm 2 (whole projection): rms over the token's whole q row (hq hd values) and whole k row
+//   (hkv hd), weights QNW[h hd ..], KNW[kvh hd ..]. Each workgroup reduces the row itself (a few
+//   KiB): the two norm dispatches, and the separate q / k / v products they forced, go away.
+//
 // How it parallelizes: as attention-fast.wgsl (keys of a block across threads, value dims by
 // quads x key parts); q and the new key are rotated in workgroup memory first.
 //
-// Bindings: 0 P (attention-fast's Params + cs_offset, half), 1 Q, 2 KN, 3 VN (this token's
-//   q / k / v, unrotated), 4 KC, 5 VC (rings, written), 6 SINK, 7 O, 8 CS.
+// Bindings: 0 P (attention-fast's Params + cs_offset, half, qk_norm, eps), 1 Q, 2 KN, 3 VN (this
+//   token's q / k / v, unrotated), 4 KC, 5 VC (rings, written), 6 SINK, 7 O, 8 CS; main_norm also
+//   9 QNW, 10 KNW (the norms' weights).
 // Dispatch: workgroup (WG, 1, 1); grid (hq, 1). Requirements as attention-fast.wgsl.
 
 override WG: u32 = 128u;
@@ -39,6 +46,8 @@ struct Params {
   o_tstride: u32,
   cs_offset: u32,
   half: u32,
+  qk_norm: u32,
+  eps: f32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -50,6 +59,8 @@ struct Params {
 @group(0) @binding(6) var<storage, read> SINK: array<f32>;
 @group(0) @binding(7) var<storage, read_write> O: array<f32>;
 @group(0) @binding(8) var<storage, read> CS: array<f32>;
+@group(0) @binding(9) var<storage, read> QNW: array<f32>;
+@group(0) @binding(10) var<storage, read> KNW: array<f32>;
 
 var<workgroup> qf: array<f32, MAX_HD>;
 var<workgroup> kf: array<f32, MAX_HD>;
@@ -77,9 +88,75 @@ fn k4(c: u32) -> vec4<f32> {
   return vec4<f32>(kf[4u * c], kf[4u * c + 1u], kf[4u * c + 2u], kf[4u * c + 3u]);
 }
 
+// q head h and its kv head's new key into qf / kf.
+fn load_qk(h: u32, i: u32) {
+  let hd = P.hd;
+  let kvh = h / (P.hq / P.hkv);
+  for (var d = i; d < hd; d += WG) {
+    qf[d] = Q[P.q_offset + h * hd + d];
+    kf[d] = KN[P.k_offset + kvh * hd + d];
+  }
+  workgroupBarrier();
+}
+
+// main_norm: RMSNorm of qf and kf (see the header), in place.
+fn norm_qk(h: u32, i: u32) {
+  let hd = P.hd;
+  let kvh = h / (P.hq / P.hkv);
+  let whole = P.qk_norm == 2u;
+  let nq = select(hd, P.hq * hd, whole);
+  let nk = select(hd, P.hkv * hd, whole);
+  var sq = 0.0;
+  var sk = 0.0;
+  if (whole) {
+    // four independent loads a step (a whole q row is 48 loads a thread for MiniMax-M2)
+    var aq = vec4<f32>(0.0);
+    var d = i;
+    for (; d + 3u * WG < nq; d += 4u * WG) {
+      let o = P.q_offset + d;
+      let v = vec4<f32>(Q[o], Q[o + WG], Q[o + 2u * WG], Q[o + 3u * WG]);
+      aq += v * v;
+    }
+    for (; d < nq; d += WG) { let v = Q[P.q_offset + d]; aq.x += v * v; }
+    var ak = vec4<f32>(0.0);
+    d = i;
+    for (; d + 3u * WG < nk; d += 4u * WG) {
+      let o = P.k_offset + d;
+      let v = vec4<f32>(KN[o], KN[o + WG], KN[o + 2u * WG], KN[o + 3u * WG]);
+      ak += v * v;
+    }
+    for (; d < nk; d += WG) { let v = KN[P.k_offset + d]; ak.x += v * v; }
+    sq = (aq.x + aq.y) + (aq.z + aq.w);
+    sk = (ak.x + ak.y) + (ak.z + ak.w);
+  } else {
+    for (var d = i; d < hd; d += WG) { sq += qf[d] * qf[d]; sk += kf[d] * kf[d]; }
+  }
+  let iq = inverseSqrt(reduce(i, sq, false) / f32(nq) + P.eps);
+  let ik = inverseSqrt(reduce(i, sk, false) / f32(nk) + P.eps);
+  let wq = select(0u, h * hd, whole);
+  let wk = select(0u, kvh * hd, whole);
+  for (var d = i; d < hd; d += WG) {
+    qf[d] = qf[d] * iq * QNW[wq + d];
+    kf[d] = kf[d] * ik * KNW[wk + d];
+  }
+  workgroupBarrier();
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
-  let h = wid.x;
+  load_qk(wid.x, i);
+  attend(wid.x, i);
+}
+
+@compute @workgroup_size(WG)
+fn main_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
+  load_qk(wid.x, i);
+  norm_qk(wid.x, i);
+  attend(wid.x, i);
+}
+
+// Rotation, ring write and attention of q head h (qf) against its kv head (kf the new key).
+fn attend(h: u32, i: u32) {
   let hd = P.hd;
   let hd4 = hd / 4u;
   let group = P.hq / P.hkv;
@@ -88,13 +165,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let half = P.half;
   var first = 0u;
   if (P.window > 0u && p + 1u > P.window) { first = p + 1u - P.window; }
-  let qo = P.q_offset + h * hd;
-  let ko = P.k_offset + kvh * hd;
-  for (var d = i; d < hd; d += WG) {
-    qf[d] = Q[qo + d];
-    kf[d] = KN[ko + d];
-  }
-  workgroupBarrier();
   // rotate q and the new key in place (pairs (e, e + half)), then scale q
   var qa = 0.0;
   var qb = 0.0;

@@ -7,6 +7,7 @@
 import { bindingSize, linearGrid, type BufferArg, type GpuEncoder } from '../../gpu/encoder.ts';
 import { KernelShapeError } from '../../gpu/errors.ts';
 import { Params } from '../../gpu/params.ts';
+import type { GpuContext } from '../../gpu/device.ts';
 import code from './attention.wgsl?raw';
 import fastCode from './attention-fast.wgsl?raw';
 import decodeCode from './attention-decode.wgsl?raw';
@@ -143,6 +144,16 @@ export interface AttentionDecodeArgs extends Omit<AttentionArgs, 'T' | 'variant'
   cs: BufferArg;
   csRow?: number;
   rotaryDim: number;
+  /**
+   * q / k RMSNorm before the rotation (the spec's qk_norm): per head (weights of hd) or over the
+   * whole q and k rows (weights of nHeads hd and nKv hd); check attentionDecodeNormUsable first
+   */
+  qkNorm?: { mode: 'per_head' | 'whole_projection'; eps: number; q: BufferArg; k: BufferArg };
+}
+
+/** Whether attentionDecode can fold the q / k norms in: 10 storage buffers per stage. */
+export function attentionDecodeNormUsable(ctx: GpuContext): boolean {
+  return ctx.limits.maxStorageBuffersPerShaderStage >= 10;
 }
 
 /** Whether attentionDecode applies (a GPU adapter; aligned heads and rows). */
@@ -172,11 +183,19 @@ export function attentionDecode(enc: GpuEncoder, a: AttentionDecodeArgs, force =
   else check(a.capacity >= Math.min(a.window, a.pos0 + 1), `sliding window ${a.window} needs capacity >= window`);
   const kvw = a.nKv * a.hd;
   check(bindingSize(a.kCache) >= a.capacity * kvw * 4 && bindingSize(a.vCache) >= a.capacity * kvw * 4, `cache smaller than ${a.capacity} x ${kvw}`);
+  const n = a.qkNorm;
+  if (n) {
+    check(attentionDecodeNormUsable(enc.ctx), 'the q / k norms need 10 storage buffers per shader stage');
+    const whole = n.mode === 'whole_projection';
+    check(bindingSize(n.q) >= (whole ? a.nHeads : 1) * a.hd * 4 && bindingSize(n.k) >= (whole ? a.nKv : 1) * a.hd * 4, `q / k norm weights smaller than ${n.mode} needs`);
+  }
   const half = a.rotaryDim / 2;
   const params = new Params()
     .u32(1).u32(a.nHeads).u32(a.nKv).u32(a.hd).u32(a.pos0).u32(a.capacity).u32(a.window ?? 0).bool(!!a.sinks)
     .f32(a.scale ?? 1 / Math.sqrt(a.hd)).u32(a.qOffset ?? 0).u32(a.qStride ?? a.nHeads * a.hd).u32(a.kOffset ?? 0).u32(a.vOffset ?? 0)
-    .u32(a.kvStride ?? kvw).u32(a.outOffset ?? 0).u32(a.outStride ?? a.nHeads * a.hd).u32((a.csRow ?? 0) * half * 2).u32(half).buffer;
-  const kernel = enc.ctx.pipelines.get(DECODE, 'main', { WG: FAST_WG });
-  enc.dispatch(kernel, params, [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out, a.cs], [a.nHeads, 1]);
+    .u32(a.kvStride ?? kvw).u32(a.outOffset ?? 0).u32(a.outStride ?? a.nHeads * a.hd).u32((a.csRow ?? 0) * half * 2).u32(half)
+    .u32(n ? (n.mode === 'per_head' ? 1 : 2) : 0).f32(n?.eps ?? 0).buffer;
+  const kernel = enc.ctx.pipelines.get(DECODE, n ? 'main_norm' : 'main', { WG: FAST_WG });
+  const buffers = [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out, a.cs];
+  enc.dispatch(kernel, params, n ? [...buffers, n.q, n.k] : buffers, [a.nHeads, 1]);
 }

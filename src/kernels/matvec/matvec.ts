@@ -83,11 +83,12 @@ export const matvecTuning: FastGeometry & {
   },
   small: {
     mxfp4: { wg: 128, rpt: 8, unr: 1, dq: 2, pf: 1, design: 'wide' }, // round 10: sweep and decode tuning agree
-    q4: { wg: 64, rpt: 4, unr: 1, dq: 0, pf: 0, design: 'wide' },
+    q4: { wg: 64, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' }, // round 10: Qwen3-30B-A3B decode tuning
     q8: { wg: 128, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
   },
   // round 10: gpt-oss down + combine alone in its decode chain 0.615 -> 0.545 ms a token against dq 1
-  downSum: { mxfp4: { wg: 256, rpt: 4, unr: 2, dq: 2, design: 'unit' } },
+  // q4: Qwen3-30B-A3B decode tuning, all K experts' loads in flight (down + combine 1251 -> 1068 us a token)
+  downSum: { mxfp4: { wg: 256, rpt: 4, unr: 2, dq: 2, design: 'unit' }, q4: { wg: 64, rpt: 2, unr: 1, dq: 0, pf: 1, kx: 1, design: 'wide' } },
   smallBytes: 48 << 20,
   /** workgroups below which a product cannot fill a large GPU: small matrices take smaller groups */
   minGroups: 264,

@@ -23,6 +23,7 @@ describe('route fast variant', () => {
     ['sigmoid with selection bias, scaled, E 256 K 8', { num_experts: 256, num_experts_per_tok: 8, scoring_func: 'sigmoid', score_over: 'all', norm_topk_prob: true, routed_scaling_factor: 2.5, selection_bias: true }],
     ['top-k logits then softmax (gpt-oss), E 32 K 4', { num_experts: 32, num_experts_per_tok: 4, scoring_func: 'softmax', score_over: 'topk_logits', norm_topk_prob: true, routed_scaling_factor: 1 }],
     ['softmax not renormalized, E 9 K 3', { num_experts: 9, num_experts_per_tok: 3, scoring_func: 'softmax', score_over: 'all', norm_topk_prob: false, routed_scaling_factor: 1 }],
+    ['ties (logits on a coarse grid) broken by the lower index, E 10 K 3', { num_experts: 10, num_experts_per_tok: 3, scoring_func: 'softmax', score_over: 'all', norm_topk_prob: true, routed_scaling_factor: 1 }],
     ['sigmoid over top-k logits, no slot table, E 12 K 2', { num_experts: 12, num_experts_per_tok: 2, scoring_func: 'sigmoid', score_over: 'topk_logits', norm_topk_prob: true, routed_scaling_factor: 1 }],
   ];
   for (const [name, spec] of specs) {
@@ -35,6 +36,7 @@ describe('route fast variant', () => {
       const T = 3;
       const logits = new Float32Array(T * E);
       for (let t = 0; t < T; t++) logits.set(separated(r, E), t * E);
+      if (name.startsWith('ties')) for (let i = 0; i < logits.length; i++) logits[i] = Math.round(logits[i]); // 0 or +-1, +-2: many equal keys
       const bias = spec.selection_bias ? randArray(r, E, -0.05, 0.05) : undefined;
       const table = Uint32Array.from({ length: 2 * E }, (_, i) => 1000 + 7 * i); // (2 layers, E)
       const ids = ctx.createBuffer((1 + T * K) * 4);

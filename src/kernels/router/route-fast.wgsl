@@ -5,7 +5,7 @@
 // How it parallelizes: threads stride over the E experts; the logits' max and the softmax sum
 // come from ONE workgroup tree over the first N threads (N = E rounded up to a power of two, at
 // most WG), combining (max, sum of exp(l - max)) pairs as online softmax does; each expert's key
-// goes to workgroup memory and each thread counts, for its experts, how many keys rank above
+// goes to workgroup memory and each thread counts, for its experts, how many keys rank above, four keys a read
 // (rank = #{e' : key' > key, or equal with e' < e}); an expert with rank < K is the rank-th
 // choice. Threads k < K then compute the weights and sum the K of them in k order, as the
 // reference does.
@@ -73,7 +73,7 @@ struct Params {
 
 var<workgroup> lg: array<f32, MAX_E>; // the token's logits
 var<workgroup> xs: array<vec4<f32>, MAX_D4>; // main_norm: the token's x
-var<workgroup> keys: array<f32, MAX_E>;
+var<workgroup> keys: array<vec4<f32>, MAX_E / 4u>; // key of expert e at keys[e / 4][e % 4]
 var<workgroup> red: array<vec2<f32>, WG>;
 var<workgroup> norm_inv: f32;
 var<workgroup> sel: array<u32, MAX_K>;
@@ -129,15 +129,18 @@ fn choose(t: u32, i: u32) {
       if (P.softmax != 0u) { p = exp(z - m) / sum; } else { p = sigmoid(z); }
       key = p + SB[e];
     }
-    keys[e] = key;
+    keys[e / 4u][e % 4u] = key;
   }
   workgroupBarrier();
   for (var e = i; e < E; e += WG) {
-    let kv = keys[e];
+    let kv = vec4<f32>(keys[e / 4u][e % 4u]);
     var rank = 0u;
-    for (var e2 = 0u; e2 < E && rank < K; e2++) {
-      let k2 = keys[e2];
-      if (k2 > kv || (k2 == kv && e2 < e)) { rank++; }
+    // four keys a read (all threads read the same quad: a broadcast); quads past E are masked
+    for (var c = 0u; c < (E + 3u) / 4u && rank < K; c++) {
+      let k2 = keys[c];
+      let e2 = vec4<u32>(4u * c) + vec4<u32>(0u, 1u, 2u, 3u);
+      let above = ((k2 > kv) | ((k2 == kv) & (e2 < vec4<u32>(e)))) & (e2 < vec4<u32>(E));
+      rank += dot(select(vec4<u32>(0u), vec4<u32>(1u), above), vec4<u32>(1u));
     }
     if (rank < K) { sel[rank] = e; }
   }
