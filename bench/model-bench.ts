@@ -15,6 +15,27 @@ import { tunePrefill } from './prefill-tune.ts';
 import { hmmaTuning } from '../src/kernels/matvec/matmul-hmma.ts';
 import { dpTuning } from '../src/kernels/matvec/matmul-dp.ts';
 import { ringTuning } from '../src/experts/staging.ts';
+import { matvecTuning } from '../src/kernels/matvec/matvec.ts';
+import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
+import { routeTuning } from '../src/kernels/router/router.ts';
+
+/**
+ * Copy the engine's tuning objects; the returned function puts the copy back. The decode and
+ * prefill tuners change them in place for the model they tune: the other models then run with the
+ * engine's settings (what a user gets), not with another shape's.
+ */
+export function tuningSnapshot(): () => void {
+  const mv = { ...matvecTuning, byKind: { ...matvecTuning.byKind }, small: { ...matvecTuning.small }, downSum: { ...matvecTuning.downSum } };
+  const mm = { ...matmulTuning, geometry: { ...matmulTuning.geometry } };
+  const [route, hmma, dp] = [{ ...routeTuning }, { ...hmmaTuning }, { ...dpTuning, nx: { ...dpTuning.nx } }];
+  return () => {
+    Object.assign(matvecTuning, mv);
+    Object.assign(matmulTuning, mm);
+    Object.assign(routeTuning, route);
+    Object.assign(hmmaTuning, hmma);
+    Object.assign(dpTuning, dp);
+  };
+}
 
 export interface ShapeEntry {
   expert_quant: QuantKind;

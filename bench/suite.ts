@@ -21,7 +21,7 @@ import { sweepKernels, sweepMatmul } from './kernel-sweep.ts';
 import { downShape, sweepDownSum } from './down-sweep.ts';
 import { matmulTuning } from '../src/kernels/matvec/matmul-tiled.ts';
 import { benchAttention } from './attention-bench.ts';
-import { benchModel, benchTwoLayers, type BenchSizes, type ShapeEntry } from './model-bench.ts';
+import { benchModel, benchTwoLayers, tuningSnapshot, type BenchSizes, type ShapeEntry } from './model-bench.ts';
 import { headline, readmeTable } from './report.ts';
 
 export const usage = 'the full suite (default): ceilings, kernels, models, torch peer [--scale --models --sections --out --time-limit --variants --budgets --rings --tune]';
@@ -160,7 +160,10 @@ export async function run(argv: string[]): Promise<number> {
         continue;
       }
       try {
+        // the first model is tuned end to end; the others run with the engine's settings
+        const restore = tuningSnapshot();
         const { out } = await benchModel(ctx, name, shapes[name], small, sizes, log, deadline, name === models[0] ? tune : 'none');
+        restore();
         modelResults[name] = out;
         const entry = shapes[name];
         if (!small && entry.full_layers > (entry.config.num_hidden_layers as number) && performance.now() < deadline) {
