@@ -13,6 +13,9 @@
 //   Barriers: the chunk loop is uniform (cols and XC are uniform), and so is the group loop.
 //
 // Requirements: as matvec-fast.wgsl, plus the matrix at a 16-byte offset (w_offset % 4 == 0).
+//
+// The code decoders (E2M1 table / arithmetic / f16 bits, the 2^23 magic) are in decoders.wgsl,
+// appended to this file by matvec.ts.
 
 enable subgroups;
 
@@ -74,9 +77,6 @@ var<workgroup> norm_red: array<f32, 256>;
 var<private> rows_n: u32 = 0u; // rows of this workgroup's matrix (mv: P.rows or the seg table's)
 var<private> norm_inv: f32 = 1.0;
 
-const MAGIC: u32 = 0x4B000000u; // 2^23
-const MAGIC_F: f32 = 8388608.0;
-
 // A group's 32 x values, in registers (fields, never an indexed array).
 struct X8 {
   v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>,
@@ -89,34 +89,6 @@ fn xs_at(g: u32, j: u32) -> vec4<f32> {
 
 fn load_x8(g: u32) -> X8 {
   return X8(xs_at(g, 0u), xs_at(g, 1u), xs_at(g, 2u), xs_at(g, 3u), xs_at(g, 4u), xs_at(g, 5u), xs_at(g, 6u), xs_at(g, 7u));
-}
-
-fn e2m1_x2(c: u32) -> f32 {
-  let f = f32(c & 7u);
-  let m = max(f, max(2.0 * f - 4.0, 4.0 * f - 16.0));
-  return select(m, -m, c >= 8u);
-}
-
-fn e2m1_vec(c: vec4<u32>) -> vec4<f32> {
-  let f = bitcast<vec4<f32>>((c & vec4<u32>(7u)) | vec4<u32>(MAGIC)) - vec4<f32>(MAGIC_F);
-  let m = max(f, max(2.0 * f - 4.0, 4.0 * f - 16.0));
-  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(m) | ((c & vec4<u32>(8u)) << vec4<u32>(28u)));
-}
-
-// 2 x E2M1 value of a word's eight codes times 2^-15, as f16 bit patterns (DQ = 2): code k and
-// k + 4 (k < 4) make one pair, their magnitude bits (e1 e0 m) moved to the f16's bits 9..11 and
-// their signs to bit 15: exponent field e, mantissa m / 2, so e > 0 reads 2^(e - 15)(1 + m / 2) =
-// v 2^-14 and e = 0 the subnormal m 2^-15 = v 2^-14 (v the E2M1 value), all exact. Four shifts,
-// masks and one f16 pair conversion per two codes, no table reads (which share the load / shuffle
-// pipe with the weight loads). Needs f16 subnormals kept by the conversion (caps.f16Subnormals).
-fn e2m1_bits(u: u32, a: vec4<f32>, b: vec4<f32>) -> f32 {
-  let M = 0x0E000E00u;
-  let S = 0x80008000u;
-  let p0 = unpack2x16float(((u << 9u) & M) | ((u << 12u) & S));
-  let p1 = unpack2x16float(((u << 5u) & M) | ((u << 8u) & S));
-  let p2 = unpack2x16float(((u << 1u) & M) | ((u << 4u) & S));
-  let p3 = unpack2x16float(((u >> 3u) & M) | (u & S));
-  return (dot(vec4<f32>(p0.x, p1.x, p2.x, p3.x), a) + dot(vec4<f32>(p0.y, p1.y, p2.y, p3.y), b)) * 32768.0;
 }
 
 // 8 nibbles of word u (elements 8j .. 8j + 7) against x vec4s a (first 4) and b (last 4).

@@ -16,6 +16,9 @@
 //   active at each subgroup operation.
 //
 // Requirements (the wrapper checks): cols % 32 == 0, x_offset and x_stride multiples of 4.
+//
+// The code decoders (E2M1 table / arithmetic / f16 bits, the 2^23 magic) are in decoders.wgsl,
+// appended to this file by matvec.ts.
 
 enable subgroups;
 
@@ -77,9 +80,6 @@ var<private> norm_inv: f32 = 1.0;
 var<private> norm_x4: u32 = 0u;
 var<workgroup> norm_red: array<f32, 256>;
 
-const MAGIC: u32 = 0x4B000000u; // 2^23
-const MAGIC_F: f32 = 8388608.0;
-
 fn xv(i: u32) -> vec4<f32> {
   if (NORM) { return X[i] * norm_inv * NW[P.nw_offset / 4u + i - norm_x4]; }
   return X[i];
@@ -111,34 +111,6 @@ fn load_x(x4: u32, u: u32) -> X8 {
     x = X8(x.v0 * Q4S, x.v1 * Q4S, x.v2 * Q4S, x.v3 * Q4S, x.v4 * Q4S, x.v5 * Q4S, x.v6 * Q4S, x.v7 * Q4S);
   }
   return x;
-}
-
-fn e2m1_x2(c: u32) -> f32 {
-  let f = f32(c & 7u);
-  let m = max(f, max(2.0 * f - 4.0, 4.0 * f - 16.0));
-  return select(m, -m, c >= 8u);
-}
-
-fn e2m1_vec(c: vec4<u32>) -> vec4<f32> {
-  let f = bitcast<vec4<f32>>((c & vec4<u32>(7u)) | vec4<u32>(MAGIC)) - vec4<f32>(MAGIC_F);
-  let m = max(f, max(2.0 * f - 4.0, 4.0 * f - 16.0));
-  return bitcast<vec4<f32>>(bitcast<vec4<u32>>(m) | ((c & vec4<u32>(8u)) << vec4<u32>(28u)));
-}
-
-// 2 x E2M1 value of a word's eight codes times 2^-15, as f16 bit patterns (DQ = 2): code k and
-// k + 4 (k < 4) make one pair, their magnitude bits (e1 e0 m) moved to the f16's bits 9..11 and
-// their signs to bit 15: exponent field e, mantissa m / 2, so e > 0 reads 2^(e - 15)(1 + m / 2) =
-// v 2^-14 and e = 0 the subnormal m 2^-15 = v 2^-14 (v the E2M1 value), all exact. Four shifts,
-// masks and one f16 pair conversion per two codes, no table reads (which share the load / shuffle
-// pipe with the weight loads). Needs f16 subnormals kept by the conversion (caps.f16Subnormals).
-fn e2m1_bits(u: u32, a: vec4<f32>, b: vec4<f32>) -> f32 {
-  let M = 0x0E000E00u;
-  let S = 0x80008000u;
-  let p0 = unpack2x16float(((u << 9u) & M) | ((u << 12u) & S));
-  let p1 = unpack2x16float(((u << 5u) & M) | ((u << 8u) & S));
-  let p2 = unpack2x16float(((u << 1u) & M) | ((u << 4u) & S));
-  let p3 = unpack2x16float(((u >> 3u) & M) | (u & S));
-  return (dot(vec4<f32>(p0.x, p1.x, p2.x, p3.x), a) + dot(vec4<f32>(p0.y, p1.y, p2.y, p3.y), b)) * 32768.0;
 }
 
 // 8 codes of word u (elements 8j .. 8j + 7) against x vec4s a (first 4) and b (last 4).

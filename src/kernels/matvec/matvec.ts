@@ -20,11 +20,13 @@ import sxCode from './matvec-sx.wgsl?raw';
 import wideCode from './matvec-wide.wgsl?raw';
 import dpCode from './matvec-dp.wgsl?raw';
 import digitsCode from './x-digits.wgsl?raw';
+import decodersCode from './decoders.wgsl?raw';
 
 const SRC = { label: 'matvec', code };
-const FAST_SRC = { label: 'matvec-fast', code: fastCode };
-const SX_SRC = { label: 'matvec-sx', code: sxCode };
-const WIDE_SRC = { label: 'matvec-wide', code: wideCode };
+// the three fast designs share decoders.wgsl's number formats (appended: WGSL has no includes)
+const FAST_SRC = { label: 'matvec-fast', code: fastCode + decodersCode };
+const SX_SRC = { label: 'matvec-sx', code: sxCode + decodersCode };
+const WIDE_SRC = { label: 'matvec-wide', code: wideCode + decodersCode };
 const DP_SRC = { label: 'matvec-dp', code: dpCode };
 const DIGITS_SRC = { label: 'x-digits', code: digitsCode };
 export const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
