@@ -5,10 +5,11 @@
 // How it parallelizes: threads stride over the E experts; the logits' max and the softmax sum
 // come from ONE workgroup tree over the first N threads (N = E rounded up to a power of two, at
 // most WG), combining (max, sum of exp(l - max)) pairs as online softmax does; each expert's key
-// goes to workgroup memory and each thread counts, for its experts, how many keys rank above, four keys a read
-// (rank = #{e' : key' > key, or equal with e' < e}); an expert with rank < K is the rank-th
-// choice. Threads k < K then compute the weights and sum the K of them in k order, as the
-// reference does.
+// goes to workgroup memory and each thread counts, for its experts, how many keys rank above
+// (rank = #{e' : key' > key, or equal with e' < e}), reading the keys four at a time (one at a
+// time, the threads of the top experts scanned all E serially: 25 -> 17 us a layer at E = 256 on
+// an H100); an expert with rank < K is the rank-th choice. Threads k < K then compute the
+// weights and sum the K of them in k order, as the reference does.
 //
 // main_norm (decode): the router product too, so one dispatch replaces norm + matvec + route:
 //   h = x / sqrt(mean(x^2) + eps) * nw (written to H, the experts' input), logits = RW h (+ RB), RW an f32
