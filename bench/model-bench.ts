@@ -318,11 +318,17 @@ export async function benchTwoLayers(ctx: GpuContext, entry: ShapeEntry, sz: Ben
   const V = pm.spec.vocab_size;
   const r = await GpuRunner.create(pm, { ctx, maxLen: 1024, maxChunk: Math.min(512, sz.prefill) });
   try {
-    await decode(r, rand(sz.prompt, V, 1), 4);
-    const d = await decode(r, rand(sz.prompt, V, 1), sz.decode);
+    // measured as the full model's auto variant is (warm clocks, the best of five decodes and of
+    // two prefills): a cold single run made the per-layer difference negative
+    const prompt = rand(sz.prompt, V, 1);
+    await decode(r, prompt, 4);
+    for (const t0 = performance.now(); performance.now() - t0 < 500; ) await decode(r, prompt, 16, false);
+    let best = Infinity;
+    for (let k = 0; k < 5; k++) best = Math.min(best, (await decode(r, prompt, sz.decode)).ms_per_token);
     await prefill(r, rand(64, V, 2));
-    const p = await prefill(r, rand(sz.prefill, V, 2));
-    return { decode_ms: d.ms_per_token, prefill_ms: p.ms };
+    const long = rand(sz.prefill, V, 2);
+    const p = Math.min((await prefill(r, long)).ms, (await prefill(r, long)).ms);
+    return { decode_ms: best, prefill_ms: p };
   } finally {
     r.dispose();
   }
