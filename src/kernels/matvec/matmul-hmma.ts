@@ -11,7 +11,8 @@ import { Params } from '../../gpu/params.ts';
 import type { QuantKind } from '../../format/quant-layout.ts';
 import type { Kernel } from '../../gpu/pipelines.ts';
 import { KIND_ID } from './matvec.ts';
-import code from './matmul-hmma.wgsl?raw';
+import hmmaCode from './matmul-hmma.wgsl?raw';
+import decodersCode from './decoders.wgsl?raw';
 import halfCode from './x-half.wgsl?raw';
 
 /**
@@ -85,6 +86,7 @@ export async function verifyHmma(ctx: GpuContext): Promise<boolean> {
 }
 
 const MODES: Record<string, number> = { mm: 0, grouped_gate_up: 1, grouped_down: 2 };
+const code = hmmaCode + decodersCode; // the E2M1 decoder shared with the matvecs (appended: WGSL has no includes)
 const SOURCES = Object.fromEntries(Object.keys(MODES).map((e) => [e, { label: `matmul-hmma.${e}`, code }]));
 
 /** The pipeline of a product by matmul-tiled.wgsl's entry point (mm — one matrix or q, k, v —, grouped_gate_up, grouped_down). */

@@ -173,18 +173,12 @@ fn put_w(t: u32, o: vec3<u32>, b: u32) {
     return;
   }
   if (KIND == 4u && F16BITS) {
-    // code n of the word is column 8 J + n: pairs (n, n + 4) as f16 bit patterns of v 2^-14
-    // (matvec-fast.wgsl e2m1_bits), times 2^14 then the scale in f32: the same single rounding
+    // code n of the word is column 8 J + n (decoders.wgsl e2m1_f16: v 2^-14), times 2^14 then
+    // the scale in f32: the same single rounding as below
     let s = bitcast<f32>(min(o.z, 254u) << 23u);
-    let M = 0x0E000E00u;
-    let S = 0x80008000u;
-    let u = o.x;
-    let p0 = unpack2x16float(((u << 9u) & M) | ((u << 12u) & S)) * 16384.0 * s;
-    let p1 = unpack2x16float(((u << 5u) & M) | ((u << 8u) & S)) * 16384.0 * s;
-    let p2 = unpack2x16float(((u << 1u) & M) | ((u << 4u) & S)) * 16384.0 * s;
-    let p3 = unpack2x16float(((u >> 3u) & M) | (u & S)) * 16384.0 * s;
-    wh[base / 4u] = vec4<f16>(vec4<f32>(p0.x, p1.x, p2.x, p3.x));
-    wh[base / 4u + 1u] = vec4<f16>(vec4<f32>(p0.y, p1.y, p2.y, p3.y));
+    let c = e2m1_f16(o.x);
+    wh[base / 4u] = vec4<f16>(c.lo * 16384.0 * s);
+    wh[base / 4u + 1u] = vec4<f16>(c.hi * 16384.0 * s);
     return;
   }
   let s = select(unpack2x16float(o.z).x, bitcast<f32>(min(o.z, 254u) << 23u) * 0.5, KIND == 4u);
