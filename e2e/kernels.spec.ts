@@ -18,11 +18,12 @@ test.afterAll(async () => {
 });
 
 test('kernel suite agrees with the CPU reference in Chromium', async ({ page }) => {
+  test.setTimeout(480_000); // the suite takes 3.4-4 minutes on SwiftShader
   const logs: string[] = [];
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   await page.goto(url);
-  await page.waitForFunction(() => window.__kernelResults?.done === true, undefined, { timeout: 240_000 });
+  await page.waitForFunction(() => window.__kernelResults?.done === true, undefined, { timeout: 420_000 });
   const state = await page.evaluate(() => window.__kernelResults!);
   const failed = state.results.filter((r) => !r.ok);
   const total = state.results.reduce((s, r) => s + r.ms, 0);

@@ -15,8 +15,8 @@ type QkNorm = 'per_head' | 'whole_projection';
 const CASES: { name: string; Hq: number; Hkv: number; hd: number; rot: number; window: number | null; sinks: boolean; steps: number; norm?: QkNorm }[] = [
   { name: 'full, GQA 4:2, sinks, 140 steps (two key blocks)', Hq: 4, Hkv: 2, hd: 16, rot: 16, window: null, sinks: true, steps: 140 },
   { name: 'sliding 6 (ring wraps), partial rotary 8 of 16, MHA', Hq: 2, Hkv: 2, hd: 16, rot: 8, window: 6, sinks: false, steps: 14 },
-  { name: 'q / k norm per head, GQA 4:2', Hq: 4, Hkv: 2, hd: 16, rot: 16, window: null, sinks: false, steps: 30, norm: 'per_head' },
-  { name: 'q / k norm over the whole projection (rows past 4 loads a thread), GQA 80:40, partial rotary 8 of 16', Hq: 80, Hkv: 40, hd: 16, rot: 8, window: null, sinks: false, steps: 30, norm: 'whole_projection' },
+  { name: 'q / k norm per head, GQA 4:2', Hq: 4, Hkv: 2, hd: 16, rot: 16, window: null, sinks: false, steps: 8, norm: 'per_head' },
+  { name: 'q / k norm over the whole projection (rows past 4 loads a thread), GQA 80:40, partial rotary 8 of 16', Hq: 80, Hkv: 40, hd: 16, rot: 8, window: null, sinks: false, steps: 8, norm: 'whole_projection' },
 ];
 
 /** The reference's q / k norm (forward.ts): rmsnorm per head or over the whole row, in place. */
