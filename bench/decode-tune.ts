@@ -14,13 +14,19 @@ import { routeTuning } from '../src/kernels/router/router.ts';
 type Slot = { name: string; get: () => unknown; set: (v: unknown) => void; candidates: unknown[] };
 
 const wide = (wg: number, rpt: number, pf: number, dq = 0, kx = 0): FastGeometry => ({ wg, rpt, unr: 1, dq, pf, kx, design: 'wide' });
+// down_sum: a team per expert (wg ignored); gate_up: gate and up rows in one unit loop
+const kt = (rpt: number, dq: number): FastGeometry => ({ wg: 256, rpt, unr: 1, dq, pf: 1, design: 'wide', kt: 1 });
+const gu = (wg: number, rpt: number, dq: number): FastGeometry => ({ wg, rpt, unr: 1, dq, pf: 1, design: 'wide', gu: 1 });
 const unit = (wg: number, rpt: number, unr: number, dq = 0): FastGeometry => ({ wg, rpt, unr, dq, design: 'unit' });
 const sx = (wg: number, rpt: number, dq = 0): FastGeometry => ({ wg, rpt, unr: 1, dq, design: 'sx' });
 
-function geometries(kind: QuantKind, downSum: boolean): FastGeometry[] {
+/** `experts`: the slot holds the experts' gate_up (gu candidates too); `downSum`: their down + combine. */
+function geometries(kind: QuantKind, downSum: boolean, experts = downSum): FastGeometry[] {
   const dqs = kind === 'mxfp4' ? [0, 1, 2] : kind === 'q4' ? [0, 1] : [0];
   const out: FastGeometry[] = [];
   for (const dq of dqs) {
+    if (downSum) out.push(kt(2, dq), kt(4, dq), kt(8, dq));
+    else if (experts) out.push(gu(64, 8, dq), gu(128, 8, dq), gu(64, 4, dq));
     for (const [wg, rpt] of [[64, 2], [64, 4], [128, 2], [128, 4], [256, 4], [256, 8]]) out.push(wide(wg, rpt, 1, dq, downSum ? 1 : 0));
     out.push(wide(64, 2, 0, dq), unit(128, 2, 2, dq), unit(256, 4, 2, dq));
     if (!downSum) out.push(sx(256, 4, dq), sx(128, 2, dq));
@@ -41,19 +47,19 @@ export interface DecodeTuneResult {
  */
 export async function tuneDecode(r: GpuRunner, prompt: number[], kinds: { dense: QuantKind; expert: QuantKind }, log: (s: string) => void, deadline: number): Promise<DecodeTuneResult> {
   const t = matvecTuning;
-  const slot = (name: string, rec: Record<string, FastGeometry | undefined>, kind: QuantKind, downSum = false): Slot => ({
+  const slot = (name: string, rec: Record<string, FastGeometry | undefined>, kind: QuantKind, downSum = false, experts = downSum): Slot => ({
     name,
     get: () => rec[kind],
     set: (v) => {
       if (v === undefined) delete rec[kind];
       else rec[kind] = v as FastGeometry;
     },
-    candidates: geometries(kind, downSum),
+    candidates: geometries(kind, downSum, experts),
   });
   const slots: Slot[] = [
     slot(`small.${kinds.dense}`, t.small, kinds.dense),
     slot(`byKind.${kinds.dense}`, t.byKind, kinds.dense),
-    slot(`small.${kinds.expert}`, t.small, kinds.expert),
+    slot(`small.${kinds.expert}`, t.small, kinds.expert, false, true),
     slot(`downSum.${kinds.expert}`, t.downSum, kinds.expert, true),
     { name: 'minGroups', get: () => t.minGroups, set: (v) => (t.minGroups = v as number), candidates: [132, 264, 528, 1056] },
     { name: 'route.split', get: () => routeTuning.split, set: (v) => (routeTuning.split = v as boolean), candidates: [true, false] },

@@ -12,6 +12,11 @@
 //   current unit is decoded, so a lane keeps a load in flight while it computes.
 //   DQ = 1 (q4, mxfp4; subgroups of >= 16 lanes): codes decoded through a 16-entry table held one
 //   entry per lane and read with subgroupShuffle (q4: code - 8; mxfp4: 2 x E2M1 value).
+//   GU (gate_up): a team's RPT registers hold RPT / 2 gate rows and the same up rows, read in
+//   one unit loop, instead of RPT gate rows then RPT up rows in two loops one after the other
+//   (the decode chain's gate + up is short, a few units a lane: the second loop's latency showed).
+//   KT (down_sum): a workgroup of K teams, team k expert k's rows (the K experts' loads spread
+//   over K times the threads, not one after another in one team); K <= 8.
 //   The unit loop runs a uniform trip count (lanes past the row's end add 0), so every lane is
 //   active at each subgroup operation.
 //
@@ -30,6 +35,8 @@ override DQ: u32 = 0u;
 override PF: u32 = 0u;
 override NORM: bool = false;
 override KX: u32 = 0u; // down_sum: 0 = the K experts one after another; K = all K per unit step (loads of every expert in flight)
+override GU: bool = false; // gate_up: a team's RPT rows are RPT / 2 gate rows and the same up rows, one unit loop (loads of both in flight)
+override KT: u32 = 0u; // down_sum: one team of TPR lanes per expert (KT = K teams, WG = KT TPR), partial rows summed in workgroup memory
 
 struct Params {
   rows: u32,
@@ -79,6 +86,7 @@ struct Params {
 var<private> norm_inv: f32 = 1.0;
 var<private> norm_x4: u32 = 0u;
 var<workgroup> norm_red: array<f32, 256>;
+var<workgroup> kt_red: array<vec4<f32>, 16>; // KT: each team's weighted rows (.a, .b)
 
 fn xv(i: u32) -> vec4<f32> {
   if (NORM) { return X[i] * norm_inv * NW[P.nw_offset / 4u + i - norm_x4]; }
@@ -237,23 +245,28 @@ fn pick8(v: Acc, i: u32) -> f32 {
 // Products of RPT rows starting at r0 of the matrix at word `mat` with the x row at vec4 x4
 // (row r0 + i: pick8(result, i)), summed over the team.
 fn rows_dot(mat: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> Acc {
+  return rows_dot2(mat, mat, rows, r0, r0 + 4u, min(RPT, 4u), RPT - min(RPT, 4u), x4, lane, lut);
+}
+
+// Two sets of rows in one unit loop: na rows from a0 of the matrix at word mat_a (result .a) and
+// nb rows from b0 of mat_b (result .b), both `rows` x cols; na, nb constants (<= 4).
+fn rows_dot2(mat_a: u32, mat_b: u32, rows: u32, a0: u32, b0: u32, na: u32, nb: u32, x4: u32, lane: u32, lut: f32) -> Acc {
   let G = P.cols / 32u;
   let bits = select(select(select(4u, 8u, KIND == 2u), 16u, KIND == 1u), 32u, KIND == 0u);
   let row_words = P.cols * bits / 32u;
   let U = row_words / 4u; // units per row
   let wpg = select(4u, 8u, KIND == 2u);
-  let sbase = mat + rows * G * wpg;
   let last = rows - 1u;
-  let na = min(RPT, 4u);
-  let nb = RPT - na;
-  let ra = vec4<u32>(min(r0, last), min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
-  let rb4 = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last));
-  let ba = vec4<u32>(mat) + ra * row_words;
-  let bb = vec4<u32>(mat) + rb4 * row_words;
+  let ra = vec4<u32>(min(a0, last), min(a0 + 1u, last), min(a0 + 2u, last), min(a0 + 3u, last));
+  let rb4 = vec4<u32>(min(b0, last), min(b0 + 1u, last), min(b0 + 2u, last), min(b0 + 3u, last));
+  let ba = vec4<u32>(mat_a) + ra * row_words;
+  let bb = vec4<u32>(mat_b) + rb4 * row_words;
+  let sa = mat_a + rows * G * wpg;
+  let sb = mat_b + rows * G * wpg;
   var acc = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
   let u_first = min(lane, U - 1u);
-  var cur_a = load_unit(ba, ra, u_first, sbase, G, na);
-  var cur_b = load_unit(bb, rb4, u_first, sbase, G, nb);
+  var cur_a = load_unit(ba, ra, u_first, sa, G, na);
+  var cur_b = load_unit(bb, rb4, u_first, sb, G, nb);
   for (var u0 = 0u; u0 < U; u0 += TPR) {
     let ul = u0 + lane;
     let u = min(ul, U - 1u);
@@ -261,11 +274,11 @@ fn rows_dot(mat: u32, rows: u32, r0: u32, x4: u32, lane: u32, lut: f32) -> Acc {
     var nxt_b = cur_b;
     if (PF == 1u) {
       let un = min(ul + TPR, U - 1u);
-      nxt_a = load_unit(ba, ra, un, sbase, G, na);
-      nxt_b = load_unit(bb, rb4, un, sbase, G, nb);
+      nxt_a = load_unit(ba, ra, un, sa, G, na);
+      nxt_b = load_unit(bb, rb4, un, sb, G, nb);
     } else {
-      cur_a = load_unit(ba, ra, u, sbase, G, na);
-      cur_b = load_unit(bb, rb4, u, sbase, G, nb);
+      cur_a = load_unit(ba, ra, u, sa, G, na);
+      cur_b = load_unit(bb, rb4, u, sb, G, nb);
     }
     let x = load_x(x4, u);
     let live = ul < U;
@@ -351,15 +364,25 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
 @compute @workgroup_size(WG)
 fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let lane = lid % TPR;
-  let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
+  let NR = select(RPT, RPT / 2u, GU); // output rows a team
+  let r0 = (wid.x * (WG / TPR) + lid / TPR) * NR;
   let p = wid.y;
   let slot = S[P.slot_offset + p];
   let x4 = (P.x_offset + (p / P.x_div) * P.x_stride) / 4u;
   let lut = lut_entry(lane);
-  let ga = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut);
-  let ua = rows_dot(P.w2_offset + slot, P.rows, r0, x4, lane, lut);
+  var ga: Acc;
+  var ua: Acc;
+  if (GU) {
+    // gate rows in .a, up rows in .b (NR <= 4 each)
+    let both = rows_dot2(P.w_offset + slot, P.w2_offset + slot, P.rows, r0, r0, NR, NR, x4, lane, lut);
+    ga = Acc(both.a, vec4<f32>(0.0));
+    ua = Acc(both.b, vec4<f32>(0.0));
+  } else {
+    ga = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut);
+    ua = rows_dot(P.w2_offset + slot, P.rows, r0, x4, lane, lut);
+  }
   if (lane != 0u) { return; }
-  for (var i = 0u; i < RPT; i++) {
+  for (var i = 0u; i < NR; i++) {
     let r = r0 + i;
     if (r < P.rows) {
       var g = pick8(ga, i);
@@ -430,6 +453,32 @@ fn down_sum_kx(r0: u32, t: u32, lane: u32, lut: f32) -> Acc {
 @compute @workgroup_size(WG)
 fn down_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let lane = lid % TPR;
+  if (KT > 0u) {
+    // team k: expert k's RPT rows (as one of a dense matvec's teams), weighted; then lanes
+    // 0 .. RPT - 1 each sum one row over the teams
+    let k = lid / TPR;
+    let r0 = wid.x * RPT;
+    let p = wid.y * KT + k;
+    let slot = S[P.slot_offset + p];
+    var v = rows_dot(P.w_offset + slot, P.rows, r0, (P.x_offset + p * P.x_stride) / 4u, lane, lut_entry(lane));
+    if (P.has_bias != 0u) {
+      v.a += bias4(P.b_offset + slot, r0);
+      if (RPT > 4u) { v.b += bias4(P.b_offset + slot, r0 + 4u); }
+    }
+    let wk = WTS[P.wts_offset + p];
+    if (lane == 0u) {
+      kt_red[2u * k] = wk * v.a;
+      kt_red[2u * k + 1u] = wk * v.b;
+    }
+    workgroupBarrier();
+    let r = r0 + lid;
+    if (lid < RPT && r < P.rows) {
+      var y = 0.0;
+      for (var j = 0u; j < KT; j++) { y += pick8(Acc(kt_red[2u * j], kt_red[2u * j + 1u]), lid); }
+      epilogue(P.y_offset + wid.y * P.y_stride + r, P.h_offset + wid.y * P.y_stride + r, y);
+    }
+    return;
+  }
   let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
   let t = wid.y;
   let lut = lut_entry(lane);

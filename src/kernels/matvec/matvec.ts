@@ -60,6 +60,10 @@ export interface FastGeometry {
   pf?: number;
   /** wide down_sum: 1 = the K experts of a token inside the unit loop (their loads in flight together) */
   kx?: number;
+  /** wide gate_up (even rpt): 1 = a team's rpt rows are rpt / 2 gate rows and their up rows, one unit loop */
+  gu?: number;
+  /** wide down_sum: 1 = a workgroup of K teams, one per expert (wg ignored: K teams), summed in workgroup memory */
+  kt?: number;
 }
 export const matvecTuning: FastGeometry & {
   byKind: Partial<Record<QuantKind, FastGeometry>>;
@@ -84,13 +88,17 @@ export const matvecTuning: FastGeometry & {
     mxfp4: { wg: 256, rpt: 8, unr: 1, dq: 2, pf: 1, design: 'wide' }, // round 10 (f16-bit codes)
   },
   small: {
-    mxfp4: { wg: 128, rpt: 8, unr: 1, dq: 2, pf: 1, design: 'wide' }, // round 10: sweep and decode tuning agree
+    // round 11: gate + up rows in one unit loop (gu), 64-thread groups: gpt-oss decode +2% (same-call A/B)
+    mxfp4: { wg: 64, rpt: 8, unr: 1, dq: 2, pf: 1, design: 'wide', gu: 1 },
     q4: { wg: 64, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' }, // round 10: Qwen3-30B-A3B decode tuning
     q8: { wg: 128, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
   },
-  // round 10: gpt-oss down + combine alone in its decode chain 0.615 -> 0.545 ms a token against dq 1
-  // q4: Qwen3-30B-A3B decode tuning, all K experts' loads in flight (down + combine 1251 -> 1068 us a token)
-  downSum: { mxfp4: { wg: 256, rpt: 4, unr: 2, dq: 2, design: 'unit' }, q4: { wg: 64, rpt: 2, unr: 1, dq: 0, pf: 1, kx: 1, design: 'wide' } },
+  // round 11: a team per expert (kt; 4-8x the threads of one team summing its K experts in turn):
+  // gpt-oss down + combine in a cold dispatch chain 27.3 -> 18.0 us, decode +5% (Qwen3 +3%, MiniMax-M2 +5%)
+  downSum: {
+    mxfp4: { wg: 256, rpt: 4, unr: 1, dq: 2, pf: 1, design: 'wide', kt: 1 },
+    q4: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide', kt: 1 },
+  },
   smallBytes: 48 << 20,
   /** workgroups below which a product cannot fill a large GPU: small matrices take smaller groups */
   minGroups: 264,
@@ -116,7 +124,7 @@ function geometryFor(ctx: GpuContext, kind: QuantKind, sh: FastShape, entry: 'mv
   const { rows, problems } = sh;
   const g = (entry === 'down_sum' ? matvecTuning.downSum[kind] : undefined) ?? geometry(kind, matrixBytes(kind, rows, sh.cols) * problems * (sh.mats ?? 1));
   const tpr = fastTeamSize(ctx);
-  const groups = (c: FastGeometry) => Math.ceil(rows / ((c.wg / tpr) * c.rpt)) * problems;
+  const groups = (c: FastGeometry) => Math.ceil(rows / ((ktTeams(ctx, entry, c, sh) ? 1 : c.wg / tpr) * c.rpt)) * problems;
   // within the device's workgroup size (the defaults come from a GPU that allows 1024 threads)
   let c = g.wg > ctx.limits.maxComputeInvocationsPerWorkgroup ? { ...g, wg: 2 ** Math.floor(Math.log2(ctx.limits.maxComputeInvocationsPerWorkgroup)) } : g;
   for (const next of [{ rpt: 4 }, { rpt: 2 }, { rpt: 1 }, { rpt: 1, wg: 128 }, { rpt: 1, wg: 64 }]) {
@@ -200,13 +208,27 @@ export function fastKernel(
   const tpr = fastTeamSize(ctx);
   const rowsPerGroup = (g.wg / tpr) * g.rpt;
   const dq = decoder(ctx, kind, g.dq);
+  const kt = ktTeams(ctx, entry, g, sh);
+  if (kt) {
+    const kernel = ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: kt * tpr, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: 0, KX: 0, GU: 0, KT: kt });
+    return { kernel, rowsPerGroup: g.rpt };
+  }
   if (g.design === 'wide' || g.design === 'dp') {
     const kx = entry === 'down_sum' && g.kx === 1 && (sh.mats ?? 1) <= 16 ? (sh.mats ?? 1) : 0;
-    return { kernel: ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx }), rowsPerGroup };
+    const gu = entry === 'gate_up' && g.gu === 1 && g.rpt % 2 === 0 ? 1 : 0;
+    const kernel = ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx, GU: gu });
+    return { kernel, rowsPerGroup: gu ? rowsPerGroup / 2 : rowsPerGroup };
   }
   if (g.design === 'sx' && vec4Tail)
     return { kernel: ctx.pipelines.get(SX_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, NORM: +norm, XC: g.xc ?? stagedFloats(ctx) }), rowsPerGroup };
   return { kernel: ctx.pipelines.get(FAST_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr, NORM: +norm }), rowsPerGroup };
+}
+
+/** down_sum with one team per expert (geometry kt, K <= 8 teams within the workgroup limit): K, else 0. */
+function ktTeams(ctx: GpuContext, entry: string, g: FastGeometry, sh: FastShape): number {
+  const K = sh.mats ?? 1;
+  const ok = entry === 'down_sum' && g.kt === 1 && g.design === 'wide' && K <= 8 && K * fastTeamSize(ctx) <= ctx.limits.maxComputeInvocationsPerWorkgroup;
+  return ok ? K : 0;
 }
 
 /** The fast variant's Params struct (matvec-fast.wgsl), unset fields 0 (alpha, beta: 1). */
