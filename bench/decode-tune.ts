@@ -15,8 +15,8 @@ type Slot = { name: string; get: () => unknown; set: (v: unknown) => void; candi
 
 const wide = (wg: number, rpt: number, pf: number, dq = 0, kx = 0): FastGeometry => ({ wg, rpt, unr: 1, dq, pf, kx, design: 'wide' });
 // down_sum: a team per expert (wg ignored); gate_up: gate and up rows in one unit loop
-const kt = (rpt: number, dq: number): FastGeometry => ({ wg: 256, rpt, unr: 1, dq, pf: 1, design: 'wide', kt: 1 });
-const gu = (wg: number, rpt: number, dq: number): FastGeometry => ({ wg, rpt, unr: 1, dq, pf: 1, design: 'wide', gu: 1 });
+const kt = (rpt: number, dq: number, tpr = 32): FastGeometry => ({ wg: 256, rpt, unr: 1, dq, pf: 1, design: 'wide', kt: 1, tpr });
+const gu = (wg: number, rpt: number, dq: number, tpr = 32): FastGeometry => ({ wg, rpt, unr: 1, dq, pf: 1, design: 'wide', gu: 1, tpr });
 const unit = (wg: number, rpt: number, unr: number, dq = 0): FastGeometry => ({ wg, rpt, unr, dq, design: 'unit' });
 const sx = (wg: number, rpt: number, dq = 0): FastGeometry => ({ wg, rpt, unr: 1, dq, design: 'sx' });
 
@@ -25,8 +25,8 @@ function geometries(kind: QuantKind, downSum: boolean, experts = downSum): FastG
   const dqs = kind === 'mxfp4' ? [0, 1, 2] : kind === 'q4' ? [0, 1] : [0];
   const out: FastGeometry[] = [];
   for (const dq of dqs) {
-    if (downSum) out.push(kt(2, dq), kt(4, dq), kt(8, dq));
-    else if (experts) out.push(gu(64, 8, dq), gu(128, 8, dq), gu(64, 4, dq));
+    if (downSum) out.push(kt(4, dq), kt(8, dq), kt(4, dq, 16), kt(8, dq, 16), kt(8, dq, 8));
+    else if (experts) out.push(gu(64, 8, dq), gu(128, 8, dq), gu(64, 4, dq), gu(64, 8, dq, 16), gu(64, 4, dq, 16));
     for (const [wg, rpt] of [[64, 2], [64, 4], [128, 2], [128, 4], [256, 4], [256, 8]]) out.push(wide(wg, rpt, 1, dq, downSum ? 1 : 0));
     out.push(wide(64, 2, 0, dq), unit(128, 2, 2, dq), unit(256, 4, 2, dq));
     if (!downSum) out.push(sx(256, 4, dq), sx(128, 2, dq));

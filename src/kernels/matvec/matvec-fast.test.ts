@@ -48,11 +48,11 @@ async function eachTuning(fn: (label: string) => Promise<void>, variant: 'fast' 
       { wg: 32, rpt: 5, unr: 1, design: 'wide', pf: 1, dq: 2 },
       { wg: 64, rpt: 2, unr: 1, design: 'wide', pf: 0, kx: 1, dq: 2 },
       // gate_up: gate and up rows in one unit loop; down_sum: a team per expert (other entries: as without)
-      { wg: 32, rpt: 6, unr: 1, design: 'wide', pf: 1, gu: 1, kt: 1 },
+      { wg: 32, rpt: 6, unr: 1, design: 'wide', pf: 1, gu: 1, kt: 1, tpr: 2 }, // teams of 2 lanes
       { wg: 64, rpt: 8, unr: 1, design: 'wide', pf: 1, gu: 1, kt: 1, dq: 2 },
     ] as const) {
-      Object.assign(matvecTuning, { xc: undefined, pf: undefined, kx: undefined, gu: undefined, kt: undefined, dq: saved.dq }, t);
-      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}${'pf' in t ? ` pf ${t.pf}` : ''}${'kx' in t ? ` kx ${t.kx}` : ''}${'gu' in t ? ` gu ${t.gu} kt ${t.kt}` : ''}${'dq' in t ? ` dq ${t.dq}` : ''}`);
+      Object.assign(matvecTuning, { xc: undefined, pf: undefined, kx: undefined, gu: undefined, kt: undefined, tpr: undefined, dq: saved.dq }, t);
+      await fn(`${t.design} wg ${t.wg} rpt ${t.rpt} unr ${t.unr}${'xc' in t ? ` xc ${t.xc}` : ''}${'pf' in t ? ` pf ${t.pf}` : ''}${'kx' in t ? ` kx ${t.kx}` : ''}${'gu' in t ? ` gu ${t.gu} kt ${t.kt}` : ''}${'tpr' in t ? ` tpr ${t.tpr}` : ''}${'dq' in t ? ` dq ${t.dq}` : ''}`);
     }
   } finally {
     Object.assign(matvecTuning, saved);

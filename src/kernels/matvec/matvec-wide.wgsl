@@ -193,7 +193,7 @@ fn team_sum(v: vec4<f32>) -> vec4<f32> {
   return s;
 }
 
-fn lut_entry(lane: u32) -> f32 {
+fn lut_entry(lane: u32) -> f32 { // entry lane & 15
   if (DQ == 1u && KIND == 4u) { return e2m1_x2(lane & 15u); }
   if (DQ == 1u && KIND == 3u) { return f32(lane & 15u) - 8.0; }
   return 0.0;
@@ -349,7 +349,7 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
     }
   }
   if (wid.x * (WG / TPR) * RPT >= rows) { return; } // seg: this problem has fewer rows than the grid covers
-  let acc = rows_dot(P.w_offset + slot, rows, r0, x4, lane, lut_entry(lane));
+  let acc = rows_dot(P.w_offset + slot, rows, r0, x4, lane, lut_entry(lid));
   if (lane != 0u) { return; }
   for (var i = 0u; i < RPT; i++) {
     let r = r0 + i;
@@ -369,7 +369,7 @@ fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
   let p = wid.y;
   let slot = S[P.slot_offset + p];
   let x4 = (P.x_offset + (p / P.x_div) * P.x_stride) / 4u;
-  let lut = lut_entry(lane);
+  let lut = lut_entry(lid); // the table by subgroup lane (lid % 16: subgroups of >= 16 start at multiples of 16)
   var ga: Acc;
   var ua: Acc;
   if (GU) {
@@ -454,13 +454,13 @@ fn down_sum_kx(r0: u32, t: u32, lane: u32, lut: f32) -> Acc {
 fn down_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let lane = lid % TPR;
   if (KT > 0u) {
-    // team k: expert k's RPT rows (as one of a dense matvec's teams), weighted; then lanes
-    // 0 .. RPT - 1 each sum one row over the teams
+    // team k: expert k's RPT rows (as one of a dense matvec's teams), weighted; then threads
+    // i < RPT each sum row i over the teams
     let k = lid / TPR;
     let r0 = wid.x * RPT;
     let p = wid.y * KT + k;
     let slot = S[P.slot_offset + p];
-    var v = rows_dot(P.w_offset + slot, P.rows, r0, (P.x_offset + p * P.x_stride) / 4u, lane, lut_entry(lane));
+    var v = rows_dot(P.w_offset + slot, P.rows, r0, (P.x_offset + p * P.x_stride) / 4u, lane, lut_entry(lid));
     if (P.has_bias != 0u) {
       v.a += bias4(P.b_offset + slot, r0);
       if (RPT > 4u) { v.b += bias4(P.b_offset + slot, r0 + 4u); }
@@ -471,17 +471,18 @@ fn down_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
       kt_red[2u * k + 1u] = wk * v.b;
     }
     workgroupBarrier();
-    let r = r0 + lid;
-    if (lid < RPT && r < P.rows) {
+    for (var i = lid; i < RPT; i += WG) { // (a workgroup may have fewer threads than rows)
+      let r = r0 + i;
+      if (r >= P.rows) { break; }
       var y = 0.0;
-      for (var j = 0u; j < KT; j++) { y += pick8(Acc(kt_red[2u * j], kt_red[2u * j + 1u]), lid); }
+      for (var j = 0u; j < KT; j++) { y += pick8(Acc(kt_red[2u * j], kt_red[2u * j + 1u]), i); }
       epilogue(P.y_offset + wid.y * P.y_stride + r, P.h_offset + wid.y * P.y_stride + r, y);
     }
     return;
   }
   let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
   let t = wid.y;
-  let lut = lut_entry(lane);
+  let lut = lut_entry(lid); // the table by subgroup lane (lid % 16: subgroups of >= 16 start at multiples of 16)
   var out = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
   if (KX > 0u) { out = down_sum_kx(r0, t, lane, lut); }
   for (var k = 0u; k < select(P.k_experts, 0u, KX > 0u); k++) {

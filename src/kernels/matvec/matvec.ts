@@ -64,6 +64,8 @@ export interface FastGeometry {
   gu?: number;
   /** wide down_sum: 1 = a workgroup of K teams, one per expert (wg ignored: K teams), summed in workgroup memory */
   kt?: number;
+  /** wide: lanes per row team (a power of two, at most the subgroup's; default the subgroup's up to 32) */
+  tpr?: number;
 }
 export const matvecTuning: FastGeometry & {
   byKind: Partial<Record<QuantKind, FastGeometry>>;
@@ -88,16 +90,17 @@ export const matvecTuning: FastGeometry & {
     mxfp4: { wg: 256, rpt: 8, unr: 1, dq: 2, pf: 1, design: 'wide' }, // round 10 (f16-bit codes)
   },
   small: {
-    // round 11: gate + up rows in one unit loop (gu), 64-thread groups: gpt-oss decode +2% (same-call A/B)
-    mxfp4: { wg: 64, rpt: 8, unr: 1, dq: 2, pf: 1, design: 'wide', gu: 1 },
-    q4: { wg: 64, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' }, // round 10: Qwen3-30B-A3B decode tuning
+    // round 11 (same-call decode A/Bs): gate + up rows in one unit loop (gu), teams of 16 lanes
+    // (a 2880-column mxfp4 row is 90 units: 6 a lane, not 3), 64-thread groups: gpt-oss +5%
+    mxfp4: { wg: 64, rpt: 8, unr: 1, dq: 2, pf: 1, design: 'wide', gu: 1, tpr: 16 },
+    q4: { wg: 64, rpt: 8, unr: 1, dq: 0, pf: 1, design: 'wide', gu: 1, tpr: 16 }, // round 11: with downSum's, MiniMax-M2 +5%, Qwen3 +2%
     q8: { wg: 128, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide' },
   },
   // round 11: a team per expert (kt; 4-8x the threads of one team summing its K experts in turn):
   // gpt-oss down + combine in a cold dispatch chain 27.3 -> 18.0 us, decode +5% (Qwen3 +3%, MiniMax-M2 +5%)
   downSum: {
     mxfp4: { wg: 256, rpt: 4, unr: 1, dq: 2, pf: 1, design: 'wide', kt: 1 },
-    q4: { wg: 256, rpt: 4, unr: 1, dq: 0, pf: 1, design: 'wide', kt: 1 },
+    q4: { wg: 256, rpt: 8, unr: 1, dq: 0, pf: 1, design: 'wide', kt: 1, tpr: 16 },
   },
   smallBytes: 48 << 20,
   /** workgroups below which a product cannot fill a large GPU: small matrices take smaller groups */
@@ -123,14 +126,13 @@ export interface FastShape {
 function geometryFor(ctx: GpuContext, kind: QuantKind, sh: FastShape, entry: 'mv' | 'gate_up' | 'down_sum' = 'mv'): FastGeometry {
   const { rows, problems } = sh;
   const g = (entry === 'down_sum' ? matvecTuning.downSum[kind] : undefined) ?? geometry(kind, matrixBytes(kind, rows, sh.cols) * problems * (sh.mats ?? 1));
-  const tpr = fastTeamSize(ctx);
-  const groups = (c: FastGeometry) => Math.ceil(rows / ((ktTeams(ctx, entry, c, sh) ? 1 : c.wg / tpr) * c.rpt)) * problems;
+  const groups = (c: FastGeometry) => Math.ceil(rows / ((ktTeams(ctx, entry, c, sh) ? 1 : c.wg / teamOf(ctx, c)) * c.rpt)) * problems;
   // within the device's workgroup size (the defaults come from a GPU that allows 1024 threads)
   let c = g.wg > ctx.limits.maxComputeInvocationsPerWorkgroup ? { ...g, wg: 2 ** Math.floor(Math.log2(ctx.limits.maxComputeInvocationsPerWorkgroup)) } : g;
   for (const next of [{ rpt: 4 }, { rpt: 2 }, { rpt: 1 }, { rpt: 1, wg: 128 }, { rpt: 1, wg: 64 }]) {
     if (groups(c) >= matvecTuning.minGroups) break;
     const cand = { ...c, ...next };
-    if (cand.wg % tpr !== 0 || cand.rpt > c.rpt || cand.wg > c.wg) continue;
+    if (cand.wg % teamOf(ctx, cand) !== 0 || cand.rpt > c.rpt || cand.wg > c.wg) continue;
     c = cand;
   }
   return c;
@@ -140,6 +142,12 @@ function geometryFor(ctx: GpuContext, kind: QuantKind, sh: FastShape, entry: 'mv
 function fastTeamSize(ctx: GpuContext): number {
   if (!ctx.caps.subgroups || ctx.caps.subgroupMinSize < 4) return 0;
   return Math.min(32, 2 ** Math.floor(Math.log2(ctx.caps.subgroupMinSize)));
+}
+
+/** Lanes per row team of geometry g: its tpr (wide design) within the device's team size. */
+function teamOf(ctx: GpuContext, g: FastGeometry): number {
+  const t = fastTeamSize(ctx);
+  return g.design === 'wide' && g.tpr && g.tpr >= 1 && (g.tpr & (g.tpr - 1)) === 0 ? Math.min(g.tpr, t) : t;
 }
 
 /** Whether the fast variant can run this product: subgroups, cols % 32, aligned matrix and x. */
@@ -205,7 +213,7 @@ export function fastKernel(
   vec4Tail = true,
   g = geometryFor(ctx, kind, sh, entry),
 ): { kernel: Kernel; rowsPerGroup: number } {
-  const tpr = fastTeamSize(ctx);
+  const tpr = teamOf(ctx, g);
   const rowsPerGroup = (g.wg / tpr) * g.rpt;
   const dq = decoder(ctx, kind, g.dq);
   const kt = ktTeams(ctx, entry, g, sh);
@@ -227,7 +235,7 @@ export function fastKernel(
 /** down_sum with one team per expert (geometry kt, K <= 8 teams within the workgroup limit): K, else 0. */
 function ktTeams(ctx: GpuContext, entry: string, g: FastGeometry, sh: FastShape): number {
   const K = sh.mats ?? 1;
-  const ok = entry === 'down_sum' && g.kt === 1 && g.design === 'wide' && K <= 8 && K * fastTeamSize(ctx) <= ctx.limits.maxComputeInvocationsPerWorkgroup;
+  const ok = entry === 'down_sum' && g.kt === 1 && g.design === 'wide' && K <= 8 && K * teamOf(ctx, g) <= ctx.limits.maxComputeInvocationsPerWorkgroup;
   return ok ? K : 0;
 }
 
