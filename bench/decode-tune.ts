@@ -22,7 +22,7 @@ const sx = (wg: number, rpt: number, dq = 0): FastGeometry => ({ wg, rpt, unr: 1
 
 /** `experts`: the slot holds the experts' gate_up (gu candidates too); `downSum`: their down + combine. */
 function geometries(kind: QuantKind, downSum: boolean, experts = downSum): FastGeometry[] {
-  const dqs = kind === 'mxfp4' ? [0, 1, 2] : kind === 'q4' ? [0, 1] : [0];
+  const dqs = kind === 'mxfp4' ? [2, 1, 0] : kind === 'q4' ? [0, 1] : [0]; // the likelier first (a slot's time may run out)
   const out: FastGeometry[] = [];
   for (const dq of dqs) {
     if (downSum) out.push(kt(4, dq), kt(8, dq), kt(4, dq, 16), kt(8, dq, 16), kt(8, dq, 8));
@@ -82,11 +82,14 @@ export async function tuneDecode(r: GpuRunner, prompt: number[], kinds: { dense:
   const same = (ids: number[]) => ids.slice(0, 16).every((v, i) => v === start.ids[i]);
   let bestTok = start.tok_s;
   const tried: DecodeTuneResult['tried'] = [];
-  for (const s of slots) {
+  for (const [i, s] of slots.entries()) {
+    // each slot a share of the time left by its candidates (a long list must not starve the rest)
+    const left = slots.slice(i).reduce((a, x) => a + x.candidates.length, 0);
+    const slotEnd = performance.now() + ((deadline - performance.now()) * s.candidates.length) / left;
     const keep = s.get();
     let bestV = keep;
     for (const c of s.candidates) {
-      if (performance.now() > deadline) break;
+      if (performance.now() > slotEnd) break;
       s.set(c);
       let res: { tok_s: number; ids: number[] } | null = null;
       try {

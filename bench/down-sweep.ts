@@ -1,6 +1,6 @@
 // The fused down + weighted combine (down_sum) at the benchmarked models' decode shapes: the
 // engine's geometry against the wide design with and without the K experts in one unit loop
-// (kx). Each candidate's output is first compared ON THIS DEVICE with the engine's current
+// (kx), and with a team of lanes per expert (kt; 8, 16 or 32 lanes). Each candidate's output is first compared ON THIS DEVICE with the engine's current
 // kernel; a candidate that differs is reported and never chosen.
 
 import type { GpuContext } from '../src/gpu/device.ts';
@@ -26,7 +26,7 @@ export interface DownSumResult {
   base: Partial<Record<QuantKind, number>>;
 }
 
-const label = (g: FastGeometry) => `wide wg${g.wg} rpt${g.rpt} pf${g.pf} kx${g.kx} dq${g.dq}`;
+const label = (g: FastGeometry) => `wide ${g.kt ? `kt tpr${g.tpr}` : `wg${g.wg}`} rpt${g.rpt} pf${g.pf} kx${g.kx ?? 0} dq${g.dq}`;
 
 /** `shapes`: the benchmarked models' experts (downShape of each). */
 export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, deadline: number, shapes: DownShape[]): Promise<DownSumResult> {
@@ -68,18 +68,19 @@ export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, de
         for (const s of setups) us += await bestMicros(ctx, s.run, 10);
         return us;
       };
-      delete matvecTuning.downSum[kind];
+      const engine = saved[kind]; // the engine's default (kept by the suite), measured as the base
       const want = await result();
       const baseUs = await total();
       out.base[kind] = baseUs;
-      log(`  down_sum ${kind.padEnd(6)} engine geometry: ${baseUs.toFixed(1)} us over ${setups.length} shape(s)`);
+      log(`  down_sum ${kind.padEnd(6)} engine geometry ${JSON.stringify(engine ?? null)}: ${baseUs.toFixed(1)} us over ${setups.length} shape(s)`);
       let best: { g: FastGeometry; us: number } | null = null;
       for (const dq of kind === 'mxfp4' ? (lut ? [0, 1, 2] : [0, 2]) : lut && kind === 'q4' ? [0, 1] : [0])
         for (const wg of [64, 128, 256])
           for (const rpt of [1, 2, 4])
-            for (const kx of [0, 1]) {
+            for (const kx of [0, 1, 2]) {
               if (performance.now() > deadline) break;
-              const g: FastGeometry = { wg, rpt, unr: 1, dq, pf: 1, kx, design: 'wide' };
+              // kx 2: a team per expert (kt) instead
+              const g: FastGeometry = kx === 2 ? { wg, rpt, unr: 1, dq, pf: 1, design: 'wide', kt: 1, tpr: wg / 8 } : { wg, rpt, unr: 1, dq, pf: 1, kx, design: 'wide' };
               matvecTuning.downSum[kind] = g;
               const got = await result();
               const correct = got.every((v, i) => matches(v, want[i]));

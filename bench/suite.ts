@@ -126,11 +126,15 @@ export async function run(argv: string[]): Promise<number> {
       rows: s.rows,
     };
     matvecTuning.byKind = s.chosen; // the engine runs with the geometry measured best here
-    matvecTuning.small = s.chosenSmall;
+    // the decode's small products and down + combine keep the engine's geometry where it has one:
+    // alone, a product re-reads its few MB from L2 (down_sum of gpt-oss 17 us there, 27 us in a
+    // chain of cold dispatches), so these sweeps only fill kinds without a default; the decode
+    // tuner then measures the headline model's end to end
+    matvecTuning.small = { ...s.chosenSmall, ...matvecTuning.small };
     if (!small) {
       const ds = await sweepDownSum(ctx, log, Math.min(deadline, performance.now() + 30_000), models.map((m) => downShape(shapes[m])));
       (result.kernels as Record<string, unknown>).down_sum = ds;
-      matvecTuning.downSum = ds.chosen;
+      matvecTuning.downSum = { ...ds.chosen, ...matvecTuning.downSum };
     }
     log(`engine matvec geometry: ${JSON.stringify(matvecTuning)}`);
   });
