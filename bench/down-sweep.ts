@@ -77,10 +77,10 @@ export async function sweepDownSum(ctx: GpuContext, log: (s: string) => void, de
       for (const dq of kind === 'mxfp4' ? (lut ? [0, 1, 2] : [0, 2]) : lut && kind === 'q4' ? [0, 1] : [0])
         for (const wg of [64, 128, 256])
           for (const rpt of [1, 2, 4])
-            for (const kx of [0, 1, 2]) {
+            // the K experts one after another, all in one unit loop (kx), a team per expert (kt; wg picks its lanes)
+            for (const mode of [{ kx: 0 }, { kx: 1 }, { kt: 1, tpr: wg / 8 }]) {
               if (performance.now() > deadline) break;
-              // kx 2: a team per expert (kt) instead
-              const g: FastGeometry = kx === 2 ? { wg, rpt, unr: 1, dq, pf: 1, design: 'wide', kt: 1, tpr: wg / 8 } : { wg, rpt, unr: 1, dq, pf: 1, kx, design: 'wide' };
+              const g: FastGeometry = { wg, rpt, unr: 1, dq, pf: 1, design: 'wide', ...mode };
               matvecTuning.downSum[kind] = g;
               const got = await result();
               const correct = got.every((v, i) => matches(v, want[i]));

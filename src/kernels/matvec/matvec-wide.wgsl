@@ -12,18 +12,14 @@
 //   current unit is decoded, so a lane keeps a load in flight while it computes.
 //   DQ = 1 (q4, mxfp4; subgroups of >= 16 lanes): codes decoded through a 16-entry table held one
 //   entry per lane and read with subgroupShuffle (q4: code - 8; mxfp4: 2 x E2M1 value).
-//   GU (gate_up): a team's RPT registers hold RPT / 2 gate rows and the same up rows, read in
-//   one unit loop, instead of RPT gate rows then RPT up rows in two loops one after the other
-//   (the decode chain's gate + up is short, a few units a lane: the second loop's latency showed).
-//   KT (down_sum): a workgroup of K teams, team k expert k's rows (the K experts' loads spread
-//   over K times the threads, not one after another in one team); K <= 8.
 //   The unit loop runs a uniform trip count (lanes past the row's end add 0), so every lane is
 //   active at each subgroup operation.
 //
 // Requirements (the wrapper checks): cols % 32 == 0, x_offset and x_stride multiples of 4.
 //
-// The code decoders (E2M1 table / arithmetic / f16 bits, the 2^23 magic) are in decoders.wgsl,
-// appended to this file by matvec.ts.
+// The experts' entry points (gate_up, down_sum) are in matvec-wide-experts.wgsl and the code
+// decoders (E2M1 table / arithmetic / f16 bits, the 2^23 magic) in decoders.wgsl, both appended
+// to this file by matvec.ts.
 
 enable subgroups;
 
@@ -86,7 +82,6 @@ struct Params {
 var<private> norm_inv: f32 = 1.0;
 var<private> norm_x4: u32 = 0u;
 var<workgroup> norm_red: array<f32, 256>;
-var<workgroup> kt_red: array<vec4<f32>, 16>; // KT: each team's weighted rows (.a, .b)
 
 fn xv(i: u32) -> vec4<f32> {
   if (NORM) { return X[i] * norm_inv * NW[P.nw_offset / 4u + i - norm_x4]; }
@@ -307,11 +302,6 @@ fn epilogue(yo: u32, ho: u32, v: f32) {
   }
 }
 
-fn sigmoid(x: f32) -> f32 {
-  let e = exp(-abs(x));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
-}
-
 @compute @workgroup_size(WG)
 fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
       @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32) {
@@ -358,149 +348,5 @@ fn mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li
       if (P.has_bias != 0u) { v += B[bb + r]; }
       epilogue(yb + r, hb + r, v);
     }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let lane = lid % TPR;
-  let NR = select(RPT, RPT / 2u, GU); // output rows a team
-  let r0 = (wid.x * (WG / TPR) + lid / TPR) * NR;
-  let p = wid.y;
-  let slot = S[P.slot_offset + p];
-  let x4 = (P.x_offset + (p / P.x_div) * P.x_stride) / 4u;
-  let lut = lut_entry(lid); // the table by subgroup lane (lid % 16: subgroups of >= 16 start at multiples of 16)
-  var ga: Acc;
-  var ua: Acc;
-  if (GU) {
-    // gate rows in .a, up rows in .b (NR <= 4 each)
-    let both = rows_dot2(P.w_offset + slot, P.w2_offset + slot, P.rows, r0, r0, NR, NR, x4, lane, lut);
-    ga = Acc(both.a, vec4<f32>(0.0));
-    ua = Acc(both.b, vec4<f32>(0.0));
-  } else {
-    ga = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut);
-    ua = rows_dot(P.w2_offset + slot, P.rows, r0, x4, lane, lut);
-  }
-  if (lane != 0u) { return; }
-  for (var i = 0u; i < NR; i++) {
-    let r = r0 + i;
-    if (r < P.rows) {
-      var g = pick8(ga, i);
-      var u = pick8(ua, i);
-      if (P.has_bias != 0u) {
-        g += B[P.b_offset + slot + r];
-        u += B[P.b2_offset + slot + r];
-      }
-      var a = 0.0;
-      if (P.act == 1u) {
-        let gc = min(g, P.act_limit);
-        let uc = clamp(u, -P.act_limit, P.act_limit);
-        a = (uc + 1.0) * gc * sigmoid(P.act_alpha * gc);
-      } else {
-        a = g * sigmoid(g) * u;
-      }
-      Y[P.y_offset + p * P.y_stride + r] = a;
-    }
-  }
-}
-
-// down_sum with KX > 0: the unit loop outside, the KX experts inside (a constant trip count, so
-// the loads of every expert's unit can be in flight together); sum_k w_k (row . a_k) per lane,
-// then one team sum; biases added after it.
-fn down_sum_kx(r0: u32, t: u32, lane: u32, lut: f32) -> Acc {
-  let G = P.cols / 32u;
-  let bits = select(select(select(4u, 8u, KIND == 2u), 16u, KIND == 1u), 32u, KIND == 0u);
-  let row_words = P.cols * bits / 32u;
-  let U = row_words / 4u;
-  let wpg = select(4u, 8u, KIND == 2u);
-  let rows = P.rows;
-  let last = rows - 1u;
-  let na = min(RPT, 4u);
-  let nb = RPT - na;
-  let ra = vec4<u32>(min(r0, last), min(r0 + 1u, last), min(r0 + 2u, last), min(r0 + 3u, last));
-  let rb4 = vec4<u32>(min(r0 + 4u, last), min(r0 + 5u, last), min(r0 + 6u, last), min(r0 + 7u, last));
-  var acc = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
-  for (var u0 = 0u; u0 < U; u0 += TPR) {
-    let ul = u0 + lane;
-    let u = min(ul, U - 1u);
-    let live = ul < U;
-    for (var k = 0u; k < KX; k++) {
-      let p = t * KX + k;
-      let mat = P.w_offset + S[P.slot_offset + p];
-      let sbase = mat + rows * G * wpg;
-      let cur_a = load_unit(vec4<u32>(mat) + ra * row_words, ra, u, sbase, G, na);
-      let cur_b = load_unit(vec4<u32>(mat) + rb4 * row_words, rb4, u, sbase, G, nb);
-      let x = load_x((P.x_offset + p * P.x_stride) / 4u, u);
-      let wk = select(0.0, WTS[P.wts_offset + p], live);
-      acc.a += wk * unit_rows(cur_a, ra, u, G, x, lut, na);
-      if (nb > 0u) { acc.b += wk * unit_rows(cur_b, rb4, u, G, x, lut, nb); }
-    }
-  }
-  acc.a = team_sum(acc.a);
-  if (nb > 0u) { acc.b = team_sum(acc.b); }
-  if (P.has_bias != 0u) {
-    for (var k = 0u; k < KX; k++) {
-      let p = t * KX + k;
-      let slot = S[P.slot_offset + p];
-      let wk = WTS[P.wts_offset + p];
-      acc.a += wk * bias4(P.b_offset + slot, r0);
-      if (RPT > 4u) { acc.b += wk * bias4(P.b_offset + slot, r0 + 4u); }
-    }
-  }
-  return acc;
-}
-
-@compute @workgroup_size(WG)
-fn down_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let lane = lid % TPR;
-  if (KT > 0u) {
-    // team k: expert k's RPT rows (as one of a dense matvec's teams), weighted; then threads
-    // i < RPT each sum row i over the teams
-    let k = lid / TPR;
-    let r0 = wid.x * RPT;
-    let p = wid.y * KT + k;
-    let slot = S[P.slot_offset + p];
-    var v = rows_dot(P.w_offset + slot, P.rows, r0, (P.x_offset + p * P.x_stride) / 4u, lane, lut_entry(lid));
-    if (P.has_bias != 0u) {
-      v.a += bias4(P.b_offset + slot, r0);
-      if (RPT > 4u) { v.b += bias4(P.b_offset + slot, r0 + 4u); }
-    }
-    let wk = WTS[P.wts_offset + p];
-    if (lane == 0u) {
-      kt_red[2u * k] = wk * v.a;
-      kt_red[2u * k + 1u] = wk * v.b;
-    }
-    workgroupBarrier();
-    for (var i = lid; i < RPT; i += WG) { // (a workgroup may have fewer threads than rows)
-      let r = r0 + i;
-      if (r >= P.rows) { break; }
-      var y = 0.0;
-      for (var j = 0u; j < KT; j++) { y += pick8(Acc(kt_red[2u * j], kt_red[2u * j + 1u]), i); }
-      epilogue(P.y_offset + wid.y * P.y_stride + r, P.h_offset + wid.y * P.y_stride + r, y);
-    }
-    return;
-  }
-  let r0 = (wid.x * (WG / TPR) + lid / TPR) * RPT;
-  let t = wid.y;
-  let lut = lut_entry(lid); // the table by subgroup lane (lid % 16: subgroups of >= 16 start at multiples of 16)
-  var out = Acc(vec4<f32>(0.0), vec4<f32>(0.0));
-  if (KX > 0u) { out = down_sum_kx(r0, t, lane, lut); }
-  for (var k = 0u; k < select(P.k_experts, 0u, KX > 0u); k++) {
-    let p = t * P.k_experts + k;
-    let slot = S[P.slot_offset + p];
-    let x4 = (P.x_offset + p * P.x_stride) / 4u;
-    var v = rows_dot(P.w_offset + slot, P.rows, r0, x4, lane, lut);
-    if (P.has_bias != 0u) {
-      v.a += bias4(P.b_offset + slot, r0);
-      if (RPT > 4u) { v.b += bias4(P.b_offset + slot, r0 + 4u); }
-    }
-    let wk = WTS[P.wts_offset + p];
-    out.a += wk * v.a;
-    out.b += wk * v.b;
-  }
-  if (lane != 0u) { return; }
-  for (var i = 0u; i < RPT; i++) {
-    let r = r0 + i;
-    if (r < P.rows) { epilogue(P.y_offset + t * P.y_stride + r, P.h_offset + t * P.y_stride + r, pick8(out, i)); }
   }
 }
