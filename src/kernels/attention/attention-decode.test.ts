@@ -13,9 +13,11 @@ import { attentionDecode, attentionDecodeNormUsable } from './attention.ts';
 
 type QkNorm = 'per_head' | 'whole_projection';
 const CASES: { name: string; Hq: number; Hkv: number; hd: number; rot: number; window: number | null; sinks: boolean; steps: number; norm?: QkNorm }[] = [
-  { name: 'full, GQA 4:2, sinks, 140 steps (two key blocks)', Hq: 4, Hkv: 2, hd: 16, rot: 16, window: null, sinks: true, steps: 140 },
+  { name: 'full, GQA 4:2, sinks, 140 steps', Hq: 4, Hkv: 2, hd: 16, rot: 16, window: null, sinks: true, steps: 140 },
   { name: 'sliding 6 (ring wraps), partial rotary 8 of 16, MHA', Hq: 2, Hkv: 2, hd: 16, rot: 8, window: 6, sinks: false, steps: 14 },
   { name: 'q / k norm per head, GQA 4:2', Hq: 4, Hkv: 2, hd: 16, rot: 16, window: null, sinks: false, steps: 8, norm: 'per_head' },
+  { name: 'hd 128 (4 lanes a key, blocks of 64 keys), sliding 100, sinks, 150 steps', Hq: 2, Hkv: 1, hd: 128, rot: 64, window: 100, sinks: true, steps: 150 },
+  { name: 'hd 24 (chunks not a power of two: 42 key parts of 6 dims)', Hq: 2, Hkv: 1, hd: 24, rot: 24, window: null, sinks: false, steps: 40, norm: 'per_head' },
   { name: 'q / k norm over the whole projection (rows past 4 loads a thread), GQA 80:40, partial rotary 8 of 16', Hq: 80, Hkv: 40, hd: 16, rot: 8, window: null, sinks: false, steps: 8, norm: 'whole_projection' },
 ];
 

@@ -15,15 +15,28 @@
 //   (hkv hd), weights QNW[h hd ..], KNW[kvh hd ..]. Each workgroup reduces the row itself (a few
 //   KiB): the two norm dispatches, and the separate q / k / v products they forced, go away.
 //
-// How it parallelizes: as attention-fast.wgsl (keys of a block across threads, value dims by
-// quads x key parts); q and the new key are rotated in workgroup memory first.
+// How it parallelizes: one workgroup of WG (256) threads a q head; keys in blocks of KB. Nothing
+// in a step waits on more than one trip to memory that it need not: the first block's ring keys
+// and values are loaded into registers before q and the new key (the ring rows precede this
+// position and depend on nothing), a block's successor is loaded while its softmax runs, and the
+// rotation's cos / sin and the norm weights load with the q / k rows. Within a block, two
+// layouts: scores with LPK lanes a key, each lane CPT vec4 chunks of it (partial dots summed in
+// workgroup memory); values with a thread a (vec4 dim d4, key part), each part VPT keys of the
+// block. (H100, 12-layer models, short contexts: the previous design — each thread a whole key,
+// a value pass reading its keys one after another — cost Qwen3-30B-A3B ~22 us a layer.)
 //
 // Bindings: 0 P (attention-fast's Params + cs_offset, half, qk_norm, eps), 1 Q, 2 KN, 3 VN (this
 //   token's q / k / v, unrotated), 4 KC, 5 VC (rings, written), 6 SINK, 7 O, 8 CS; main_norm also
 //   9 QNW, 10 KNW (the norms' weights).
 // Dispatch: workgroup (WG, 1, 1); grid (hq, 1). Requirements as attention-fast.wgsl.
 
-override WG: u32 = 128u;
+override WG: u32 = 256u;
+override HD4: u32 = 16u; // hd / 4
+override LPK: u32 = 2u; // score layout: lanes a key (a power of two)
+override CPT: u32 = 8u; // K vec4 chunks a lane: ceil(HD4 / LPK) <= 8
+override KB: u32 = WG / LPK; // keys a block
+override PARTS: u32 = WG / HD4; // value layout: key parts (threads i < PARTS HD4 take part)
+override VPT: u32 = (KB + PARTS - 1u) / PARTS; // V vectors a lane a block, <= 8
 const MAX_HD: u32 = 256u;
 const NEG_BIG: f32 = -3.0e38;
 
@@ -65,6 +78,7 @@ struct Params {
 var<workgroup> qf: array<f32, MAX_HD>;
 var<workgroup> kf: array<f32, MAX_HD>;
 var<workgroup> pw: array<f32, WG>;
+var<workgroup> sc: array<f32, WG>; // partial scores (score layout)
 var<workgroup> red: array<f32, WG>;
 var<workgroup> parts_acc: array<vec4<f32>, WG>;
 
@@ -106,6 +120,13 @@ fn norm_qk(h: u32, i: u32) {
   let whole = P.qk_norm == 2u;
   let nq = select(hd, P.hq * hd, whole);
   let nk = select(hd, P.hkv * hd, whole);
+  // the weights' loads first (they wait on nothing)
+  var wq = 0.0;
+  var wk = 0.0;
+  if (i < hd) {
+    wq = QNW[select(0u, h * hd, whole) + i];
+    wk = KNW[select(0u, kvh * hd, whole) + i];
+  }
   var sq = 0.0;
   var sk = 0.0;
   if (whole) {
@@ -133,50 +154,90 @@ fn norm_qk(h: u32, i: u32) {
   }
   let iq = inverseSqrt(reduce(i, sq, false) / f32(nq) + P.eps);
   let ik = inverseSqrt(reduce(i, sk, false) / f32(nk) + P.eps);
-  let wq = select(0u, h * hd, whole);
-  let wk = select(0u, kvh * hd, whole);
-  for (var d = i; d < hd; d += WG) {
-    qf[d] = qf[d] * iq * QNW[wq + d];
-    kf[d] = kf[d] * ik * KNW[wk + d];
+  if (i < hd) { // hd <= WG
+    qf[i] = qf[i] * iq * wq;
+    kf[i] = kf[i] * ik * wk;
   }
   workgroupBarrier();
 }
 
+// The ring's keys and values of block j0 .. j0 + KB - 1 that precede this position (key p, the new
+// one, comes from kf / VN): each thread's K chunks (score layout) and V vectors (value layout).
+fn load_k(h: u32, i: u32, j0: u32) -> array<vec4<f32>, 8> {
+  var o: array<vec4<f32>, 8>;
+  let j = j0 + i / LPK;
+  if (j < P.pos0) {
+    let kr = ((j % P.cap) * P.hkv + h / (P.hq / P.hkv)) * HD4;
+    for (var t = 0u; t < CPT; t++) {
+      let c = i % LPK + LPK * t;
+      if (c < HD4) { o[t] = KC[kr + c]; }
+    }
+  }
+  return o;
+}
+
+fn load_v(h: u32, i: u32, j0: u32) -> array<vec4<f32>, 8> {
+  var o: array<vec4<f32>, 8>;
+  let part = i / HD4;
+  if (part < PARTS) {
+    let kvh = h / (P.hq / P.hkv);
+    for (var v = 0u; v < VPT; v++) {
+      let j = j0 + part + PARTS * v;
+      if (j < P.pos0 && part + PARTS * v < KB) { o[v] = VC[((j % P.cap) * P.hkv + kvh) * HD4 + i % HD4]; }
+    }
+  }
+  return o;
+}
+
+fn first_key() -> u32 {
+  let p = P.pos0;
+  return select(0u, p + 1u - P.window, P.window > 0u && p + 1u > P.window);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
+  // the first block's ring loads go out before everything else: they wait on nothing
+  let k0 = load_k(wid.x, i, first_key());
+  let v0 = load_v(wid.x, i, first_key());
+  let cs = rope_cs(i);
   load_qk(wid.x, i);
-  attend(wid.x, i);
+  attend(wid.x, i, k0, v0, cs);
 }
 
 @compute @workgroup_size(WG)
 fn main_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
+  let k0 = load_k(wid.x, i, first_key());
+  let v0 = load_v(wid.x, i, first_key());
+  let cs = rope_cs(i);
   load_qk(wid.x, i);
   norm_qk(wid.x, i);
-  attend(wid.x, i);
+  attend(wid.x, i, k0, v0, cs);
 }
 
-// Rotation, ring write and attention of q head h (qf) against its kv head (kf the new key).
-fn attend(h: u32, i: u32) {
+// This position's (cos, sin) of rotary pair i (i < half).
+fn rope_cs(i: u32) -> vec2<f32> {
+  if (i >= P.half) { return vec2<f32>(1.0, 0.0); }
+  return vec2<f32>(CS[P.cs_offset + 2u * i], CS[P.cs_offset + 2u * i + 1u]);
+}
+
+// Rotation, ring write and attention of q head h (qf) against its kv head (kf the new key); k0 / v0
+// the first block's ring loads, cs the rotation of pair i.
+fn attend(h: u32, i: u32, k0: array<vec4<f32>, 8>, v0: array<vec4<f32>, 8>, cs: vec2<f32>) {
   let hd = P.hd;
-  let hd4 = hd / 4u;
   let group = P.hq / P.hkv;
   let kvh = h / group;
   let p = P.pos0;
   let half = P.half;
-  var first = 0u;
-  if (P.window > 0u && p + 1u > P.window) { first = p + 1u - P.window; }
   // rotate q and the new key in place (pairs (e, e + half)), then scale q
   var qa = 0.0;
   var qb = 0.0;
   var ka = 0.0;
   var kb = 0.0;
   if (i < half) {
-    let c = CS[P.cs_offset + 2u * i];
-    let s = CS[P.cs_offset + 2u * i + 1u];
-    qa = qf[i] * c - qf[i + half] * s;
-    qb = qf[i + half] * c + qf[i] * s;
-    ka = kf[i] * c - kf[i + half] * s;
-    kb = kf[i + half] * c + kf[i] * s;
+    qa = qf[i] * cs.x - qf[i + half] * cs.y;
+    qb = qf[i + half] * cs.x + qf[i] * cs.y;
+    ka = kf[i] * cs.x - kf[i + half] * cs.y;
+    kb = kf[i + half] * cs.x + kf[i] * cs.y;
   }
   workgroupBarrier();
   if (i < half) {
@@ -188,11 +249,12 @@ fn attend(h: u32, i: u32) {
   workgroupBarrier();
   for (var d = i; d < hd; d += WG) { qf[d] = qf[d] * P.scale; }
   // the first q head of the kv group writes the ring row of this position
-  let row4 = ((p % P.cap) * P.hkv * hd + kvh * hd) / 4u;
+  let row4 = ((p % P.cap) * P.hkv + kvh) * HD4;
+  let vn4 = (P.v_offset + kvh * hd) / 4u;
   if (h % group == 0u) {
-    for (var c = i; c < hd4; c += WG) {
+    for (var c = i; c < HD4; c += WG) {
       KC[row4 + c] = k4(c);
-      VC[row4 + c] = VN[(P.v_offset + kvh * hd) / 4u + c];
+      VC[row4 + c] = VN[vn4 + c];
     }
   }
   workgroupBarrier();
@@ -202,49 +264,65 @@ fn attend(h: u32, i: u32) {
     m = SINK[h];
     l = 1.0;
   }
-  let d4 = i % hd4;
-  let part = i / hd4;
-  let parts = WG / hd4;
+  // score layout: key slot i / LPK, chunks i % LPK + LPK t; value layout: dims d4, key slots
+  // part + PARTS v
+  let d4 = i % HD4;
+  let part = i / HD4;
+  var qr: array<vec4<f32>, 8>;
+  for (var t = 0u; t < CPT; t++) {
+    let c = i % LPK + LPK * t;
+    if (c < HD4) { qr[t] = q4(c); }
+  }
+  var kr = k0;
+  var vr = v0;
   var acc = vec4<f32>(0.0);
-  for (var j0 = first; j0 <= p; j0 += WG) {
-    let j = j0 + i;
-    var s = NEG_BIG;
-    if (j <= p) {
-      var dv = vec4<f32>(0.0);
-      if (j == p) {
-        for (var c = 0u; c < hd4; c++) { dv += q4(c) * k4(c); }
-      } else {
-        let kr = ((j % P.cap) * P.hkv * hd + kvh * hd) / 4u;
-        for (var c = 0u; c < hd4; c++) { dv += q4(c) * KC[kr + c]; }
+  for (var j0 = first_key(); j0 <= p; j0 += KB) {
+    // key p (this token's): from kf and VN
+    if (j0 + i / LPK == p) {
+      for (var t = 0u; t < CPT; t++) {
+        let c = i % LPK + LPK * t;
+        if (c < HD4) { kr[t] = k4(c); }
       }
-      s = dv.x + dv.y + dv.z + dv.w;
+    }
+    if (part < PARTS) {
+      for (var v = 0u; v < VPT; v++) {
+        if (j0 + part + PARTS * v == p) { vr[v] = VN[vn4 + d4]; }
+      }
+    }
+    var dv = vec4<f32>(0.0);
+    for (var t = 0u; t < CPT; t++) { dv += qr[t] * kr[t]; }
+    sc[i] = (dv.x + dv.y) + (dv.z + dv.w);
+    let more = j0 + KB <= p;
+    if (more) { kr = load_k(h, i, j0 + KB); } // the next block's keys, in flight during this block's softmax
+    workgroupBarrier();
+    var s = NEG_BIG;
+    let live = i < KB && j0 + i <= p;
+    if (live) {
+      s = 0.0;
+      for (var q = 0u; q < LPK; q++) { s += sc[i * LPK + q]; }
     }
     let mn = max(m, reduce(i, s, true));
     var w = 0.0;
-    if (j <= p) { w = exp(s - mn); }
+    if (live) { w = exp(s - mn); }
     pw[i] = w;
     let a = exp(m - mn);
     l = l * a + reduce(i, w, false);
     m = mn;
     acc *= a;
-    if (part < parts) {
-      let n = min(WG, p + 1u - j0);
-      for (var b = part; b < n; b += parts) {
-        let jj = j0 + b;
-        if (jj == p) {
-          acc += pw[b] * VN[(P.v_offset + kvh * hd) / 4u + d4];
-        } else {
-          acc += pw[b] * VC[((jj % P.cap) * P.hkv * hd + kvh * hd) / 4u + d4];
-        }
+    if (part < PARTS) {
+      for (var v = 0u; v < VPT; v++) {
+        let b = part + PARTS * v;
+        if (b < KB && j0 + b <= p) { acc += pw[b] * vr[v]; }
       }
     }
+    if (more) { vr = load_v(h, i, j0 + KB); }
     workgroupBarrier();
   }
   parts_acc[i] = acc;
   workgroupBarrier();
-  if (i < hd4) {
+  if (i < HD4) {
     var o = vec4<f32>(0.0);
-    for (var q = 0u; q < parts; q++) { o += parts_acc[q * hd4 + i]; }
+    for (var q = 0u; q < PARTS; q++) { o += parts_acc[q * HD4 + i]; }
     o = o / l;
     let oo = P.o_offset + h * hd + 4u * i;
     O[oo] = o.x;

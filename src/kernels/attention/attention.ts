@@ -18,9 +18,8 @@ const FAST = { label: 'attention-fast', code: fastCode };
 const DECODE = { label: 'attention-decode', code: decodeCode };
 const TILED = { label: 'attention-tiled', code: tiledCode };
 const FAST_WG = 128;
-// attention-decode: 256 threads (every adapter allows them), so a value pass sums half as many keys a
-// thread as at 128 — same-call A/B on the H100 (12-layer models): decode +1.5-2% for gpt-oss,
-// Qwen3-30B-A3B and MiniMax-M2; subgroup sums in place of its workgroup trees measured no faster
+// attention-decode: 256 threads (the least maxComputeInvocationsPerWorkgroup an adapter may offer,
+// and >= MAX_HD, which its norm and rotation assume); at 128 decode was 1.5-2% slower (H100)
 const DECODE_WG = 256;
 const TILED_WG = 128;
 /** keys a block in attention-tiled.wgsl (B) */
@@ -169,6 +168,20 @@ export function attentionDecodeUsable(enc: GpuEncoder, a: { hd: number; rotaryDi
   );
 }
 
+/**
+ * attention-decode.wgsl's layouts for head_dim `hd`: LPK lanes a key (a power of two) with CPT
+ * vec4 chunks each (<= 8, the registers it keeps), KB = DECODE_WG / LPK keys a block, PARTS key
+ * parts of the value layout with VPT keys each a block (<= 8).
+ */
+export function decodeShape(hd: number): { WG: number; HD4: number; LPK: number; CPT: number; KB: number; PARTS: number; VPT: number } {
+  const HD4 = hd / 4;
+  let LPK = 1;
+  while (Math.ceil(HD4 / LPK) > 8) LPK *= 2;
+  const KB = DECODE_WG / LPK;
+  const PARTS = Math.floor(DECODE_WG / HD4);
+  return { WG: DECODE_WG, HD4, LPK, CPT: Math.ceil(HD4 / LPK), KB, PARTS, VPT: Math.ceil(KB / PARTS) };
+}
+
 /** Index of the u32 params word holding pos0 in attentionDecode's params (a replayed decode step rewrites it). */
 export const ATTENTION_DECODE_POS_WORD = 4;
 
@@ -199,7 +212,7 @@ export function attentionDecode(enc: GpuEncoder, a: AttentionDecodeArgs, force =
     .f32(a.scale ?? 1 / Math.sqrt(a.hd)).u32(a.qOffset ?? 0).u32(a.qStride ?? a.nHeads * a.hd).u32(a.kOffset ?? 0).u32(a.vOffset ?? 0)
     .u32(a.kvStride ?? kvw).u32(a.outOffset ?? 0).u32(a.outStride ?? a.nHeads * a.hd).u32((a.csRow ?? 0) * half * 2).u32(half)
     .u32(n ? (n.mode === 'per_head' ? 1 : 2) : 0).f32(n?.eps ?? 0).buffer;
-  const kernel = enc.ctx.pipelines.get(DECODE, n ? 'main_norm' : 'main', { WG: Math.min(DECODE_WG, enc.ctx.limits.maxComputeInvocationsPerWorkgroup) });
+  const kernel = enc.ctx.pipelines.get(DECODE, n ? 'main_norm' : 'main', decodeShape(a.hd));
   const buffers = [a.q, a.k, a.v, a.kCache, a.vCache, a.sinks ?? enc.ctx.dummy, a.out, a.cs];
   enc.dispatch(kernel, params, n ? [...buffers, n.q, n.k] : buffers, [a.nHeads, 1]);
 }
