@@ -1,7 +1,8 @@
 // The routed experts of one MoE layer for a run of tokens, recorded as kernel dispatches, once
 // the per-(token, k) slot offsets are on the GPU: gate/up -> activation -> down -> weighted
 // combine -> residual. Two recordings of the same math:
-//   fused   expertGateUp + expertDownSum (2 dispatches; fast matvec variant, subgroups)
+//   fused   expertGateUp + expertDownSum (2 dispatches; fast matvec variant, subgroups); with
+//           every expert resident, the gate + up may also make the routing choice (route)
 //   simple  matvec, matvec, swiglu, matvec, combine, residual (6 dispatches; every adapter)
 //
 //   grouped prefill: moePlan groups the problems by expert on the GPU, then groupedGateUp and
@@ -14,7 +15,9 @@ import type { GpuEncoder } from '../gpu/encoder.ts';
 import type { ExpertLayout } from '../format/quant-layout.ts';
 import type { LayerSpec, MoeSpec } from '../format/spec.ts';
 import { matvec, type MatvecVariant } from '../kernels/matvec/matvec.ts';
-import { expertDownSum, expertGateUp } from '../kernels/matvec/moe-fused.ts';
+import { expertDownSum, expertGateUp, routedGateUpUsable } from '../kernels/matvec/moe-fused.ts';
+import { routeTuning } from '../kernels/router/router.ts';
+import type { GpuContext } from '../gpu/device.ts';
 import { swiglu } from '../kernels/swiglu/swiglu.ts';
 import { combine } from '../kernels/combine/combine.ts';
 import { residual } from '../kernels/residual/residual.ts';
@@ -50,6 +53,22 @@ export interface ExpertLayer {
   /** tiled per-expert matmuls when the run has at least this many problems per expert (0: never) */
   groupedFrom: number;
   variant: MatvecVariant;
+  /**
+   * Every expert resident and the choice not yet made (routesInGateUp): the fused gate + up
+   * chooses from the router logits (T, E) and maps through the layer's slot table at tableOffset
+   */
+  route?: { logits: GPUBuffer; selectionBias?: GPUBuffer; table: GPUBuffer; tableOffset: number };
+}
+
+/** Whether recordExperts of nTok tokens can take the choice into the fused gate + up (ExpertLayer.route). */
+export function routesInGateUp(ctx: GpuContext, l: ExpertLayer, nTok: number): boolean {
+  const small = l.moe.num_experts <= routeTuning.inGateUpMaxE;
+  return routeTuning.inGateUp && small && l.fused && !grouped(l, nTok) && routedGateUpUsable(ctx, l.layout, l.moe, nTok);
+}
+
+/** The run of nTok tokens goes through the grouped (tiled, per expert) products. */
+function grouped(l: ExpertLayer, nTok: number): boolean {
+  return l.groupedFrom > 0 && nTok * l.moe.num_experts_per_tok >= l.groupedFrom * l.moe.num_experts;
 }
 
 /** Experts, combine and residual of tokens [t0, t0 + nTok): x[t] = alpha r[t] + beta sum_k w (expert_k h[t]). */
@@ -61,7 +80,7 @@ export function recordExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t
   const p0 = t0 * K;
   const r = l.residual;
   const E = l.moe.num_experts;
-  if (l.groupedFrom > 0 && n >= l.groupedFrom * E) {
+  if (grouped(l, nTok)) {
     const q = layout.gate.quant;
     const route = hmmaRoute(e.ctx, q, 32, D) ? 'hmma' : dpRoute(e.ctx, q, 32, nTok) ? 'dp' : 'f32';
     // the f16 copy of x (hmma) within a binding: gate_up reads D columns, down I
@@ -71,7 +90,10 @@ export function recordExperts(e: GpuEncoder, l: ExpertLayer, b: ExpertBuffers, t
     groupedGateUp(e, { ...common, activation: l.moe.activation, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I });
     groupedDown(e, { ...common, x: b.ea, xOffset: p0 * I, out: b.ey, outOffset: p0 * D });
   } else if (l.fused) {
-    expertGateUp(e, { layout, activation: l.moe.activation, problems: n, xDiv: K, arena, slots: b.slots, slotsOffset: p0, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I });
+    const rt = l.route;
+    const route = rt && { moe: l.moe, logits: rt.logits, logitsOffset: t0 * E, selectionBias: rt.selectionBias, ids: b.ids, weights: b.wts, slots: b.slots, outOffset: p0 };
+    const slots = rt ? { slots: rt.table, slotsOffset: rt.tableOffset } : { slots: b.slots, slotsOffset: p0 };
+    expertGateUp(e, { layout, activation: l.moe.activation, problems: n, xDiv: K, arena, ...slots, x: b.h, xOffset: t0 * D, out: b.ea, outOffset: p0 * I, route });
     expertDownSum(e, {
       layout, T: nTok, K, arena, slots: b.slots, slotsOffset: p0, x: b.ea, xOffset: p0 * I, weights: b.wts, weightsOffset: p0,
       out: b.x, outOffset: t0 * D, residual: { alpha: r.mlp_alpha, beta: r.mlp_beta, from: r.from_normed ? b.h : undefined, fromOffset: t0 * D },

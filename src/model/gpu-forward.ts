@@ -24,7 +24,7 @@ import { clampInPlace, sigmoidGate, siluInPlace } from '../kernels/elementwise/e
 import { route, routeNorm, routeNormUsable, routeTuning } from '../kernels/router/router.ts';
 import { fusedMoeUsable } from '../kernels/matvec/moe-fused.ts';
 import { matmulTiled, matmulTiledQkv, tiledUsable, PLAN_MAX_EXPERTS } from '../kernels/matvec/matmul-tiled.ts';
-import { recordExperts, slotRuns, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
+import { recordExperts, routesInGateUp, slotRuns, type ExpertBuffers, type ExpertLayer } from './gpu-experts.ts';
 import { argmax } from '../kernels/argmax/argmax.ts';
 import type { MatvecVariant } from '../kernels/matvec/matvec.ts';
 import type { ExpertCache } from '../experts/cache.ts';
@@ -407,21 +407,35 @@ export class GpuForward extends ForwardBuffers {
     // with every expert resident, the choices map to cache slots in the same pass
     const slots = this.experts.resident ? { table: this.experts.table!, tableOffset: L * m.num_experts, out: this.slots } : undefined;
     const choice = { moe: m, T, selectionBias: lw.selection_bias?.buffer, ids: this.ids, weights: this.wts, slots };
+    const later = this.choiceInGateUp(L, T); // the experts' gate + up makes the choice (moeBlock)
     if (this.fusedNorm(T) && lw.router!.quant === 'f32' && routeNormUsable(enc, { E: m.num_experts, D: this.D })) {
       // decode: post-attention norm (to h), router product and choice (routeNorm: the router read by a workgroup per expert)
-      routeNorm(enc, { ...choice, x: this.x, D: this.D, norm: { w: lw.post_norm!.buffer, eps }, router: bindTensor(lw.router!), bias: floatArg(lw.router_bias), h: { buffer: this.h }, logits: this.rlog });
+      routeNorm(enc, { ...choice, x: this.x, D: this.D, norm: { w: lw.post_norm!.buffer, eps }, router: bindTensor(lw.router!), bias: floatArg(lw.router_bias), h: { buffer: this.h }, logits: this.rlog, choose: !later });
     } else {
       // post-attention norm: fused into the router product for decode (which writes h), else its own pass
       const fused = this.fusedNorm(T);
       if (!fused) rmsnorm(enc, { T, n: this.D, eps, x: this.x, y: this.h, w: lw.post_norm!.buffer, variant: this.kv });
       this.linear(enc, lw.router!, fused ? this.x : this.h, this.rlog, T, lw.router_bias, 0, fused ? { w: lw.post_norm!.buffer, eps, out: { buffer: this.h } } : undefined);
-      route(enc, { ...choice, logits: this.rlog, variant: this.kv });
+      if (!later) route(enc, { ...choice, logits: this.rlog, variant: this.kv });
     }
     const next = this.predictorFor(L);
     if (next) {
       this.linear(enc, next.router!, this.h, this.predLog, T, next.router_bias);
       route(enc, { moe: m, T, logits: this.predLog, selectionBias: next.selection_bias?.buffer, ids: this.predIds, weights: this.predWts, variant: this.kv });
     }
+  }
+
+  /** Every expert resident, and recordExperts' fused gate + up can choose from the router logits (routeNorm's split form or the unfused router). */
+  private choiceInGateUp(L: number, T: number): boolean {
+    return this.experts.resident && routeTuning.split && routesInGateUp(this.ctx, this.expertLayer(L), T);
+  }
+
+  private expertLayer(L: number, routed = false): ExpertLayer {
+    const simple = this.variant === 'simple';
+    const sb = this.w.layers[L].selection_bias?.buffer;
+    const route = routed ? { logits: this.rlog, selectionBias: sb, table: this.experts.table!, tableOffset: L * this.spec.moe.num_experts } : undefined;
+    const [fused, groupedFrom] = [!simple && this.fusedMoe, !simple && this.groupedMoe ? 1 : 0];
+    return { moe: this.spec.moe, layout: this.layout, D: this.D, arena: this.experts.arena(L), residual: this.spec.layers[L].residual, variant: this.mv, fused, groupedFrom, route };
   }
 
   /** The next layer's weights when this layer predicts its experts (streaming with prefetch). */
@@ -431,24 +445,13 @@ export class GpuForward extends ForwardBuffers {
 
   /** Experts → combine → residual, after routerBlock. Returns the encoder to continue recording into. */
   private async moeBlock(enc: GpuEncoder, L: number, T: number): Promise<GpuEncoder> {
-    const s = this.spec;
-    const m = s.moe;
-    const D = this.D;
-    const K = m.num_experts_per_tok;
-    const ls = s.layers[L];
+    const K = this.spec.moe.num_experts_per_tok;
     const cache = this.experts;
-    const layer: ExpertLayer = {
-      moe: m, layout: this.layout, D, arena: cache.arena(L), residual: ls.residual, variant: this.mv,
-      fused: this.variant !== 'simple' && this.fusedMoe,
-      groupedFrom: this.variant !== 'simple' && this.groupedMoe ? 1 : 0,
-    };
-    const bufs: ExpertBuffers = {
-      x: this.x, h: this.h, slots: this.slots, wts: this.wts, eg: this.eg, eu: this.eu, ea: this.ea, ey: this.ey, a: this.a,
-      ids: this.ids, plan: this.plan, order: this.order,
-    };
+    const layer = this.expertLayer(L, this.choiceInGateUp(L, T));
+    const bufs: ExpertBuffers = { x: this.x, h: this.h, slots: this.slots, wts: this.wts, eg: this.eg, eu: this.eu, ea: this.ea, ey: this.ey, a: this.a, ids: this.ids, plan: this.plan, order: this.order };
     if (cache.resident) {
-      if (this.logRoutes) enc.copy(this.ids, (T - 1) * K * 4, this.routeLog, L * K * 4, K * 4);
       recordExperts(enc, layer, bufs, 0, T);
+      if (this.logRoutes) enc.copy(this.ids, (T - 1) * K * 4, this.routeLog, L * K * 4, K * 4);
       cache.stats.hits += T * K;
       return enc;
     }

@@ -9,6 +9,7 @@ import type { PackedModel, QuantKind } from '../../src/format/quant-layout.ts';
 import { createGpuContext, type GpuContext } from '../../src/gpu/device.ts';
 import { GpuRunner } from '../../src/model/gpu-runner.ts';
 import { dpTuning } from '../../src/kernels/matvec/matmul-dp.ts';
+import { routeTuning } from '../../src/kernels/router/router.ts';
 import type { ModelRunner } from '../../src/model/runner.ts';
 import { ReferenceModel } from '../../src/reference/forward.ts';
 import { nodeDir } from '../../src/store/node-dir.ts';
@@ -88,6 +89,37 @@ describe('GPU q8/q4 equals the CPU reference on the same packed weights', () => 
           dpTuning.digits = saved;
         }
       }
+    });
+  }
+});
+
+// With every expert resident the fused gate + up makes the routing choice itself (route-choose.wgsl
+// inside gate_up_routed) and no route-fast dispatch runs: the same arithmetic, so the same logits,
+// one dispatch fewer a layer — for each scoring form (sigmoid + selection bias, top-k logits,
+// softmax over all, not renormalized; softmax of the top-k logits).
+describe('the routing choice inside the experts gate + up', () => {
+  for (const name of ['minimax_m2', 'gpt_oss', 'olmoe', 'mixtral']) {
+    it(`${name}: decode logits equal the separate route dispatch's, one dispatch fewer a layer`, async () => {
+      const exp = expected(name);
+      const ctx = await gpu();
+      const pm = await packed(name, 'q4', 'q8');
+      const runs: { logits: Float32Array[]; dispatches: number }[] = [];
+      for (const inGateUp of [false, true]) {
+        routeTuning.inGateUp = inGateUp;
+        const r = await GpuRunner.create(pm, { ctx, maxLen: 64, maxChunk: 16 });
+        try {
+          const logits = [(await r.forward(exp.greedy_prompt))[0]];
+          for (let i = 0; i < 4; i++) logits.push((await r.forward([argmax(logits[i])]))[0]);
+          await r.forward([1]); // a recorded step, not a replay: its dispatches are counted
+          runs.push({ logits, dispatches: r.lastChunkStats.replayed ? -1 : r.lastChunkStats.dispatches });
+        } finally {
+          r.dispose();
+          routeTuning.inGateUp = true;
+        }
+      }
+      expect(relError(runs[1].logits, runs[0].logits)).toBeLessThan(1e-6);
+      expect(runs[1].dispatches).toBeGreaterThan(0);
+      expect(runs[0].dispatches - runs[1].dispatches).toBe(pm.spec.num_hidden_layers);
     });
   }
 });

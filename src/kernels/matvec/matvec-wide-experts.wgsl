@@ -17,11 +17,52 @@ fn sigmoid(x: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  gate_up_rows(wid, lid, S[P.slot_offset + wid.y]);
+}
+
+// gate_up_routed (decode, every expert resident): the token's top-k chosen inside each workgroup
+// from its router logits (route-choose.wgsl, appended by matvec.ts: route-fast's math, so every
+// workgroup makes the same choice) instead of a route-fast dispatch between the router and this
+// one — a dependent dispatch costs more than the choice (H100). Problem p = t K + k takes choice
+// k; its slot is S[slot_offset + expert] (S the layer's expert -> slot table); workgroup (0, t K)
+// also writes the token's ids, weights and slots for down_sum.
+// Bindings beyond gate_up's: 10 RL router logits (T, E) at r_l_offset, 11 RSB selection bias (E),
+//   12 RIDS, 13 RWTS, 14 RSLOTS (T, K) out at r_out_offset.
+@group(0) @binding(10) var<storage, read> RL: array<f32>;
+@group(0) @binding(11) var<storage, read> RSB: array<f32>;
+@group(0) @binding(12) var<storage, read_write> RIDS: array<u32>;
+@group(0) @binding(13) var<storage, read_write> RWTS: array<f32>;
+@group(0) @binding(14) var<storage, read_write> RSLOTS: array<u32>;
+
+@compute @workgroup_size(WG)
+fn gate_up_routed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let K = P.k_experts;
+  let E = P.r_experts;
+  let t = wid.y / K;
+  let f = P.r_flags;
+  let c = RouteCfg(E, K, (f & 1u) != 0u, (f & 2u) != 0u, (f & 4u) != 0u, (f & 8u) != 0u, P.r_scaling);
+  for (var e = lid; e < E; e += WG) {
+    rc_lg[e] = RL[P.r_l_offset + t * E + e];
+    if (c.biased) { rc_sb[e] = RSB[e]; }
+  }
+  workgroupBarrier();
+  let w = rc_choose(lid, c);
+  if (wid.x == 0u && wid.y % K == 0u && lid < K) {
+    let o = P.r_out_offset + t * K + lid;
+    RIDS[o] = rc_sel[lid];
+    RWTS[o] = w;
+    RSLOTS[o] = S[P.slot_offset + rc_sel[lid]];
+  }
+  let e = workgroupUniformLoad(&rc_sel[wid.y % K]);
+  gate_up_rows(wid, lid, S[P.slot_offset + e]);
+}
+
+// The gate + up rows of problem wid.y (expert blob at word `slot`) through the activation.
+fn gate_up_rows(wid: vec3<u32>, lid: u32, slot: u32) {
   let lane = lid % TPR;
   let NR = select(RPT, RPT / 2u, GU); // output rows a team
   let r0 = (wid.x * (WG / TPR) + lid / TPR) * NR;
   let p = wid.y;
-  let slot = S[P.slot_offset + p];
   let x4 = (P.x_offset + (p / P.x_div) * P.x_stride) / 4u;
   let lut = lut_entry(lid); // the table by subgroup lane (lid % 16: subgroups of >= 16 start at multiples of 16)
   var ga: Acc;

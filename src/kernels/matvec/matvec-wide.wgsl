@@ -66,6 +66,12 @@ struct Params {
   // mv: per-problem matrix table at S[seg_offset + 4 p] = (word offset, rows, y offset, bias offset)
   seg: u32,
   seg_offset: u32,
+  // gate_up_routed (matvec-wide-experts.wgsl)
+  r_experts: u32,
+  r_flags: u32,
+  r_scaling: f32,
+  r_l_offset: u32,
+  r_out_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;

@@ -19,6 +19,7 @@ import fastCode from './matvec-fast.wgsl?raw';
 import sxCode from './matvec-sx.wgsl?raw';
 import wideCode from './matvec-wide.wgsl?raw';
 import wideExpertsCode from './matvec-wide-experts.wgsl?raw';
+import chooseCode from '../router/route-choose.wgsl?raw';
 import dpCode from './matvec-dp.wgsl?raw';
 import digitsCode from './x-digits.wgsl?raw';
 import decodersCode from './decoders.wgsl?raw';
@@ -29,7 +30,8 @@ const SRC = { label: 'matvec', code };
 // the three fast designs share decoders.wgsl's number formats (appended: WGSL has no includes)
 const FAST_SRC = { label: 'matvec-fast', code: fastCode + decodersCode };
 const SX_SRC = { label: 'matvec-sx', code: sxCode + decodersCode };
-const WIDE_SRC = { label: 'matvec-wide', code: wideCode + wideExpertsCode + decodersCode };
+// gate_up_routed makes route-fast's choice itself (route-choose.wgsl, appended as well)
+const WIDE_SRC = { label: 'matvec-wide', code: wideCode + wideExpertsCode + chooseCode + decodersCode };
 const DP_SRC = { label: 'matvec-dp', code: dpCode };
 const DIGITS_SRC = { label: 'x-digits', code: digitsCode };
 export const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };
@@ -65,6 +67,7 @@ export function fastKernel(
   norm = false,
   vec4Tail = true,
   g = geometryFor(ctx, kind, sh, entry),
+  routed?: { RC_E: number; RC_K: number },
 ): { kernel: Kernel; rowsPerGroup: number } {
   const tpr = teamOf(ctx, g);
   const rowsPerGroup = (g.wg / tpr) * g.rpt;
@@ -77,9 +80,11 @@ export function fastKernel(
   if (g.design === 'wide' || g.design === 'dp') {
     const kx = entry === 'down_sum' && g.kx === 1 && (sh.mats ?? 1) <= 16 ? (sh.mats ?? 1) : 0;
     const gu = entry === 'gate_up' && g.gu === 1 && g.rpt % 2 === 0 ? 1 : 0;
-    const kernel = ctx.pipelines.get(WIDE_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx, GU: gu });
+    const name = routed && entry === 'gate_up' ? 'gate_up_routed' : entry;
+    const kernel = ctx.pipelines.get(WIDE_SRC, name, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, PF: g.pf ?? 0, NORM: +norm, KX: kx, GU: gu, ...(routed && entry === 'gate_up' ? routed : {}) });
     return { kernel, rowsPerGroup: gu ? rowsPerGroup / 2 : rowsPerGroup };
   }
+  if (routed) throw new KernelShapeError('fastKernel', `the routed gate + up needs the wide design, the geometry is ${g.design}`);
   if (g.design === 'sx' && vec4Tail)
     return { kernel: ctx.pipelines.get(SX_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, NORM: +norm, XC: g.xc ?? stagedFloats(ctx) }), rowsPerGroup };
   return { kernel: ctx.pipelines.get(FAST_SRC, entry, { KIND: KIND_ID[kind], WG: g.wg, TPR: tpr, RPT: g.rpt, DQ: dq, UNR: g.unr, NORM: +norm }), rowsPerGroup };
@@ -92,14 +97,17 @@ export interface FastParams {
   slot_offset: number; res_mode: number; alpha: number; beta: number; h_offset: number; w2_offset: number;
   b2_offset: number; k_experts: number; wts_offset: number; act: number; act_alpha: number; act_limit: number;
   nw_offset: number; norm_eps: number; write_h: number; hout_offset: number; seg: number; seg_offset: number;
+  /** gate_up_routed: experts, flags (1 softmax, 2 top-k logits, 4 renormalize, 8 selection bias), scaling, logits and ids / weights / slots offsets */
+  r_experts: number; r_flags: number; r_scaling: number; r_l_offset: number; r_out_offset: number;
 }
 
 const FAST_FIELDS: (keyof FastParams)[] = [
   'rows', 'cols', 'problems', 'w_offset', 'x_offset', 'x_stride', 'x_div', 'y_offset', 'y_stride', 'b_offset',
   'has_bias', 'indirect', 'slot_offset', 'res_mode', 'alpha', 'beta', 'h_offset', 'w2_offset', 'b2_offset',
   'k_experts', 'wts_offset', 'act', 'act_alpha', 'act_limit', 'nw_offset', 'norm_eps', 'write_h', 'hout_offset', 'seg', 'seg_offset',
+  'r_experts', 'r_flags', 'r_scaling', 'r_l_offset', 'r_out_offset',
 ];
-const FAST_FLOATS = new Set<keyof FastParams>(['alpha', 'beta', 'act_alpha', 'act_limit', 'norm_eps']);
+const FAST_FLOATS = new Set<keyof FastParams>(['alpha', 'beta', 'act_alpha', 'act_limit', 'norm_eps', 'r_scaling']);
 
 export function packFastParams(v: Partial<FastParams>): ArrayBuffer {
   const p = new Params();

@@ -21,6 +21,7 @@ describe('route fast variant', () => {
   const specs: [string, Partial<MoeSpec>][] = [
     ['softmax over all, renormalized, E 128 K 8', { num_experts: 128, num_experts_per_tok: 8, scoring_func: 'softmax', score_over: 'all', norm_topk_prob: true, routed_scaling_factor: 1 }],
     ['sigmoid with selection bias, scaled, E 256 K 8', { num_experts: 256, num_experts_per_tok: 8, scoring_func: 'sigmoid', score_over: 'all', norm_topk_prob: true, routed_scaling_factor: 2.5, selection_bias: true }],
+    ['softmax over all, E 384 K 8 (more experts than threads)', { num_experts: 384, num_experts_per_tok: 8, scoring_func: 'softmax', score_over: 'all', norm_topk_prob: true, routed_scaling_factor: 1 }],
     ['top-k logits then softmax (gpt-oss), E 32 K 4', { num_experts: 32, num_experts_per_tok: 4, scoring_func: 'softmax', score_over: 'topk_logits', norm_topk_prob: true, routed_scaling_factor: 1 }],
     ['softmax not renormalized, E 9 K 3', { num_experts: 9, num_experts_per_tok: 3, scoring_func: 'softmax', score_over: 'all', norm_topk_prob: false, routed_scaling_factor: 1 }],
     ['ties (logits on a coarse grid) broken by the lower index, E 10 K 3', { num_experts: 10, num_experts_per_tok: 3, scoring_func: 'softmax', score_over: 'all', norm_topk_prob: true, routed_scaling_factor: 1 }],

@@ -2,14 +2,8 @@
 // top-k by (key desc, index asc), weights, renormalization, scaling) with one WORKGROUP per token
 // instead of one thread, plus expert_slots' table lookup, in one dispatch.
 //
-// How it parallelizes: threads stride over the E experts; the logits' max and the softmax sum
-// come from ONE workgroup tree over the first N threads (N = E rounded up to a power of two, at
-// most WG), combining (max, sum of exp(l - max)) pairs as online softmax does; each expert's key
-// goes to workgroup memory and each thread counts, for its experts, how many keys rank above
-// (rank = #{e' : key' > key, or equal with e' < e}), reading the keys four at a time (one at a
-// time, the threads of the top experts scanned all E serially: 25 -> 17 us a layer at E = 256 on
-// an H100); an expert with rank < K is the rank-th choice. Threads k < K then compute the
-// weights and sum the K of them in k order, as the reference does.
+// How it parallelizes: the choice is route-choose.wgsl's (appended by router.ts; read its
+// header), the workgroup's threads striding over the E experts.
 //
 // main_norm (decode): the router product too, so one dispatch replaces norm + matvec + route:
 //   h = x / sqrt(mean(x^2) + eps) * nw (written to H, the experts' input), logits = RW h (+ RB), RW an f32
@@ -25,12 +19,10 @@
 //   out, 5 TABLE expert -> blob word offset (read when has_table), 6 SLOTS (T, K) out;
 //   main_norm: 7 X (T, D) residual stream, 8 NW (D) norm weight, 9 RW (E, D), 10 RB (E) bias
 //   (has_rbias), 11 H (T, D) normed out.
-// Dispatch: workgroup (WG, 1, 1); grid (T, 1). E <= MAX_E, K <= MAX_K; main_norm: D % 4 == 0,
-//   D <= 4 MAX_D4.
+// Dispatch: workgroup (WG, 1, 1); grid (T, 1). E <= RC_E (<= 1024), K <= RC_K (<= 64);
+//   main_norm: D % 4 == 0, D <= 4 MAX_D4.
 
 override WG: u32 = 128u;
-const MAX_E: u32 = 1024u;
-const MAX_K: u32 = 64u;
 const MAX_D4: u32 = 1024u; // main_norm: D <= 4096
 const NEG_BIG: f32 = -3.0e38;
 
@@ -72,104 +64,22 @@ struct Params {
 @group(0) @binding(10) var<storage, read> RB: array<f32>;
 @group(0) @binding(11) var<storage, read_write> H: array<vec4<f32>>;
 
-var<workgroup> lg: array<f32, MAX_E>; // the token's logits
 var<workgroup> xs: array<vec4<f32>, MAX_D4>; // main_norm: the token's x
-var<workgroup> keys: array<vec4<f32>, MAX_E / 4u>; // key of expert e at keys[e / 4][e % 4]
-var<workgroup> red: array<vec2<f32>, WG>;
 var<workgroup> norm_inv: f32;
-var<workgroup> sel: array<u32, MAX_K>;
-var<workgroup> wsel: array<f32, MAX_K>;
 
-fn sigmoid(x: f32) -> f32 {
-  let e = exp(-abs(x));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
-}
-
-// (max, sum of exp(l - max)) of two parts, as one.
-fn combine_ms(p: vec2<f32>, q: vec2<f32>) -> vec2<f32> {
-  let m = max(p.x, q.x);
-  return vec2<f32>(m, p.y * exp(p.x - m) + q.y * exp(q.x - m));
-}
-
-// Tree over the first n threads (n a power of two <= WG) of their (max, sum) pairs; every thread
-// gets the total.
-fn reduce_ms(i: u32, v: vec2<f32>, n: u32) -> vec2<f32> {
-  red[i] = v;
-  workgroupBarrier();
-  for (var s = n / 2u; s > 0u; s >>= 1u) {
-    if (i < s) { red[i] = combine_ms(red[i], red[i + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-// E rounded up to a power of two, at most WG.
-fn pow2_experts() -> u32 {
-  var n = 1u;
-  while (n < P.experts && n < WG) { n *= 2u; }
-  return n;
-}
-
-// Top-k of the token's logits in lg (every thread calls it; ends with the outputs written).
+// Top-k of the token's logits in rc_lg (every thread calls it; ends with the outputs written).
 fn choose(t: u32, i: u32) {
-  let E = P.experts;
   let K = P.k;
-  var ms = vec2<f32>(NEG_BIG, 0.0);
-  for (var e = i; e < E; e += WG) { ms = combine_ms(ms, vec2<f32>(lg[e], 1.0)); }
-  ms = reduce_ms(i, ms, pow2_experts());
-  let m = ms.x;
-  let sum = ms.y; // (used only with softmax)
-  let biased = P.has_sel_bias != 0u && P.topk_logits == 0u;
-  for (var e = i; e < E; e += WG) {
-    let z = lg[e];
-    var key = z;
-    if (biased) {
-      var p = 0.0;
-      if (P.softmax != 0u) { p = exp(z - m) / sum; } else { p = sigmoid(z); }
-      key = p + SB[e];
-    }
-    keys[e / 4u][e % 4u] = key;
+  let c = RouteCfg(P.experts, K, P.softmax != 0u, P.topk_logits != 0u, P.norm != 0u, P.has_sel_bias != 0u, P.scaling);
+  if (c.biased) {
+    for (var e = i; e < P.experts; e += WG) { rc_sb[e] = SB[e]; }
   }
-  workgroupBarrier();
-  for (var e = i; e < E; e += WG) {
-    let kv = vec4<f32>(keys[e / 4u][e % 4u]);
-    var rank = 0u;
-    // four keys a read (all threads read the same quad: a broadcast); quads past E are masked
-    for (var c = 0u; c < (E + 3u) / 4u && rank < K; c++) {
-      let k2 = keys[c];
-      let e2 = vec4<u32>(4u * c) + vec4<u32>(0u, 1u, 2u, 3u);
-      let above = ((k2 > kv) | ((k2 == kv) & (e2 < vec4<u32>(e)))) & (e2 < vec4<u32>(E));
-      rank += dot(select(vec4<u32>(0u), vec4<u32>(1u), above), vec4<u32>(1u));
-    }
-    if (rank < K) { sel[rank] = e; }
-  }
-  workgroupBarrier();
+  let w = rc_choose(i, c);
   if (i < K) {
-    let z = lg[sel[i]];
-    var w = 0.0;
-    if (P.topk_logits != 0u) {
-      let m1 = lg[sel[0]];
-      if (P.softmax != 0u) { w = exp(z - m1); } else { w = sigmoid(z); }
-    } else {
-      if (P.softmax != 0u) { w = exp(z - m) / sum; } else { w = sigmoid(z); }
-    }
-    wsel[i] = w;
-  }
-  workgroupBarrier();
-  if (i < K) {
-    var total = 0.0;
-    for (var k = 0u; k < K; k++) { total += wsel[k]; }
-    if (P.topk_logits != 0u) {
-      if (P.softmax == 0u) { total = 1.0; }
-    } else if (P.norm == 0u) {
-      total = 1.0;
-    }
     let out = P.out_offset + t * K + i;
-    IDS[out] = sel[i];
-    WTS[out] = wsel[i] * (P.scaling / total);
-    if (P.has_table != 0u) { SLOTS[P.s_offset + t * K + i] = TABLE[P.t_offset + sel[i]]; }
+    IDS[out] = rc_sel[i];
+    WTS[out] = w;
+    if (P.has_table != 0u) { SLOTS[P.s_offset + t * K + i] = TABLE[P.t_offset + rc_sel[i]]; }
   }
 }
 
@@ -177,7 +87,7 @@ fn choose(t: u32, i: u32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) i: u32) {
   let t = wid.x;
   let base = P.l_offset + t * P.l_tstride;
-  for (var e = i; e < P.experts; e += WG) { lg[e] = L[base + e]; }
+  for (var e = i; e < P.experts; e += WG) { rc_lg[e] = L[base + e]; }
   workgroupBarrier();
   choose(t, i);
 }
@@ -202,7 +112,7 @@ fn main_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
   workgroupBarrier();
   // TPE threads per expert (a power of two), WG / TPE experts per pass; eight weight loads in
   // flight per thread (a lone workgroup reads the whole matrix: latency, not bandwidth, bounds it)
-  let ep = pow2_experts();
+  let ep = rc_pow2(E);
   let tpe = WG / ep;
   let part = i % tpe;
   for (var e0 = 0u; e0 < E; e0 += ep) {
@@ -230,15 +140,15 @@ fn main_norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
         q.y += sq(j);
       }
     }
-    red[i] = vec2<f32>((a.x + a.y) + (a.z + a.w), (q.x + q.y) + (q.z + q.w));
+    rc_red[i] = vec2<f32>((a.x + a.y) + (a.z + a.w), (q.x + q.y) + (q.z + q.w));
     workgroupBarrier();
     for (var s = tpe / 2u; s > 0u; s >>= 1u) {
-      if (part < s) { red[i] += red[i + s]; }
+      if (part < s) { rc_red[i] += rc_red[i + s]; }
       workgroupBarrier();
     }
     if (part == 0u && e < E) {
-      let inv = inverseSqrt(red[i].y / f32(4u * d4) + P.eps);
-      lg[e] = red[i].x * inv + select(0.0, RB[P.rb_offset + e], P.has_rbias != 0u);
+      let inv = inverseSqrt(rc_red[i].y / f32(4u * d4) + P.eps);
+      rc_lg[e] = rc_red[i].x * inv + select(0.0, RB[P.rb_offset + e], P.has_rbias != 0u);
       if (e == 0u) { norm_inv = inv; }
     }
     workgroupBarrier();

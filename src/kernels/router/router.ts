@@ -10,9 +10,11 @@ import { writeSink } from '../matvec/matvec.ts';
 import code from './router.wgsl?raw';
 import fastCode from './route-fast.wgsl?raw';
 import logitsCode from './router-logits.wgsl?raw';
+import chooseCode from './route-choose.wgsl?raw';
 
 const SRC = { label: 'router', code };
-const FAST = { label: 'route-fast', code: fastCode };
+// route-fast's choice is route-choose.wgsl's (shared with the experts' routed gate + up; appended: WGSL has no includes)
+const FAST = { label: 'route-fast', code: fastCode + chooseCode };
 const LOGITS = { label: 'router-logits', code: logitsCode };
 const WG = 64;
 
@@ -73,6 +75,11 @@ function fastWg(enc: GpuEncoder, E: number): number {
   return Math.min(256, Math.max(32, 2 ** Math.ceil(Math.log2(E))), enc.ctx.limits.maxComputeInvocationsPerWorkgroup);
 }
 
+/** route-choose.wgsl's array sizes for E experts and top-K (its workgroup memory: 12 RC_E + 8 RC_K bytes). */
+export function chooseSizes(E: number, K: number): { RC_E: number; RC_K: number } {
+  return { RC_E: Math.ceil(E / 4) * 4, RC_K: K };
+}
+
 export interface RouteNormArgs extends Omit<RouteArgs, 'logits' | 'logitsOffset' | 'logitsStride' | 'variant'> {
   /** residual stream (T, D) f32 at float xOffset */
   x: BufferArg;
@@ -87,6 +94,11 @@ export interface RouteNormArgs extends Omit<RouteArgs, 'logits' | 'logitsOffset'
   h: { buffer: BufferArg; offset?: number };
   /** (T, E) f32 scratch for the split form (routeTuning.split): router-logits, then route-fast main */
   logits?: BufferArg;
+  /**
+   * false: the split form's router-logits only, the choice left to the experts' routed gate + up
+   * (routeTuning.inGateUp); needs `logits` and routeTuning.split
+   */
+  choose?: boolean;
 }
 
 /** Whether routeNorm runs here: 10 storage buffers per stage and 32 KiB of workgroup memory, D % 4 == 0 and <= 4096, E <= 1024. */
@@ -98,9 +110,14 @@ export function routeNormUsable(enc: GpuEncoder, a: { E: number; D: number }): b
 /**
  * How routeNorm runs, tuned by the bench: `split` (where the caller gives a logits scratch) as
  * router-logits (a workgroup per expert row, `rowWg` threads) + route-fast main, else one
- * main_norm workgroup of up to `wg` threads (the device's limits may cut either).
+ * main_norm workgroup of up to `wg` threads (the device's limits may cut either). `inGateUp`:
+ * where every expert is resident and the fused experts run, the forward pass leaves the choice
+ * to their gate + up (gate_up_routed) and records no route-fast dispatch — for layers of at most
+ * `inGateUpMaxE` experts: each of the gate + up's workgroups makes the choice, a cost that grows
+ * with E (same-call A/B, H100, 12 layers: gpt-oss E 32 +2.5%, Qwen3-30B-A3B E 128 even,
+ * MiniMax-M2 E 256 -10%).
  */
-export const routeTuning = { wg: 1024, split: true, rowWg: 256 };
+export const routeTuning = { wg: 1024, split: true, rowWg: 256, inGateUp: true, inGateUpMaxE: 64 };
 
 /**
  * Norm, router product and routing of T tokens: h = rmsnorm(x) (to `h`), logits = router h + bias,
@@ -115,6 +132,7 @@ export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
   const check = (ok: boolean, msg: string) => {
     if (!ok) throw new KernelShapeError('routeNorm', msg);
   };
+  check(a.choose !== false || (routeTuning.split && !!a.logits), 'choose: false needs the split form (routeTuning.split and a logits scratch)');
   check(routeNormUsable(enc, { E, D: a.D }), `needs 10 storage buffers and 32 KiB of workgroup memory, D % 4 == 0 and <= 4096 (D ${a.D}), E <= 1024 (E ${E})`);
   check(K >= 1 && K <= Math.min(E, 64), `top-k ${K} outside [1, min(E, 64)]`);
   check(xOffset % 4 === 0 && (a.h.offset ?? 0) % 4 === 0, 'x and h offsets must be multiples of 4');
@@ -129,14 +147,17 @@ export function routeNorm(enc: GpuEncoder, a: RouteNormArgs): void {
     const lp = new Params().u32(a.D / 4).u32(xOffset / 4).u32((a.h.offset ?? 0) / 4).u32(0).u32(a.bias?.offset ?? 0).bool(!!a.bias).f32(a.norm.eps).u32(0).u32(E).buffer;
     const rowWg = Math.min(routeTuning.rowWg, enc.ctx.limits.maxComputeInvocationsPerWorkgroup);
     enc.dispatch(enc.ctx.pipelines.get(LOGITS, 'main', { WG: rowWg }), lp, [a.x, a.norm.w, a.router, a.bias?.buffer ?? dummy, a.logits, a.h.buffer], [E, a.T]);
+    if (a.choose === false) return;
     const rp = fastParams({ ...a, logitsOffset: 0 }, E);
-    enc.dispatch(enc.ctx.pipelines.get(FAST, 'main', { WG: fastWg(enc, E) }), rp, [a.logits, a.selectionBias ?? dummy, ...outs], [a.T]);
+    enc.dispatch(enc.ctx.pipelines.get(FAST, 'main', { WG: fastWg(enc, E), ...chooseSizes(E, K) }), rp, [a.logits, a.selectionBias ?? dummy, ...outs], [a.T]);
     return;
   }
   const p = fastParams(a, E, { d4: a.D / 4, x_offset4: xOffset / 4, h_offset4: (a.h.offset ?? 0) / 4, rb_offset: a.bias?.offset ?? 0, has_rbias: +!!a.bias, eps: a.norm.eps });
-  // as many threads as the device allows (up to routeTuning.wg; workgroup memory: 16 KiB of x, 8 KiB of keys and logits, 8 B per thread)
-  const wg = Math.min(routeTuning.wg, enc.ctx.limits.maxComputeInvocationsPerWorkgroup, 2 ** Math.floor(Math.log2((enc.ctx.limits.maxComputeWorkgroupStorageSize - 25 * 1024) / 8)));
-  const kernel = enc.ctx.pipelines.get(FAST, 'main_norm', { WG: wg });
+  // as many threads as the device allows (up to routeTuning.wg; workgroup memory: 16 KiB of x, the choice's arrays, 8 B per thread)
+  const sizes = chooseSizes(E, K);
+  const fixed = 16 * 1024 + 16 + 12 * sizes.RC_E + 8 * sizes.RC_K;
+  const wg = Math.min(routeTuning.wg, enc.ctx.limits.maxComputeInvocationsPerWorkgroup, 2 ** Math.floor(Math.log2((enc.ctx.limits.maxComputeWorkgroupStorageSize - fixed) / 8)));
+  const kernel = enc.ctx.pipelines.get(FAST, 'main_norm', { WG: wg, ...sizes });
   enc.dispatch(kernel, p, [null, a.selectionBias ?? dummy, ...outs, a.x, a.norm.w, a.router, a.bias?.buffer ?? dummy, a.h.buffer], [a.T]);
 }
 
@@ -161,7 +182,7 @@ export function route(enc: GpuEncoder, a: RouteArgs): void {
   if (fast) {
     const p = fastParams(a, stride);
     if (a.slots) check(bindingSize(a.slots.out) >= (out + a.T * K) * 4, 'slots binding too small');
-    const kernel = enc.ctx.pipelines.get(FAST, 'main', { WG: fastWg(enc, E) });
+    const kernel = enc.ctx.pipelines.get(FAST, 'main', { WG: fastWg(enc, E), ...chooseSizes(E, K) });
     enc.dispatch(kernel, p, [a.logits, a.selectionBias ?? enc.ctx.dummy, a.ids, a.weights, a.slots?.table ?? enc.ctx.dummy, a.slots?.out ?? writeSink(enc.ctx)], [a.T]);
     return;
   }
