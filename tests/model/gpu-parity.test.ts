@@ -93,9 +93,9 @@ describe('GPU q8/q4 equals the CPU reference on the same packed weights', () => 
   }
 });
 
-// With every expert resident the fused gate + up makes the routing choice itself (route-choose.wgsl
-// inside gate_up_routed) and no route-fast dispatch runs: the same arithmetic, so the same logits,
-// one dispatch fewer a layer — for each scoring form (sigmoid + selection bias, top-k logits,
+// With every expert resident the fused gate + up makes the routing choice itself (route-choose-sg.wgsl
+// inside gate_up_routed) and no route-fast dispatch runs: the same choice and weights (up to the
+// order of the softmax sum), so the same logits within 1e-6, one dispatch fewer a layer — for each scoring form (sigmoid + selection bias, top-k logits,
 // softmax over all, not renormalized; softmax of the top-k logits).
 describe('the routing choice inside the experts gate + up', () => {
   for (const name of ['minimax_m2', 'gpt_oss', 'olmoe', 'mixtral']) {

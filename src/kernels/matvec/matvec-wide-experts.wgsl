@@ -21,9 +21,10 @@ fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
 }
 
 // gate_up_routed (decode, every expert resident): the token's top-k chosen inside each workgroup
-// from its router logits (route-choose.wgsl, appended by matvec.ts: route-fast's math, so every
-// workgroup makes the same choice) instead of a route-fast dispatch between the router and this
-// one — a dependent dispatch costs more than the choice (H100). Problem p = t K + k takes choice
+// from its router logits (route-choose-sg.wgsl, appended by matvec.ts: route-fast's order and
+// weights, with subgroup argmax rounds; every workgroup makes the same choice) instead of a
+// route-fast dispatch between the router and this one — a dependent dispatch costs more than the
+// choice (H100). Problem p = t K + k takes choice
 // k; its slot is S[slot_offset + expert] (S the layer's expert -> slot table); workgroup (0, t K)
 // also writes the token's ids, weights and slots for down_sum.
 // Bindings beyond gate_up's: 10 RL router logits (T, E) at r_l_offset, 11 RSB selection bias (E),
@@ -35,7 +36,7 @@ fn gate_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_inde
 @group(0) @binding(14) var<storage, read_write> RSLOTS: array<u32>;
 
 @compute @workgroup_size(WG)
-fn gate_up_routed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn gate_up_routed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sgs: u32) {
   let K = P.k_experts;
   let E = P.r_experts;
   let t = wid.y / K;
@@ -46,14 +47,14 @@ fn gate_up_routed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     if (c.biased) { rc_sb[e] = RSB[e]; }
   }
   workgroupBarrier();
-  let w = rc_choose(lid, c);
+  let w = rs_choose(lid, sgs, c);
   if (wid.x == 0u && wid.y % K == 0u && lid < K) {
     let o = P.r_out_offset + t * K + lid;
-    RIDS[o] = rc_sel[lid];
+    RIDS[o] = rs_sel[lid];
     RWTS[o] = w;
-    RSLOTS[o] = S[P.slot_offset + rc_sel[lid]];
+    RSLOTS[o] = S[P.slot_offset + rs_sel[lid]];
   }
-  let e = workgroupUniformLoad(&rc_sel[wid.y % K]);
+  let e = workgroupUniformLoad(&rs_sel[wid.y % K]);
   gate_up_rows(wid, lid, S[P.slot_offset + e]);
 }
 

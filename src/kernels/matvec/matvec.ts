@@ -20,6 +20,7 @@ import sxCode from './matvec-sx.wgsl?raw';
 import wideCode from './matvec-wide.wgsl?raw';
 import wideExpertsCode from './matvec-wide-experts.wgsl?raw';
 import chooseCode from '../router/route-choose.wgsl?raw';
+import chooseSgCode from '../router/route-choose-sg.wgsl?raw';
 import dpCode from './matvec-dp.wgsl?raw';
 import digitsCode from './x-digits.wgsl?raw';
 import decodersCode from './decoders.wgsl?raw';
@@ -30,8 +31,8 @@ const SRC = { label: 'matvec', code };
 // the three fast designs share decoders.wgsl's number formats (appended: WGSL has no includes)
 const FAST_SRC = { label: 'matvec-fast', code: fastCode + decodersCode };
 const SX_SRC = { label: 'matvec-sx', code: sxCode + decodersCode };
-// gate_up_routed makes route-fast's choice itself (route-choose.wgsl, appended as well)
-const WIDE_SRC = { label: 'matvec-wide', code: wideCode + wideExpertsCode + chooseCode + decodersCode };
+// gate_up_routed makes route-fast's choice itself (route-choose-sg.wgsl on route-choose.wgsl's config, appended as well)
+const WIDE_SRC = { label: 'matvec-wide', code: wideCode + wideExpertsCode + chooseCode + chooseSgCode + decodersCode };
 const DP_SRC = { label: 'matvec-dp', code: dpCode };
 const DIGITS_SRC = { label: 'x-digits', code: digitsCode };
 export const KIND_ID: Record<QuantKind, number> = { f32: 0, f16: 1, q8: 2, q4: 3, mxfp4: 4 };

@@ -66,7 +66,8 @@ export interface ExpertRouting {
 
 /**
  * Whether expertGateUp can make the choice itself for this layout and E experts: the wide design
- * for its gate + up, 11 storage buffers a stage, and the choice's arrays within workgroup memory.
+ * for its gate + up, 11 storage buffers a stage, E <= 8 threads, and the choice's arrays within
+ * workgroup memory.
  */
 export function routedGateUpUsable(ctx: GpuContext, layout: ExpertLayout, moe: { num_experts: number; num_experts_per_tok: number }, T: number): boolean {
   const [I, D] = layout.gate.shape;
@@ -75,8 +76,8 @@ export function routedGateUpUsable(ctx: GpuContext, layout: ExpertLayout, moe: {
   const { RC_E, RC_K } = chooseSizes(moe.num_experts, K);
   return (
     fusedMoeUsable(ctx, layout) && (g.design === 'wide' || g.design === 'dp') &&
-    ctx.limits.maxStorageBuffersPerShaderStage >= 11 && K <= 64 &&
-    12 * RC_E + 8 * RC_K + 8 * g.wg + 4096 <= ctx.limits.maxComputeWorkgroupStorageSize
+    ctx.limits.maxStorageBuffersPerShaderStage >= 11 && K <= 64 && moe.num_experts <= 8 * g.wg &&
+    8 * RC_E + 8 * RC_K + 16 * g.wg + 4096 <= ctx.limits.maxComputeWorkgroupStorageSize
   );
 }
 

@@ -114,10 +114,11 @@ export function routeNormUsable(enc: GpuEncoder, a: { E: number; D: number }): b
  * where every expert is resident and the fused experts run, the forward pass leaves the choice
  * to their gate + up (gate_up_routed) and records no route-fast dispatch — for layers of at most
  * `inGateUpMaxE` experts: each of the gate + up's workgroups makes the choice, a cost that grows
- * with E (same-call A/B, H100, 12 layers: gpt-oss E 32 +2.5%, Qwen3-30B-A3B E 128 even,
- * MiniMax-M2 E 256 -10%).
+ * with E (same-call A/B, H100, 12 layers, with route-choose-sg's subgroup rounds: gpt-oss E 32
+ * +1.5-2.5%, Qwen3-30B-A3B E 128 +1-2%, MiniMax-M2 E 256 -1%; with route-choose's rank counting
+ * in 64 threads MiniMax-M2 lost 10%).
  */
-export const routeTuning = { wg: 1024, split: true, rowWg: 256, inGateUp: true, inGateUpMaxE: 64 };
+export const routeTuning = { wg: 1024, split: true, rowWg: 256, inGateUp: true, inGateUpMaxE: 128 };
 
 /**
  * Norm, router product and routing of T tokens: h = rmsnorm(x) (to `h`), logits = router h + bias,
