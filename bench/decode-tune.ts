@@ -64,6 +64,8 @@ export async function tuneDecode(r: GpuRunner, prompt: number[], kinds: { dense:
     { name: 'minGroups', get: () => t.minGroups, set: (v) => (t.minGroups = v as number), candidates: [132, 264, 528, 1056] },
     { name: 'route.split', get: () => routeTuning.split, set: (v) => (routeTuning.split = v as boolean), candidates: [true, false] },
     { name: 'route.rowWg', get: () => routeTuning.rowWg, set: (v) => (routeTuning.rowWg = v as number), candidates: [64, 128, 256, 512] },
+    // the choice inside the experts' gate + up: never, up to 128 experts (the default), always
+    { name: 'route.inGateUpMaxE', get: () => routeTuning.inGateUpMaxE, set: (v) => (routeTuning.inGateUpMaxE = v as number), candidates: [0, 128, 1024] },
   ];
   const tokens = 48;
   const run = async (): Promise<{ tok_s: number; ids: number[] }> => {
