@@ -50,11 +50,11 @@ fn gate_up_routed(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   let w = rs_choose(lid, sgs, c);
   if (wid.x == 0u && wid.y % K == 0u && lid < K) {
     let o = P.r_out_offset + t * K + lid;
-    RIDS[o] = rs_sel[lid];
+    RIDS[o] = rc_sel[lid];
     RWTS[o] = w;
-    RSLOTS[o] = S[P.slot_offset + rs_sel[lid]];
+    RSLOTS[o] = S[P.slot_offset + rc_sel[lid]];
   }
-  let e = workgroupUniformLoad(&rs_sel[wid.y % K]);
+  let e = workgroupUniformLoad(&rc_sel[wid.y % K]);
   gate_up_rows(wid, lid, S[P.slot_offset + e]);
 }
 

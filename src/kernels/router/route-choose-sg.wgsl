@@ -3,8 +3,8 @@
 // reductions in place of workgroup trees and rank counting: each thread holds up to 8 experts'
 // keys in registers, and the K choices come from K rounds of a workgroup argmax (subgroupMax of
 // the keys, subgroupMin of the indices holding the maximum, the subgroups' winners through
-// workgroup memory). The same order (key desc, index asc) and the same weight formulas as
-// route-choose (its RouteCfg, rc_sigmoid and rc_lg); the softmax sum is added in another order.
+// workgroup memory). The same order (key desc, index asc) and the same weights as route-choose
+// (its RouteCfg, rc_lg, rc_sel and rc_finish); the softmax sum is added in another order.
 // Needs `enable subgroups` and route-choose.wgsl in the module, subgroups of consecutive
 // invocations, E <= 8 WG.
 
@@ -13,8 +13,6 @@ const RS_NONE: u32 = 0xffffffffu;
 
 var<workgroup> rs_key: array<f32, 2u * WG>; // each subgroup's candidate key (two buffers of WG: subgroups have >= 1 lane)
 var<workgroup> rs_idx: array<u32, 2u * WG>; // and its expert
-var<workgroup> rs_sel: array<u32, RC_K>;
-var<workgroup> rs_w: array<f32, RC_K>;
 
 // Workgroup max (sum = false) or sum of v over the subgroups' partial results in buffer b.
 fn rs_reduce(v: f32, sum: bool, lid: u32, sgs: u32, b: u32) -> f32 {
@@ -30,7 +28,7 @@ fn rs_reduce(v: f32, sum: bool, lid: u32, sgs: u32, b: u32) -> f32 {
 }
 
 // Top-k of the token's logits, already in rc_lg (every thread calls it); returns thread i's
-// (< K) final weight, and rs_sel[k] is choice k's expert.
+// (< K) final weight, and rc_sel[k] is choice k's expert (the weights: route-choose's rc_finish).
 fn rs_choose(lid: u32, sgs: u32, c: RouteCfg) -> f32 {
   let E = c.E;
   let K = c.K;
@@ -99,31 +97,7 @@ fn rs_choose(lid: u32, sgs: u32, c: RouteCfg) -> f32 {
       }
     }
     if (wi % WG == lid) { live &= ~(1u << (wi / WG)); }
-    if (lid == 0u) { rs_sel[r] = wi; }
+    if (lid == 0u) { rc_sel[r] = wi; }
   }
-  workgroupBarrier();
-  if (lid < K) {
-    let z = rc_lg[rs_sel[lid]];
-    var w = 0.0;
-    if (c.topk_logits) {
-      let m1 = rc_lg[rs_sel[0]];
-      if (c.softmax) { w = exp(z - m1); } else { w = rc_sigmoid(z); }
-    } else {
-      if (c.softmax) { w = exp(z - m) / sum; } else { w = rc_sigmoid(z); }
-    }
-    rs_w[lid] = w;
-  }
-  workgroupBarrier();
-  var out = 0.0;
-  if (lid < K) {
-    var total = 0.0;
-    for (var k = 0u; k < K; k++) { total += rs_w[k]; }
-    if (c.topk_logits) {
-      if (!c.softmax) { total = 1.0; }
-    } else if (!c.norm) {
-      total = 1.0;
-    }
-    out = rs_w[lid] * (c.scaling / total);
-  }
-  return out;
+  return rc_finish(lid, c, m, sum);
 }

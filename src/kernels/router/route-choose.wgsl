@@ -13,7 +13,8 @@
 // weights and sum the K of them in k order, as the reference does.
 //
 // The caller fills rc_lg (and rc_sb where biased), then every thread calls rc_choose; after it
-// rc_sel[k] is choice k's expert (k < K) and thread k < K holds its final weight.
+// rc_sel[k] is choice k's expert (k < K) and thread k < K holds its final weight. rc_finish (the
+// weights of a choice written to rc_sel) is shared with route-choose-sg.wgsl.
 
 override RC_E: u32 = 1024u; // most experts (workgroup arrays); a multiple of 4
 override RC_K: u32 = 64u; // most choices
@@ -101,6 +102,13 @@ fn rc_choose(i: u32, c: RouteCfg) -> f32 {
     }
     if (rank < K) { rc_sel[rank] = e; }
   }
+  return rc_finish(i, c, m, sum);
+}
+
+// The weights of the K choices in rc_sel (every thread calls it, after the choice is written;
+// m, sum: the softmax over all experts where it is used); returns thread i's (< K) final weight.
+fn rc_finish(i: u32, c: RouteCfg, m: f32, sum: f32) -> f32 {
+  let K = c.K;
   workgroupBarrier();
   if (i < K) {
     let z = rc_lg[rc_sel[i]];
