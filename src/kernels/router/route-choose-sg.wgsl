@@ -52,18 +52,10 @@ fn rs_choose(lid: u32, sgs: u32, c: RouteCfg) -> f32 {
   // the thread's keys
   var keys: array<f32, RS_NPT>;
   var live = 0u; // bit j: expert lid + j WG not yet chosen
-  let biased = c.biased && !c.topk_logits;
   for (var j = 0u; j < RS_NPT; j++) {
     let e = lid + j * WG;
     if (e < E) {
-      let z = rc_lg[e];
-      var key = z;
-      if (biased) {
-        var p = 0.0;
-        if (c.softmax) { p = exp(z - m) / sum; } else { p = rc_sigmoid(z); }
-        key = p + rc_sb[e];
-      }
-      keys[j] = key;
+      keys[j] = rc_key(c, e, m, sum);
       live |= 1u << j;
     }
   }

@@ -69,6 +69,16 @@ fn rc_pow2(E: u32) -> u32 {
   return n;
 }
 
+// Expert e's key for the choice: its logit, or with a selection bias its score plus the bias
+// (m, sum: the softmax over all experts where it is used).
+fn rc_key(c: RouteCfg, e: u32, m: f32, sum: f32) -> f32 {
+  let z = rc_lg[e];
+  if (!c.biased || c.topk_logits) { return z; }
+  var p = 0.0;
+  if (c.softmax) { p = exp(z - m) / sum; } else { p = rc_sigmoid(z); }
+  return p + rc_sb[e];
+}
+
 // Top-k of the logits in rc_lg (every thread calls it); returns thread i's (< K) final weight.
 fn rc_choose(i: u32, c: RouteCfg) -> f32 {
   let E = c.E;
@@ -78,17 +88,7 @@ fn rc_choose(i: u32, c: RouteCfg) -> f32 {
   ms = rc_reduce(i, ms, rc_pow2(E));
   let m = ms.x;
   let sum = ms.y; // (used only with softmax)
-  let biased = c.biased && !c.topk_logits;
-  for (var e = i; e < E; e += WG) {
-    let z = rc_lg[e];
-    var key = z;
-    if (biased) {
-      var p = 0.0;
-      if (c.softmax) { p = exp(z - m) / sum; } else { p = rc_sigmoid(z); }
-      key = p + rc_sb[e];
-    }
-    rc_keys[e / 4u][e % 4u] = key;
-  }
+  for (var e = i; e < E; e += WG) { rc_keys[e / 4u][e % 4u] = rc_key(c, e, m, sum); }
   workgroupBarrier();
   for (var e = i; e < E; e += WG) {
     let kv = vec4<f32>(rc_keys[e / 4u][e % 4u]);
