@@ -16,7 +16,8 @@ var<workgroup> rs_idx: array<u32, 2u * WG>; // and its expert
 
 // Workgroup max (sum = false) or sum of v over the subgroups' partial results in buffer b.
 fn rs_reduce(v: f32, sum: bool, lid: u32, sgs: u32, b: u32) -> f32 {
-  let s = select(subgroupMax(v), subgroupAdd(v), sum);
+  var s = 0.0;
+  if (sum) { s = subgroupAdd(v); } else { s = subgroupMax(v); }
   if (lid % sgs == 0u) { rs_key[b * WG + lid / sgs] = s; }
   workgroupBarrier();
   var r = rs_key[b * WG];

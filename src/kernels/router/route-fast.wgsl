@@ -24,7 +24,6 @@
 
 override WG: u32 = 128u;
 const MAX_D4: u32 = 1024u; // main_norm: D <= 4096
-const NEG_BIG: f32 = -3.0e38;
 
 struct Params {
   tokens: u32,
